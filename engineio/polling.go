@@ -1,0 +1,115 @@
+package engineio
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/duplexio/duplex/parser"
+	"github.com/duplexio/duplex/transport"
+)
+
+// servePoll answers a polling GET: it waits until there is something to
+// send, then sends all of it in one payload. One GET may be pending at a
+// time; a second one is a protocol error that closes the session.
+func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.polling {
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusBadRequest)
+		s.close(ReasonTransportError, closeNow) // overlapping polls
+		return
+	}
+	s.polling = true
+	var batch []parser.Packet
+	closing := false
+	for {
+		if s.state == stateClosed || s.transport != transport.NamePolling {
+			// Closed, or upgraded meanwhile: release the poll.
+			t := parser.PacketNoop
+			if s.state == stateClosed {
+				t = parser.PacketClose
+			}
+			batch = []parser.Packet{{Type: t}}
+			break
+		}
+		if len(s.queue) > 0 || s.state == stateClosing || s.probed {
+			batch = s.takeLocked()
+			if s.state == stateClosing {
+				closing = true
+				batch = append(batch, parser.Packet{Type: parser.PacketClose})
+			} else if len(batch) == 0 {
+				// An upgrade is under way: a noop ends this poll so that the
+				// client can finish it.
+				batch = append(batch, parser.Packet{Type: parser.PacketNoop})
+			}
+			break
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.pollWake:
+		case <-s.done:
+		case <-r.Context().Done():
+			s.mu.Lock()
+			s.polling = false
+			s.mu.Unlock()
+			s.close(ReasonTransportError, closeNow) // poll closed prematurely
+			return
+		}
+		s.mu.Lock()
+	}
+	reason := s.reason
+	s.mu.Unlock()
+
+	err := s.poll.WritePayload(w, r, batch)
+	s.recycle(batch)
+	s.mu.Lock()
+	s.polling = false
+	s.mu.Unlock()
+	if err != nil {
+		s.srv.log.Debug("engineio: poll write failed", "sid", s.id, "err", err)
+	}
+	if closing {
+		s.finish(reason)
+	}
+}
+
+// servePost takes in a polling POST: its packets are handled in order
+// before the "ok" answer.
+func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	if s.posting {
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusBadRequest)
+		s.close(ReasonTransportError, closeNow) // overlapping posts
+		return
+	}
+	s.posting = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.posting = false
+		s.mu.Unlock()
+	}()
+
+	body, binary, err := s.poll.ReadBody(r)
+	switch {
+	case errors.Is(err, transport.ErrPayloadTooLarge):
+		// The reference answers 413 and keeps the session.
+		w.WriteHeader(http.StatusRequestEntityTooLarge)
+		return
+	case errors.Is(err, transport.ErrBinaryContent):
+		w.WriteHeader(http.StatusBadRequest)
+		s.close(ReasonTransportError, closeNow)
+		return
+	case err != nil:
+		s.close(ReasonTransportError, closeNow) // the request broke off
+		return
+	}
+	s.readMu.Lock()
+	err = s.poll.Decode(body, binary, s.onPacket)
+	s.readMu.Unlock()
+	if errors.Is(err, parser.ErrInvalidPayload) {
+		s.close(ReasonParseError, closeNow)
+	}
+	transport.WriteOK(w, r)
+}

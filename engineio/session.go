@@ -1,0 +1,352 @@
+package engineio
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/duplexio/duplex/parser"
+	"github.com/duplexio/duplex/transport"
+)
+
+// pollCloseTimeout is how long a closing polling session waits for the
+// client's next poll, to hand it the close packet (the reference's 30s).
+const pollCloseTimeout = 30 * time.Second
+
+type sessionState uint8
+
+const (
+	stateOpen sessionState = iota
+	stateClosing
+	stateClosed
+)
+
+// closeMode says how a session closes.
+type closeMode uint8
+
+const (
+	// closeNow drops the connection at once.
+	closeNow closeMode = iota
+	// closeFlush sends what is queued, then a close packet (polling) or a
+	// close frame (WebSocket); a polling session waits for the next poll.
+	closeFlush
+	// closeFlushNoWait is closeFlush without waiting for a poll that is
+	// not already pending.
+	closeFlushNoWait
+)
+
+// errStop stops the decoding of a polling payload.
+var errStop = errors.New("engineio: stop")
+
+// Session is one Engine.IO client connection, which outlives the HTTP
+// requests and WebSocket connections that carry it. Its methods are safe for
+// concurrent use.
+type Session struct {
+	id       string
+	srv      *Server
+	protocol int
+	req      *http.Request
+	poll     transport.Polling
+
+	readMu sync.Mutex // one packet handled at a time
+
+	mu        sync.Mutex
+	state     sessionState
+	reason    Reason // the reason of a session being closed
+	transport string
+	ws        *transport.WebSocket // the WebSocket in use, once there is one
+	probe     *transport.WebSocket // a WebSocket being upgraded to
+	probed    bool                 // the probe answered: release the pending poll
+	queue     []parser.Packet
+	spare     []parser.Packet
+	queued    int  // bytes in queue
+	polling   bool // a GET is pending
+	posting   bool // a POST is being read
+	flushing  bool // a WebSocket writer goroutine runs
+	pollWake  chan struct{}
+	done      chan struct{}
+	data      any
+
+	heartbeat    *time.Timer
+	due          time.Time // when the heartbeat timer's current duty falls due
+	awaitingPong bool
+	refreshed    bool // the ping timeout was extended by a packet once
+	closeTimer   *time.Timer
+}
+
+func newSession(srv *Server, id string, protocol int, r *http.Request, q url.Values, transportName string) *Session {
+	req := r.WithContext(context.Background())
+	req.Body = http.NoBody
+	poll := transport.Polling{
+		Protocol:       protocol,
+		SupportsBinary: q.Get("b64") == "",
+		MaxBufferSize:  srv.opts.MaxHTTPBufferSize,
+	}
+	if !srv.opts.HTTPCompression.Disable {
+		poll.CompressionThreshold = srv.opts.HTTPCompression.Threshold
+	}
+	return &Session{
+		id:        id,
+		srv:       srv,
+		protocol:  protocol,
+		req:       req,
+		poll:      poll,
+		transport: transportName,
+		pollWake:  make(chan struct{}, 1),
+		done:      make(chan struct{}),
+	}
+}
+
+// ID is the session id (the handshake's sid).
+func (s *Session) ID() string { return s.id }
+
+// Protocol is the Engine.IO protocol revision of the client: 4, or 3 for
+// socket.io 2.x clients.
+func (s *Session) Protocol() int { return s.protocol }
+
+// Request is the handshake request. Its body is gone; its headers, URL and
+// RemoteAddr are there to read, not to change.
+func (s *Session) Request() *http.Request { return s.req }
+
+// RemoteAddr is the client's address as seen by the handshake request.
+func (s *Session) RemoteAddr() string { return s.req.RemoteAddr }
+
+// TransportName is the transport in use: "polling" or "websocket".
+func (s *Session) TransportName() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transport
+}
+
+// Done is closed when the session has closed.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Data returns the value stored by SetData.
+func (s *Session) Data() any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.data
+}
+
+// SetData stores a value for the layer above (the Socket.IO client of the
+// session, say).
+func (s *Session) SetData(v any) {
+	s.mu.Lock()
+	s.data = v
+	s.mu.Unlock()
+}
+
+// Send queues a message: UTF-8 text, or raw bytes when binary is true. The
+// session keeps data until it is written, so data must not change after the
+// call; one slice may be sent to many sessions. It returns ErrSessionClosed
+// once the session is closing, and ErrSlowConsumer (closing the session)
+// when the outgoing queue would pass Options.MaxQueueBytes.
+func (s *Session) Send(data []byte, binary bool) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return ErrSessionClosed
+	}
+	size := len(data) + 1
+	if s.queued > 0 && s.queued+size > s.srv.opts.MaxQueueBytes {
+		s.mu.Unlock()
+		s.close(ReasonSlowConsumer, closeNow)
+		return ErrSlowConsumer
+	}
+	s.enqueueLocked(parser.Packet{Type: parser.PacketMessage, Data: data, Binary: binary})
+	s.mu.Unlock()
+	return nil
+}
+
+// Close closes the session from the server side (ReasonForcedClose), once
+// the packets already queued are sent.
+func (s *Session) Close() { s.close(ReasonForcedClose, closeFlush) }
+
+// enqueueLocked queues a packet and wakes whoever writes to the client.
+func (s *Session) enqueueLocked(p parser.Packet) {
+	s.queue = append(s.queue, p)
+	s.queued += len(p.Data) + 1
+	s.kickLocked()
+}
+
+// kickLocked wakes the pending poll, or starts the WebSocket writer.
+func (s *Session) kickLocked() {
+	if s.ws == nil || s.transport != transport.NameWebSocket {
+		select {
+		case s.pollWake <- struct{}{}:
+		default:
+		}
+		return
+	}
+	if !s.flushing && s.state != stateClosed {
+		s.flushing = true
+		s.srv.active.spawn()
+		go s.flush(s.ws)
+	}
+}
+
+// takeLocked hands the queued packets to a writer, which gives the slice
+// back with recycle.
+func (s *Session) takeLocked() []parser.Packet {
+	batch := s.queue
+	s.queue, s.spare = s.spare, nil
+	s.queued = 0
+	return batch
+}
+
+func (s *Session) recycle(batch []parser.Packet) {
+	if cap(batch) > 64 {
+		return
+	}
+	clear(batch)
+	s.mu.Lock()
+	if s.spare == nil {
+		s.spare = batch[:0]
+	}
+	s.mu.Unlock()
+}
+
+// close starts closing the session; see closeMode.
+func (s *Session) close(reason Reason, mode closeMode) {
+	s.mu.Lock()
+	if s.state == stateClosed || (s.state == stateClosing && mode != closeNow) {
+		s.mu.Unlock()
+		return
+	}
+	if mode != closeNow {
+		pollIdle := s.transport == transport.NamePolling && !s.polling
+		if !(pollIdle && mode == closeFlushNoWait) {
+			s.state = stateClosing
+			s.reason = reason
+			if pollIdle {
+				s.closeTimer = time.AfterFunc(pollCloseTimeout, func() { s.finish(reason) })
+			}
+			s.kickLocked()
+			s.mu.Unlock()
+			return
+		}
+	}
+	s.mu.Unlock()
+	s.finish(reason)
+}
+
+// finish closes the session for good and tells the handler.
+func (s *Session) finish(reason Reason) {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosed
+	if s.heartbeat != nil {
+		s.heartbeat.Stop()
+	}
+	if s.closeTimer != nil {
+		s.closeTimer.Stop()
+	}
+	ws, probe := s.ws, s.probe
+	clear(s.queue)
+	s.queue, s.spare, s.queued = nil, nil, 0
+	close(s.done)
+	s.mu.Unlock()
+	if ws != nil {
+		ws.Close()
+	}
+	if probe != nil {
+		probe.Close()
+	}
+	s.srv.remove(s)
+	s.srv.log.Debug("engineio: session closed", "sid", s.id, "reason", string(reason))
+	s.srv.handler.OnClose(s, reason)
+}
+
+// startHeartbeat arms the heartbeat: in v4 the server pings every
+// PingInterval; in v3 the client must ping within PingInterval+PingTimeout.
+func (s *Session) startHeartbeat() {
+	d := s.srv.opts.PingInterval
+	if s.protocol == parser.ProtocolV3 {
+		d += s.srv.opts.PingTimeout
+	}
+	s.mu.Lock()
+	if s.state != stateClosed {
+		s.due = time.Now().Add(d)
+		s.heartbeat = time.AfterFunc(d, s.onHeartbeat)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Session) resetHeartbeatLocked(d time.Duration) {
+	if s.heartbeat == nil {
+		return
+	}
+	s.due = time.Now().Add(d)
+	s.heartbeat.Reset(d)
+}
+
+func (s *Session) onHeartbeat() {
+	s.mu.Lock()
+	if s.state != stateOpen || time.Now().Before(s.due) {
+		s.mu.Unlock() // closing, or the timer was reset meanwhile
+		return
+	}
+	if s.protocol == parser.ProtocolV4 && !s.awaitingPong {
+		s.awaitingPong, s.refreshed = true, false
+		s.enqueueLocked(parser.Packet{Type: parser.PacketPing})
+		s.resetHeartbeatLocked(s.srv.opts.PingTimeout)
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.close(ReasonPingTimeout, closeNow)
+}
+
+// onPacket handles one packet from the client. It returns errStop when no
+// more packets should be read from the same payload.
+func (s *Session) onPacket(p parser.Packet) error {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return errStop
+	}
+	if s.awaitingPong && !s.refreshed && p.Type != parser.PacketPong {
+		// Incoming traffic shows the client is alive: give the pong one
+		// more PingTimeout, once per ping, as the reference does.
+		s.refreshed = true
+		s.resetHeartbeatLocked(s.srv.opts.PingTimeout)
+	}
+	switch p.Type {
+	case parser.PacketPing:
+		if s.protocol != parser.ProtocolV3 {
+			s.mu.Unlock()
+			s.close(ReasonTransportError, closeNow) // invalid heartbeat direction
+			return errStop
+		}
+		s.resetHeartbeatLocked(s.srv.opts.PingInterval + s.srv.opts.PingTimeout)
+		s.enqueueLocked(parser.Packet{Type: parser.PacketPong})
+		s.mu.Unlock()
+	case parser.PacketPong:
+		if s.protocol == parser.ProtocolV3 {
+			s.mu.Unlock()
+			s.close(ReasonTransportError, closeNow)
+			return errStop
+		}
+		if s.awaitingPong {
+			s.awaitingPong = false
+			s.resetHeartbeatLocked(s.srv.opts.PingInterval)
+		}
+		s.mu.Unlock()
+	case parser.PacketMessage:
+		s.mu.Unlock()
+		s.srv.handler.OnMessage(s, p.Data, p.Binary)
+	case parser.PacketClose:
+		s.mu.Unlock()
+		s.close(ReasonTransportClose, closeNow)
+		return errStop
+	default: // open, upgrade and noop mean nothing here
+		s.mu.Unlock()
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package transport
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/duplexio/duplex/parser"
+	"github.com/gorilla/websocket"
+)
+
+// WebSocketOptions configures the WebSocket transport.
+type WebSocketOptions struct {
+	// MaxMessageSize bounds incoming frames, in bytes (the engine's
+	// MaxHTTPBufferSize). A larger frame closes the connection.
+	MaxMessageSize int64
+	// CompressionThreshold enables permessage-deflate when above 0: frames
+	// of at least this many bytes are compressed, if the client negotiated
+	// the extension.
+	CompressionThreshold int
+	// CheckOrigin decides whether a handshake's Origin is accepted; nil
+	// accepts every origin, as the reference server does.
+	CheckOrigin func(r *http.Request) bool
+	// ReadBufferSize and WriteBufferSize size the I/O buffers (gorilla's
+	// defaults when zero).
+	ReadBufferSize, WriteBufferSize int
+}
+
+// Upgrader turns HTTP requests into WebSocket transports. It is safe for
+// concurrent use.
+type Upgrader struct {
+	up        websocket.Upgrader
+	maxSize   int64
+	threshold int
+}
+
+// NewUpgrader returns an Upgrader for opts.
+func NewUpgrader(opts WebSocketOptions) *Upgrader {
+	checkOrigin := opts.CheckOrigin
+	if checkOrigin == nil {
+		checkOrigin = func(*http.Request) bool { return true }
+	}
+	return &Upgrader{
+		up: websocket.Upgrader{
+			ReadBufferSize:    opts.ReadBufferSize,
+			WriteBufferSize:   opts.WriteBufferSize,
+			WriteBufferPool:   writeBufferPool,
+			CheckOrigin:       checkOrigin,
+			EnableCompression: opts.CompressionThreshold > 0,
+		},
+		maxSize:   opts.MaxMessageSize,
+		threshold: opts.CompressionThreshold,
+	}
+}
+
+// writeBufferPool shares write buffers between idle connections.
+var writeBufferPool websocket.BufferPool = &syncBufferPool{}
+
+// Upgrade completes the WebSocket handshake. On failure it has already
+// answered the request with an HTTP error.
+func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, header http.Header, protocol int) (*WebSocket, error) {
+	conn, err := u.up.Upgrade(w, r, header)
+	if err != nil {
+		return nil, err
+	}
+	if u.maxSize > 0 {
+		conn.SetReadLimit(u.maxSize)
+	}
+	return &WebSocket{conn: conn, protocol: protocol, threshold: u.threshold}, nil
+}
+
+// WebSocket is one WebSocket connection carrying Engine.IO packets, one
+// packet per frame. ReadPacket must be called from one goroutine at a time,
+// and so must the write methods.
+type WebSocket struct {
+	conn      *websocket.Conn
+	protocol  int
+	threshold int
+	typ       [1]byte // the type prefix being written, kept here to avoid an allocation
+}
+
+// ReadPacket reads the next packet. The packet's data is freshly allocated
+// and belongs to the caller.
+func (ws *WebSocket) ReadPacket() (parser.Packet, error) {
+	kind, data, err := ws.conn.ReadMessage()
+	if err != nil {
+		return parser.Packet{}, err
+	}
+	binary := kind == websocket.BinaryMessage
+	if ws.protocol == parser.ProtocolV3 {
+		return parser.DecodePacketV3(data, binary)
+	}
+	return parser.DecodePacket(data, binary)
+}
+
+// WritePackets writes each packet as one frame. A deadline of zero means
+// none.
+func (ws *WebSocket) WritePackets(packets []parser.Packet, deadline time.Time) error {
+	if err := ws.conn.SetWriteDeadline(deadline); err != nil {
+		return err
+	}
+	for _, p := range packets {
+		if err := ws.writePacket(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ws *WebSocket) writePacket(p parser.Packet) error {
+	kind := websocket.TextMessage
+	if p.Binary {
+		kind = websocket.BinaryMessage
+	}
+	if ws.threshold > 0 {
+		ws.conn.EnableWriteCompression(len(p.Data) >= ws.threshold)
+	}
+	w, err := ws.conn.NextWriter(kind)
+	if err != nil {
+		return err
+	}
+	// A text frame starts with the type digit, a v3 binary frame with the
+	// type byte, a v4 binary frame with the data itself.
+	switch {
+	case !p.Binary:
+		ws.typ[0] = '0' + byte(p.Type)
+		_, err = w.Write(ws.typ[:])
+	case ws.protocol == parser.ProtocolV3:
+		ws.typ[0] = byte(p.Type)
+		_, err = w.Write(ws.typ[:])
+	}
+	if err == nil {
+		_, err = w.Write(p.Data)
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// WriteClose sends a normal close frame.
+func (ws *WebSocket) WriteClose() error {
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	return ws.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+}
+
+// Close closes the underlying connection at once. It is safe to call from
+// any goroutine, and more than once.
+func (ws *WebSocket) Close() error { return ws.conn.Close() }
+
+// SetReadDeadline bounds the next reads.
+func (ws *WebSocket) SetReadDeadline(t time.Time) error { return ws.conn.SetReadDeadline(t) }
+
+// RemoteAddr is the peer's network address.
+func (ws *WebSocket) RemoteAddr() net.Addr { return ws.conn.RemoteAddr() }
+
+// IsProtocolError reports whether a read error is the peer's fault at the
+// WebSocket level (a bad frame, a message over the size limit), as opposed
+// to the connection closing or breaking. The reference server reports the
+// first as "transport error" and the second as "transport close".
+func IsProtocolError(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce *websocket.CloseError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	return true
+}
