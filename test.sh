@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs every test of the project: go vet, the Go tests under the race
+# detector, a short run of every fuzz target, and the interop suites that
+# drive the Go server (and the Node reference) with the official Node
+# clients. It installs what it needs (npm packages) on a fresh machine.
+#
+#   ./test.sh            everything
+#   FUZZTIME=1m ./test.sh  longer fuzz runs
+set -euo pipefail
+cd "$(dirname "$0")"
+FUZZTIME="${FUZZTIME:-5s}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+need() { # need COMMAND DEBIAN-PACKAGE: install the package when the command is missing
+  command -v "$1" >/dev/null 2>&1 && return 0
+  step "installing $2"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+}
+
+need go golang
+need node nodejs
+need npm npm
+
+step "go vet"
+go vet ./...
+
+step "go test -race"
+go test -race -count=1 ./...
+
+step "fuzz targets (${FUZZTIME} each)"
+for pkg in $(go list ./...); do
+  for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+    echo "$pkg $target"
+    go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" >/dev/null
+  done
+done
+
+step "interop: npm install"
+(cd interop && npm ci --no-audit --no-fund --loglevel=error)
+
+step "interop: Node reference server"
+(cd interop && npm run --silent test:node)
+
+step "interop: Go server"
+(cd interop && npm run --silent test:go)
