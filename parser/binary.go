@@ -1,0 +1,314 @@
+package parser
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// attachments are the binary messages of one packet, shared by its values.
+type attachments struct{ bufs [][]byte }
+
+// jsonValue is one JSON value of a decoded packet.
+type jsonValue struct {
+	raw []byte
+	att *attachments
+}
+
+var placeholderKey = []byte(`"_placeholder"`)
+
+// Decode implements Value. Without attachments it is json.Unmarshal; with
+// them, placeholders become the attachments' bytes first.
+func (v jsonValue) Decode(dst any) error {
+	if v.att == nil || !bytes.Contains(v.raw, placeholderKey) {
+		return json.Unmarshal(v.raw, dst)
+	}
+	var generic any
+	if err := json.Unmarshal(v.raw, &generic); err != nil {
+		return err
+	}
+	generic, err := reconstruct(generic, v.att.bufs)
+	if err != nil {
+		return err
+	}
+	if p, ok := dst.(*any); ok {
+		*p = generic
+		return nil
+	}
+	// encoding/json turns []byte into base64 and base64 back into []byte,
+	// so a round trip puts the attachments into []byte fields.
+	b, err := json.Marshal(generic)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, dst)
+}
+
+// MarshalJSON returns the value as received, placeholders included.
+func (v jsonValue) MarshalJSON() ([]byte, error) { return v.raw, nil }
+
+// isPlaceholder reports whether m is {"_placeholder":true,"num":N} and
+// returns N.
+func isPlaceholder(m map[string]any) (num int, ok, valid bool) {
+	if m["_placeholder"] != true {
+		return 0, false, false
+	}
+	f, isNum := m["num"].(float64)
+	if !isNum || f < 0 || f != float64(int(f)) {
+		return 0, true, false
+	}
+	return int(f), true, true
+}
+
+// reconstruct replaces the placeholders in a decoded value with their
+// attachments.
+func reconstruct(v any, bufs [][]byte) (any, error) {
+	switch t := v.(type) {
+	case map[string]any:
+		if num, ok, valid := isPlaceholder(t); ok {
+			if !valid || num >= len(bufs) {
+				return nil, invalid("illegal attachments")
+			}
+			return bufs[num], nil
+		}
+		for k, e := range t {
+			r, err := reconstruct(e, bufs)
+			if err != nil {
+				return nil, err
+			}
+			t[k] = r
+		}
+	case []any:
+		for i, e := range t {
+			r, err := reconstruct(e, bufs)
+			if err != nil {
+				return nil, err
+			}
+			t[i] = r
+		}
+	}
+	return v, nil
+}
+
+// checkPlaceholders makes sure every placeholder of a completed binary
+// packet names one of its n attachments.
+func checkPlaceholders(p *SocketPacket, n int) error {
+	check := func(val Value) error {
+		jv, ok := val.(jsonValue)
+		if !ok || !bytes.Contains(jv.raw, placeholderKey) {
+			return nil
+		}
+		var generic any
+		if err := json.Unmarshal(jv.raw, &generic); err != nil {
+			return invalid("malformed JSON")
+		}
+		_, err := reconstruct(generic, jv.att.bufs[:n])
+		return err
+	}
+	for _, a := range p.Args {
+		if err := check(a); err != nil {
+			return err
+		}
+	}
+	if p.Payload != nil {
+		return check(p.Payload)
+	}
+	return nil
+}
+
+// deconstruct replaces every []byte in v with a placeholder, appending the
+// bytes to bufs. Values that hold no []byte are returned unchanged; others
+// are copied into maps and slices (structs through their JSON field names).
+func deconstruct(v any, bufs *[][]byte) any {
+	switch t := v.(type) {
+	case nil, string, bool, float64, float32, int, int64, int32, uint, uint64, uint32, json.Number, json.RawMessage:
+		return v
+	case []byte:
+		*bufs = append(*bufs, t)
+		return map[string]any{"_placeholder": true, "num": len(*bufs) - 1}
+	case []any:
+		var out []any
+		for i, e := range t {
+			d := deconstruct(e, bufs)
+			if out == nil && !sameValue(d, e) {
+				out = make([]any, len(t))
+				copy(out, t[:i])
+			}
+			if out != nil {
+				out[i] = d
+			}
+		}
+		if out == nil {
+			return v
+		}
+		return out
+	case map[string]any:
+		var out map[string]any
+		for k, e := range t {
+			d := deconstruct(e, bufs)
+			if out == nil && !sameValue(d, e) {
+				out = make(map[string]any, len(t))
+				for k2, e2 := range t {
+					out[k2] = e2
+				}
+			}
+			if out != nil {
+				out[k] = d
+			}
+		}
+		if out == nil {
+			return v
+		}
+		return out
+	}
+	rv := reflect.ValueOf(v)
+	if !mayHoldBinary(rv.Type()) {
+		return v
+	}
+	return deconstructValue(rv, bufs)
+}
+
+// sameValue reports whether deconstruct left a value as it was; only
+// placeholders and copies differ, and those are maps or slices.
+func sameValue(a, b any) bool {
+	switch a.(type) {
+	case map[string]any, []any:
+		return false
+	}
+	switch b.(type) {
+	case []byte:
+		return false
+	}
+	return true
+}
+
+var bytesType = reflect.TypeFor[[]byte]()
+
+var (
+	marshalerType     = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+	binaryCache       sync.Map // reflect.Type → bool
+)
+
+// mayHoldBinary reports whether values of t can contain a []byte that
+// encoding/json would reach. Interfaces may hold anything.
+func mayHoldBinary(t reflect.Type) bool {
+	if v, ok := binaryCache.Load(t); ok {
+		return v.(bool)
+	}
+	binaryCache.Store(t, false) // breaks cycles of recursive types
+	r := computeMayHoldBinary(t)
+	binaryCache.Store(t, r)
+	return r
+}
+
+func computeMayHoldBinary(t reflect.Type) bool {
+	if t == bytesType {
+		return true
+	}
+	if t.Implements(marshalerType) || t.Implements(textMarshalerType) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return mayHoldBinary(t.Elem())
+	case reflect.Map:
+		return t.Key().Kind() == reflect.String && mayHoldBinary(t.Elem())
+	case reflect.Struct:
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if f.IsExported() && f.Tag.Get("json") != "-" && mayHoldBinary(f.Type) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// deconstructValue is deconstruct for values that need reflection.
+func deconstructValue(rv reflect.Value, bufs *[][]byte) any {
+	if !rv.IsValid() {
+		return nil
+	}
+	t := rv.Type()
+	if !mayHoldBinary(t) {
+		return rv.Interface()
+	}
+	if t == bytesType {
+		return deconstruct(rv.Bytes(), bufs)
+	}
+	switch t.Kind() {
+	case reflect.Interface, reflect.Pointer:
+		if rv.IsNil() {
+			return nil
+		}
+		return deconstructValue(rv.Elem(), bufs)
+	case reflect.Slice, reflect.Array:
+		if t.Kind() == reflect.Slice && rv.IsNil() {
+			return nil
+		}
+		out := make([]any, rv.Len())
+		for i := range out {
+			out[i] = deconstructValue(rv.Index(i), bufs)
+		}
+		return out
+	case reflect.Map:
+		if rv.IsNil() {
+			return nil
+		}
+		out := make(map[string]any, rv.Len())
+		for it := rv.MapRange(); it.Next(); {
+			out[it.Key().String()] = deconstructValue(it.Value(), bufs)
+		}
+		return out
+	case reflect.Struct:
+		out := make(map[string]any, t.NumField())
+		deconstructFields(rv, out, bufs)
+		return out
+	}
+	return rv.Interface()
+}
+
+// deconstructFields copies a struct's fields under their JSON names,
+// following the json tag's name, "-" and omitempty, and flattening
+// embedded structs without a name.
+func deconstructFields(rv reflect.Value, out map[string]any, bufs *[][]byte) {
+	t := rv.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		fv := rv.Field(i)
+		if f.Anonymous && name == "" {
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				if fv.IsNil() {
+					continue
+				}
+				fv, ft = fv.Elem(), ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				deconstructFields(fv, out, bufs)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if strings.Contains(opts, "omitempty") && fv.IsZero() {
+			continue
+		}
+		out[name] = deconstructValue(fv, bufs)
+	}
+}

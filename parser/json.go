@@ -1,0 +1,305 @@
+package parser
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+)
+
+// Default limits of JSONParser.
+const (
+	DefaultMaxAttachments = 10 // the reference decoder's limit
+	DefaultMaxDepth       = 32
+)
+
+// maxAckID is the largest ack id accepted: JavaScript's largest safe
+// integer, as clients count ids in doubles.
+const maxAckID = 1<<53 - 1
+
+// JSONParser is the default Socket.IO parser: packets as text, JSON
+// payloads, and binary values sent as separate binary messages in the
+// place of {"_placeholder":true,"num":N} objects. The zero value is ready to
+// use.
+type JSONParser struct {
+	// MaxAttachments bounds the binary attachments of one packet; default
+	// 10.
+	MaxAttachments int
+	// MaxDepth bounds the nesting of arrays and objects in a payload;
+	// default 32.
+	MaxDepth int
+}
+
+// Encode returns the text message of p followed by its binary attachments.
+func (jp *JSONParser) Encode(p *SocketPacket) ([]Message, error) {
+	typ, data := p.Type, p.Data
+	var bufs [][]byte
+	if data != nil && (typ == Event || typ == Ack) {
+		data = deconstruct(data, &bufs)
+		if len(bufs) > 0 {
+			typ += BinaryEvent - Event // EVENT→BINARY_EVENT, ACK→BINARY_ACK
+		}
+	}
+	b := make([]byte, 0, 64)
+	b = append(b, '0'+byte(typ))
+	if typ == BinaryEvent || typ == BinaryAck {
+		b = strconv.AppendInt(b, int64(len(bufs)), 10)
+		b = append(b, '-')
+	}
+	if p.Namespace != "" && p.Namespace != "/" {
+		b = append(b, p.Namespace...)
+		b = append(b, ',')
+	}
+	if p.HasID {
+		b = strconv.AppendUint(b, p.ID, 10)
+	}
+	if data != nil {
+		var err error
+		if b, err = appendJSON(b, data); err != nil {
+			return nil, err
+		}
+	}
+	msgs := make([]Message, 1, 1+len(bufs))
+	msgs[0] = Message{Data: b}
+	for _, buf := range bufs {
+		msgs = append(msgs, Message{Data: buf, Binary: true})
+	}
+	return msgs, nil
+}
+
+// appendJSON appends v as JSON, without the HTML escaping of json.Marshal
+// (JSON.stringify does none).
+func appendJSON(dst []byte, v any) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	out := buf.Bytes()
+	return out[:len(out)-1], nil // Encode adds a newline
+}
+
+// NewDecoder returns a decoder for one connection.
+func (jp *JSONParser) NewDecoder() Decoder {
+	d := &jsonDecoder{maxAttachments: jp.MaxAttachments, maxDepth: jp.MaxDepth}
+	if d.maxAttachments <= 0 {
+		d.maxAttachments = DefaultMaxAttachments
+	}
+	if d.maxDepth <= 0 {
+		d.maxDepth = DefaultMaxDepth
+	}
+	return d
+}
+
+type jsonDecoder struct {
+	maxAttachments int
+	maxDepth       int
+	pending        *SocketPacket // a binary packet waiting for attachments
+	att            *attachments
+	want           int
+}
+
+func (d *jsonDecoder) Add(data []byte, binary bool) (*SocketPacket, error) {
+	if binary {
+		if d.pending == nil {
+			return nil, invalid("binary data outside a binary packet")
+		}
+		d.att.bufs = append(d.att.bufs, data)
+		if len(d.att.bufs) < d.want {
+			return nil, nil
+		}
+		p := d.pending
+		d.pending, d.att = nil, nil
+		if err := checkPlaceholders(p, d.want); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	if d.pending != nil {
+		return nil, invalid("text data while binary attachments are expected")
+	}
+	p, att, n, err := d.decodeString(data)
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		d.pending, d.att, d.want = p, att, n
+		return nil, nil
+	}
+	return p, nil
+}
+
+// decodeString decodes the text form of a packet. n is its number of
+// binary attachments still to come.
+func (d *jsonDecoder) decodeString(s []byte) (p *SocketPacket, att *attachments, n int, err error) {
+	if len(s) == 0 || s[0] < '0' || s[0] > '0'+byte(BinaryAck) {
+		return nil, nil, 0, invalid("unknown packet type")
+	}
+	p = &SocketPacket{Type: SocketPacketType(s[0] - '0'), Namespace: "/"}
+	i := 1
+	if p.Type == BinaryEvent || p.Type == BinaryAck {
+		dash := bytes.IndexByte(s[i:], '-')
+		if dash <= 0 || dash > 4 {
+			return nil, nil, 0, invalid("illegal attachments")
+		}
+		n, _ = strconv.Atoi(string(s[i : i+dash]))
+		if n < 1 || !allDigits(s[i:i+dash]) {
+			return nil, nil, 0, invalid("illegal attachments")
+		}
+		if n > d.maxAttachments {
+			return nil, nil, 0, invalid("too many attachments")
+		}
+		i += dash + 1
+	}
+	if i < len(s) && s[i] == '/' {
+		end := bytes.IndexByte(s[i:], ',')
+		if end < 0 {
+			p.Namespace, i = string(s[i:]), len(s)
+		} else {
+			p.Namespace, i = string(s[i:i+end]), i+end+1
+		}
+	}
+	if i < len(s) && isDigit(s[i]) {
+		start := i
+		for i < len(s) && isDigit(s[i]) {
+			i++
+		}
+		id, err := strconv.ParseUint(string(s[start:i]), 10, 64)
+		if err != nil || id > maxAckID {
+			return nil, nil, 0, invalid("ack id out of range")
+		}
+		p.ID, p.HasID = id, true
+	}
+	if n > 0 {
+		att = &attachments{}
+	}
+	if err := d.decodePayload(p, s[i:], att); err != nil {
+		return nil, nil, 0, err
+	}
+	// The packet reaches handlers as EVENT or ACK, attachments in place.
+	if p.Type == BinaryEvent || p.Type == BinaryAck {
+		p.Type -= BinaryEvent - Event
+	}
+	return p, att, n, nil
+}
+
+// decodePayload checks the JSON payload against the packet type and splits
+// it into values.
+func (d *jsonDecoder) decodePayload(p *SocketPacket, payload []byte, att *attachments) error {
+	if len(payload) == 0 {
+		switch p.Type {
+		case Connect, Disconnect:
+			return nil
+		}
+		return invalid("missing payload")
+	}
+	if p.Type == Disconnect {
+		return invalid("unexpected payload")
+	}
+	if !json.Valid(payload) {
+		return invalid("malformed JSON")
+	}
+	elems, err := splitJSON(payload, d.maxDepth)
+	if err != nil {
+		return err
+	}
+	switch p.Type {
+	case Connect:
+		if payload[0] != '{' {
+			return invalid("CONNECT payload must be an object")
+		}
+		p.Payload = jsonValue{raw: payload, att: att}
+	case ConnectError:
+		if payload[0] != '{' && payload[0] != '"' {
+			return invalid("CONNECT_ERROR payload must be an object or a string")
+		}
+		p.Payload = jsonValue{raw: payload, att: att}
+	case Event, BinaryEvent:
+		if payload[0] != '[' || len(elems) == 0 || elems[0][0] != '"' {
+			return invalid("EVENT payload must be an array starting with the event name")
+		}
+		if err := json.Unmarshal(elems[0], &p.Event); err != nil {
+			return invalid("bad event name")
+		}
+		if reservedEvents[p.Event] {
+			return invalid("reserved event name")
+		}
+		p.Args = jsonValues(elems[1:], att)
+	case Ack, BinaryAck:
+		if payload[0] != '[' {
+			return invalid("ACK payload must be an array")
+		}
+		p.Args = jsonValues(elems, att)
+	}
+	return nil
+}
+
+func jsonValues(elems [][]byte, att *attachments) []Value {
+	if len(elems) == 0 {
+		return nil
+	}
+	vals := make([]Value, len(elems))
+	for i, e := range elems {
+		vals[i] = jsonValue{raw: e, att: att}
+	}
+	return vals
+}
+
+// splitJSON checks the nesting depth of valid JSON and, for an array,
+// returns its elements.
+func splitJSON(b []byte, maxDepth int) ([][]byte, error) {
+	var elems [][]byte
+	depth, start := 0, -1
+	inString, escaped := false, false
+	isArray := b[0] == '['
+	for i, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		if isArray && depth == 1 && start < 0 && c != ']' && c != ',' && !isSpace(c) {
+			start = i // an element begins
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+			if depth > maxDepth {
+				return nil, invalid("payload nested too deeply")
+			}
+		case ']', '}':
+			if isArray && depth == 1 && start >= 0 {
+				elems = append(elems, bytes.TrimSpace(b[start:i]))
+				start = -1
+			}
+			depth--
+		case ',':
+			if isArray && depth == 1 {
+				elems = append(elems, bytes.TrimSpace(b[start:i]))
+				start = -1
+			}
+		}
+	}
+	return elems, nil
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	return true
+}
