@@ -1,0 +1,392 @@
+package adapter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duplexio/duplex/parser"
+)
+
+// MemoryOptions configures a Memory adapter.
+type MemoryOptions struct {
+	// RecoveryWindow, when above zero, keeps broadcast events and the
+	// state of disconnected sockets that long, for connection state
+	// recovery.
+	RecoveryWindow time.Duration
+}
+
+// Memory is the in-process adapter: rooms in maps, broadcasts to the local
+// sockets only. It is what a server uses unless told otherwise.
+type Memory struct {
+	nsp    Namespace
+	window time.Duration
+
+	mu    sync.RWMutex
+	rooms map[string]map[string]struct{} // room → socket ids
+	sids  map[string]map[string]struct{} // socket id → rooms
+
+	// Connection state recovery.
+	prefix   string // distinguishes this adapter's offsets from others'
+	seq      uint64
+	joinedAt map[string]uint64 // socket id → seq when it connected
+	packets  []storedPacket
+	sessions map[string]storedSession // by pid
+}
+
+type storedPacket struct {
+	seq    uint64
+	at     time.Time
+	rooms  []string
+	except []string
+	data   []any
+}
+
+type storedSession struct {
+	s     Session
+	since uint64 // seq when the socket connected
+	at    time.Time
+}
+
+// NewMemory returns a Memory adapter for nsp.
+func NewMemory(nsp Namespace, opts MemoryOptions) *Memory {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &Memory{
+		nsp:      nsp,
+		window:   opts.RecoveryWindow,
+		rooms:    make(map[string]map[string]struct{}),
+		sids:     make(map[string]map[string]struct{}),
+		prefix:   hex.EncodeToString(b[:]),
+		joinedAt: make(map[string]uint64),
+		sessions: make(map[string]storedSession),
+	}
+}
+
+// MemoryFactory returns a Factory of Memory adapters.
+func MemoryFactory(opts MemoryOptions) Factory {
+	return func(nsp Namespace) Adapter { return NewMemory(nsp, opts) }
+}
+
+// AddAll implements Adapter.
+func (m *Memory) AddAll(id string, rooms ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	mine := m.sids[id]
+	if mine == nil {
+		mine = make(map[string]struct{}, len(rooms)+1)
+		m.sids[id] = mine
+		if m.window > 0 {
+			m.joinedAt[id] = m.seq
+		}
+	}
+	for _, r := range rooms {
+		mine[r] = struct{}{}
+		members := m.rooms[r]
+		if members == nil {
+			members = make(map[string]struct{}, 1)
+			m.rooms[r] = members
+		}
+		members[id] = struct{}{}
+	}
+}
+
+// Del implements Adapter.
+func (m *Memory) Del(id, room string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if mine := m.sids[id]; mine != nil {
+		delete(mine, room)
+	}
+	m.leaveLocked(id, room)
+}
+
+func (m *Memory) leaveLocked(id, room string) {
+	if members := m.rooms[room]; members != nil {
+		delete(members, id)
+		if len(members) == 0 {
+			delete(m.rooms, room)
+		}
+	}
+}
+
+// DelAll implements Adapter.
+func (m *Memory) DelAll(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for r := range m.sids[id] {
+		m.leaveLocked(id, r)
+	}
+	delete(m.sids, id)
+}
+
+// SocketRooms implements Adapter.
+func (m *Memory) SocketRooms(id string) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]string, 0, len(m.sids[id]))
+	for r := range m.sids[id] {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Rooms implements Adapter.
+func (m *Memory) Rooms() []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]string, 0, len(m.rooms))
+	for r := range m.rooms {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Sockets implements Adapter.
+func (m *Memory) Sockets(opts *BroadcastOptions) []string {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.selectLocked(opts)
+}
+
+// selectLocked lists the ids selected by opts.
+func (m *Memory) selectLocked(opts *BroadcastOptions) []string {
+	var rooms, except []string
+	if opts != nil {
+		rooms, except = opts.Rooms, opts.Except
+	}
+	excluded := func(id string) bool {
+		for _, r := range except {
+			if _, in := m.rooms[r][id]; in {
+				return true
+			}
+		}
+		return false
+	}
+	if len(rooms) == 0 {
+		out := make([]string, 0, len(m.sids))
+		for id := range m.sids {
+			if !excluded(id) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	if len(rooms) == 1 {
+		out := make([]string, 0, len(m.rooms[rooms[0]]))
+		for id := range m.rooms[rooms[0]] {
+			if !excluded(id) {
+				out = append(out, id)
+			}
+		}
+		return out
+	}
+	seen := make(map[string]struct{})
+	var out []string
+	for _, r := range rooms {
+		for id := range m.rooms[r] {
+			if _, dup := seen[id]; dup || excluded(id) {
+				continue
+			}
+			seen[id] = struct{}{}
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// apply calls fn for each selected local socket, outside the lock.
+func (m *Memory) apply(opts *BroadcastOptions, fn func(Socket)) {
+	for _, id := range m.Sockets(opts) {
+		if s := m.nsp.Socket(id); s != nil {
+			fn(s)
+		}
+	}
+}
+
+// Broadcast implements Adapter.
+func (m *Memory) Broadcast(p *parser.SocketPacket, opts *BroadcastOptions) error {
+	if opts == nil {
+		opts = &BroadcastOptions{}
+	}
+	m.store(p, opts)
+	msgs, err := m.nsp.Encode(p)
+	if err != nil {
+		return err
+	}
+	m.apply(opts, func(s Socket) { s.WriteMessages(msgs, opts.Flags) })
+	return nil
+}
+
+// store keeps an event for recovery, appending its offset to its data as
+// the reference does, when recovery is on.
+func (m *Memory) store(p *parser.SocketPacket, opts *BroadcastOptions) {
+	if m.window <= 0 || p.Type != parser.Event || p.HasID || opts.Flags.Volatile {
+		return
+	}
+	data, ok := p.Data.([]any)
+	if !ok {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.seq++
+	data = append(data[:len(data):len(data)], m.offset(m.seq))
+	p.Data = data
+	now := time.Now()
+	m.packets = append(m.packets, storedPacket{
+		seq: m.seq, at: now, data: data,
+		rooms: append([]string(nil), opts.Rooms...), except: append([]string(nil), opts.Except...),
+	})
+	m.pruneLocked(now)
+}
+
+func (m *Memory) offset(seq uint64) string {
+	return m.prefix + "-" + strconv.FormatUint(seq, 10)
+}
+
+// pruneLocked drops packets and sessions older than the window.
+func (m *Memory) pruneLocked(now time.Time) {
+	cut := 0
+	for cut < len(m.packets) && now.Sub(m.packets[cut].at) > m.window {
+		cut++
+	}
+	if cut > 0 {
+		m.packets = append(m.packets[:0], m.packets[cut:]...)
+	}
+	for pid, s := range m.sessions {
+		if now.Sub(s.at) > m.window {
+			delete(m.sessions, pid)
+		}
+	}
+}
+
+// BroadcastWithAck implements Adapter.
+func (m *Memory) BroadcastWithAck(p *parser.SocketPacket, opts *BroadcastOptions, onCount func(int), onAck func([]parser.Value)) error {
+	if opts == nil {
+		opts = &BroadcastOptions{}
+	}
+	p.ID, p.HasID = m.nsp.NextAckID(), true
+	msgs, err := m.nsp.Encode(p)
+	if err != nil {
+		return err
+	}
+	n := 0
+	m.apply(opts, func(s Socket) {
+		n++
+		s.RegisterAck(p.ID, onAck)
+		s.WriteMessages(msgs, opts.Flags)
+	})
+	onCount(n)
+	return nil
+}
+
+// FetchSockets implements Adapter.
+func (m *Memory) FetchSockets(_ context.Context, opts *BroadcastOptions) ([]SocketInfo, error) {
+	var out []SocketInfo
+	m.apply(opts, func(s Socket) { out = append(out, s.Info()) })
+	return out, nil
+}
+
+// AddSockets implements Adapter.
+func (m *Memory) AddSockets(opts *BroadcastOptions, rooms []string) error {
+	m.apply(opts, func(s Socket) { s.Join(rooms...) })
+	return nil
+}
+
+// DelSockets implements Adapter.
+func (m *Memory) DelSockets(opts *BroadcastOptions, rooms []string) error {
+	m.apply(opts, func(s Socket) {
+		for _, r := range rooms {
+			s.Leave(r)
+		}
+	})
+	return nil
+}
+
+// DisconnectSockets implements Adapter.
+func (m *Memory) DisconnectSockets(opts *BroadcastOptions, close bool) error {
+	m.apply(opts, func(s Socket) { s.Disconnect(close) })
+	return nil
+}
+
+// ServerSideEmit implements Adapter: with one node there is nobody to tell.
+func (m *Memory) ServerSideEmit(context.Context, string, []any, func([]parser.Value)) (int, error) {
+	return 0, nil
+}
+
+// ServerCount implements Adapter.
+func (m *Memory) ServerCount(context.Context) (int, error) { return 1, nil }
+
+// PersistSession implements Adapter.
+func (m *Memory) PersistSession(s *Session) {
+	if m.window <= 0 {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	since := m.joinedAt[s.SID]
+	delete(m.joinedAt, s.SID)
+	m.sessions[s.PID] = storedSession{s: *s, since: since, at: time.Now()}
+}
+
+// RestoreSession implements Adapter. An empty offset means the client got
+// no event before it lost the connection: it gets every event sent to it
+// since it connected.
+func (m *Memory) RestoreSession(pid, offset string) (*Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	stored, ok := m.sessions[pid]
+	if !ok {
+		return nil, ErrSessionNotFound
+	}
+	delete(m.sessions, pid)
+	if time.Since(stored.at) > m.window {
+		return nil, ErrSessionNotFound
+	}
+	from := stored.since
+	if offset != "" {
+		prefix, seqText, found := strings.Cut(offset, "-")
+		seq, err := strconv.ParseUint(seqText, 10, 64)
+		if !found || err != nil || prefix != m.prefix || seq > m.seq {
+			return nil, ErrSessionNotFound
+		}
+		from = seq
+	}
+	// The packets after from must all still be there.
+	if len(m.packets) > 0 && m.packets[0].seq > from+1 {
+		return nil, ErrSessionNotFound
+	}
+	s := stored.s
+	s.MissedPackets = nil
+	for _, p := range m.packets {
+		if p.seq > from && includes(s.Rooms, p.rooms, p.except) {
+			s.MissedPackets = append(s.MissedPackets, p.data)
+		}
+	}
+	m.joinedAt[s.SID] = m.seq
+	return &s, nil
+}
+
+// includes reports whether a socket in rooms was a recipient of a
+// broadcast to targets except excepted.
+func includes(rooms, targets, excepted []string) bool {
+	in := func(list []string) bool {
+		for _, r := range list {
+			for _, mine := range rooms {
+				if r == mine {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return (len(targets) == 0 || in(targets)) && !in(excepted)
+}
+
+// Close implements Adapter.
+func (m *Memory) Close() error { return nil }
