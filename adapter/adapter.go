@@ -64,8 +64,9 @@ type SocketInfo struct {
 type Socket interface {
 	// ID is the socket's id, also the name of its own room.
 	ID() string
-	// WriteMessages sends the pre-encoded messages of one packet.
-	WriteMessages(msgs []parser.Message, flags Flags)
+	// WritePacket sends packet p, already encoded as msgs (the same
+	// messages go to every recipient and must not be changed).
+	WritePacket(p *parser.SocketPacket, msgs []parser.Message, flags Flags)
 	// RegisterAck sets the function called with the client's answer to the
 	// packet sent with ack id id.
 	RegisterAck(id uint64, fn func(args []parser.Value))

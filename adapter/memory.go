@@ -218,7 +218,7 @@ func (m *Memory) Broadcast(p *parser.SocketPacket, opts *BroadcastOptions) error
 	if err != nil {
 		return err
 	}
-	m.apply(opts, func(s Socket) { s.WriteMessages(msgs, opts.Flags) })
+	m.apply(opts, func(s Socket) { s.WritePacket(p, msgs, opts.Flags) })
 	return nil
 }
 
@@ -279,7 +279,7 @@ func (m *Memory) BroadcastWithAck(p *parser.SocketPacket, opts *BroadcastOptions
 	m.apply(opts, func(s Socket) {
 		n++
 		s.RegisterAck(p.ID, onAck)
-		s.WriteMessages(msgs, opts.Flags)
+		s.WritePacket(p, msgs, opts.Flags)
 	})
 	onCount(n)
 	return nil

@@ -1,0 +1,271 @@
+package socketio
+
+import (
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/engineio"
+	"github.com/duplexio/duplex/parser"
+)
+
+// client is the Socket.IO side of one Engine.IO session: it decodes the
+// session's packets and hands them to the session's sockets, one per
+// namespace.
+type client struct {
+	srv  *Server
+	sess *engineio.Session
+	dec  parser.Decoder // used by the session's reading goroutine only
+	hs   adapter.Handshake
+
+	wmu sync.Mutex // keeps the messages of one packet together
+
+	mu           sync.Mutex
+	sockets      map[string]*Socket // by namespace name
+	connecting   map[string]bool    // namespaces whose middlewares run
+	closed       bool
+	connectTimer *time.Timer
+}
+
+func newClient(srv *Server, sess *engineio.Session) *client {
+	c := &client{
+		srv:     srv,
+		sess:    sess,
+		dec:     srv.parser.NewDecoder(),
+		hs:      newHandshake(sess),
+		sockets: make(map[string]*Socket, 1),
+	}
+	c.connectTimer = time.AfterFunc(srv.opts.ConnectTimeout, c.onConnectTimeout)
+	return c
+}
+
+// newHandshake describes the session's handshake request.
+func newHandshake(sess *engineio.Session) adapter.Handshake {
+	r := sess.Request()
+	now := time.Now()
+	return adapter.Handshake{
+		Headers: r.Header,
+		Time:    now.Format("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"),
+		Address: r.RemoteAddr,
+		XDomain: r.Header.Get("Origin") != "",
+		Secure:  r.TLS != nil,
+		Issued:  now.UnixMilli(),
+		URL:     r.URL.RequestURI(),
+		Query:   r.URL.Query(),
+	}
+}
+
+// onConnectTimeout closes a connection that joined no namespace in time.
+func (c *client) onConnectTimeout() {
+	c.mu.Lock()
+	idle := !c.closed && len(c.sockets) == 0
+	c.mu.Unlock()
+	if idle {
+		c.srv.log.Debug("socketio: no namespace joined in time", "sid", c.sess.ID())
+		c.close(ReasonForcedServerClose)
+	}
+}
+
+// onMessage handles one Engine.IO message. The session calls it from one
+// goroutine at a time.
+func (c *client) onMessage(data []byte, binary bool) {
+	p, err := c.dec.Add(data, binary)
+	if err != nil {
+		c.srv.log.Debug("socketio: invalid packet", "sid", c.sess.ID(), "err", err)
+		c.close(ReasonParseError)
+		return
+	}
+	if p == nil {
+		return // more attachments to come
+	}
+	name := p.Namespace
+	if name == "" {
+		name = "/"
+	}
+	var query url.Values
+	if c.sess.Protocol() == parser.ProtocolV3 {
+		// socket.io 2.x clients put their query in the namespace name.
+		if i := strings.IndexByte(name, '?'); i >= 0 {
+			query, _ = url.ParseQuery(name[i+1:])
+			name = name[:i]
+		}
+	}
+	if p.Type == parser.Connect {
+		var auth any
+		if p.Payload != nil {
+			_ = p.Payload.Decode(&auth)
+		} else if query != nil {
+			m := make(map[string]any, len(query))
+			for k := range query {
+				m[k] = query.Get(k)
+			}
+			auth = m
+		}
+		c.connect(name, auth)
+		return
+	}
+	c.mu.Lock()
+	s := c.sockets[name]
+	c.mu.Unlock()
+	if s == nil {
+		// A packet for a namespace the client has not joined.
+		c.close(ReasonForcedServerClose)
+		return
+	}
+	s.onPacket(p)
+}
+
+// connect joins the client to namespace name, running its middlewares in
+// a goroutine of their own.
+func (c *client) connect(name string, auth any) {
+	n := c.srv.namespaceFor(name, auth)
+	if n == nil {
+		c.writePacket(&parser.SocketPacket{Type: parser.ConnectError, Namespace: name, Data: c.connectErrorData("Invalid namespace", nil)}, false)
+		return
+	}
+	c.mu.Lock()
+	if c.closed || c.sockets[name] != nil || c.connecting[name] {
+		c.mu.Unlock()
+		return
+	}
+	if c.connecting == nil {
+		c.connecting = make(map[string]bool, 1)
+	}
+	c.connecting[name] = true
+	c.mu.Unlock()
+	if !c.srv.work.add() {
+		return
+	}
+	go func() {
+		defer c.srv.work.done()
+		n.add(c, auth)
+	}()
+}
+
+// connectErrorData is a CONNECT_ERROR payload as the client's protocol
+// revision expects it.
+func (c *client) connectErrorData(message string, data any) any {
+	if c.sess.Protocol() == parser.ProtocolV3 {
+		if data != nil {
+			return data
+		}
+		return message
+	}
+	return connectError{Message: message, Data: data}
+}
+
+type connectError struct {
+	Message string `json:"message" msgpack:"message"`
+	Data    any    `json:"data,omitempty" msgpack:"data,omitempty"`
+}
+
+// attach records the socket of a namespace once its middlewares passed;
+// false when the client closed meanwhile.
+func (c *client) attach(s *Socket) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.connecting, s.nsp.name)
+	if c.closed {
+		return false
+	}
+	c.sockets[s.nsp.name] = s
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
+	return true
+}
+
+// refused forgets a namespace whose middlewares refused the client.
+func (c *client) refused(name string) {
+	c.mu.Lock()
+	delete(c.connecting, name)
+	c.mu.Unlock()
+}
+
+// detach forgets a socket that left its namespace.
+func (c *client) detach(s *Socket) {
+	c.mu.Lock()
+	if c.sockets[s.nsp.name] == s {
+		delete(c.sockets, s.nsp.name)
+	}
+	c.mu.Unlock()
+}
+
+// writePacket encodes and sends one packet.
+func (c *client) writePacket(p *parser.SocketPacket, volatile bool) {
+	msgs, err := c.srv.parser.Encode(p)
+	if err != nil {
+		c.srv.log.Error("socketio: cannot encode packet", "type", p.Type, "err", err)
+		return
+	}
+	c.write(msgs, volatile)
+}
+
+// write sends the messages of one packet; a volatile packet is dropped
+// when the session cannot take it at once.
+func (c *client) write(msgs []parser.Message, volatile bool) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if volatile && !c.sess.Writable() {
+		return
+	}
+	for _, m := range msgs {
+		if c.sess.Send(m.Data, m.Binary) != nil {
+			return
+		}
+	}
+}
+
+// takeSockets marks the client closed and returns its sockets.
+func (c *client) takeSockets() []*Socket {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.connectTimer != nil {
+		c.connectTimer.Stop()
+		c.connectTimer = nil
+	}
+	out := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		out = append(out, s)
+	}
+	clear(c.sockets)
+	return out
+}
+
+// close disconnects every socket of the client with reason and closes the
+// Engine.IO session.
+func (c *client) close(reason Reason) {
+	for _, s := range c.takeSockets() {
+		s.onClose(reason)
+	}
+	c.sess.Close()
+}
+
+// disconnectAll sends every socket a DISCONNECT packet, then closes the
+// session (Socket.Disconnect(true)).
+func (c *client) disconnectAll() {
+	c.mu.Lock()
+	socks := make([]*Socket, 0, len(c.sockets))
+	for _, s := range c.sockets {
+		socks = append(socks, s)
+	}
+	c.mu.Unlock()
+	for _, s := range socks {
+		s.Disconnect(false)
+	}
+	c.close(ReasonForcedServerClose)
+}
+
+// onClose is told that the Engine.IO session closed.
+func (c *client) onClose(reason Reason) {
+	for _, s := range c.takeSockets() {
+		s.onClose(reason)
+	}
+}

@@ -1,0 +1,404 @@
+package socketio
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/parser"
+)
+
+// Middleware runs when a client connects to a namespace, before the
+// connection handlers. It calls next once: with nil to let the client in,
+// or with an error to refuse it; the client's connect_error handler gets
+// the error's message (and a ConnectError's Data). The socket's
+// Handshake holds the auth payload, headers, query and address.
+type Middleware func(s *Socket, next func(error))
+
+// Namespace is a communication channel of the server (like "/" or
+// "/chat") with its own sockets, rooms, middlewares and handlers. A
+// namespace returned by OfFunc or OfRegexp is the template of the dynamic
+// namespaces it creates: what is set on it is copied to each when it is
+// created, and its broadcasts reach all of them.
+type Namespace struct {
+	server  *Server
+	name    string
+	adapter adapter.Adapter // nil for a template
+	ids     atomic.Uint64
+
+	mu          sync.RWMutex
+	sockets     map[string]*Socket
+	middlewares []Middleware
+	onConn      []func(*Socket)
+	serverSide  map[string][]*handler
+	children    []*Namespace // of a template
+}
+
+func newNamespace(s *Server, name string) *Namespace {
+	n := &Namespace{server: s, name: name, sockets: make(map[string]*Socket)}
+	if name != "" {
+		n.adapter = s.opts.Adapter(n)
+	}
+	return n
+}
+
+// inherit copies a template's middlewares and handlers.
+func (n *Namespace) inherit(t *Namespace) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n.middlewares = append([]Middleware(nil), t.middlewares...)
+	n.onConn = append([](func(*Socket))(nil), t.onConn...)
+	for ev, hs := range t.serverSide {
+		if n.serverSide == nil {
+			n.serverSide = make(map[string][]*handler)
+		}
+		n.serverSide[ev] = append([]*handler(nil), hs...)
+	}
+	t.children = append(t.children, n)
+}
+
+// Name is the namespace's name, like "/" or "/chat".
+func (n *Namespace) Name() string { return n.name }
+
+// Server is the server of the namespace.
+func (n *Namespace) Server() *Server { return n.server }
+
+// Adapter is the namespace's adapter; nil for a dynamic namespaces'
+// template.
+func (n *Namespace) Adapter() adapter.Adapter { return n.adapter }
+
+// Use adds a middleware, run in the order added.
+func (n *Namespace) Use(fn Middleware) *Namespace {
+	n.mu.Lock()
+	n.middlewares = append(n.middlewares, fn)
+	n.mu.Unlock()
+	return n
+}
+
+// OnConnection adds a handler called with each socket that connects,
+// after the middlewares let it in. Events from the client wait until the
+// connection handlers have returned, so handlers set on the socket there
+// miss nothing.
+func (n *Namespace) OnConnection(fn func(*Socket)) {
+	n.mu.Lock()
+	n.onConn = append(n.onConn, fn)
+	n.mu.Unlock()
+}
+
+// On adds a handler for an event that another node of the cluster sent
+// with ServerSideEmit. The handler's signature follows Socket.On; an Ack
+// parameter answers a ServerSideEmitWithAck. It panics when handler is not
+// a valid handler.
+func (n *Namespace) On(event string, fn any) {
+	h := mustHandler(fn)
+	n.mu.Lock()
+	if n.serverSide == nil {
+		n.serverSide = make(map[string][]*handler)
+	}
+	n.serverSide[event] = append(n.serverSide[event], h)
+	n.mu.Unlock()
+}
+
+// Sockets returns the sockets connected to the namespace on this node.
+func (n *Namespace) Sockets() []*Socket { return n.localSockets() }
+
+// SocketCount is the number of sockets connected on this node.
+func (n *Namespace) SocketCount() int {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return len(n.sockets)
+}
+
+func (n *Namespace) localSockets() []*Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	out := make([]*Socket, 0, len(n.sockets))
+	for _, s := range n.sockets {
+		out = append(out, s)
+	}
+	return out
+}
+
+// LocalSocket returns the socket with the given id connected to this node,
+// or nil.
+func (n *Namespace) LocalSocket(id string) *Socket {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.sockets[id]
+}
+
+// Broadcasting, from the namespace.
+
+func (n *Namespace) operator() *BroadcastOperator { return &BroadcastOperator{nsp: n} }
+
+// To selects the sockets in any of rooms.
+func (n *Namespace) To(rooms ...string) *BroadcastOperator { return n.operator().To(rooms...) }
+
+// In is To.
+func (n *Namespace) In(rooms ...string) *BroadcastOperator { return n.To(rooms...) }
+
+// Except selects the sockets in none of rooms.
+func (n *Namespace) Except(rooms ...string) *BroadcastOperator {
+	return n.operator().Except(rooms...)
+}
+
+// Volatile selects the sockets that can take the packet at once.
+func (n *Namespace) Volatile() *BroadcastOperator { return n.operator().Volatile() }
+
+// Local keeps a broadcast on this node.
+func (n *Namespace) Local() *BroadcastOperator { return n.operator().Local() }
+
+// Compress sets whether the packet may be compressed.
+func (n *Namespace) Compress(compress bool) *BroadcastOperator {
+	return n.operator().Compress(compress)
+}
+
+// Timeout bounds the wait for acknowledgements of EmitWithAck.
+func (n *Namespace) Timeout(d time.Duration) *BroadcastOperator { return n.operator().Timeout(d) }
+
+// Emit sends an event to every socket of the namespace.
+func (n *Namespace) Emit(event string, args ...any) error { return n.operator().Emit(event, args...) }
+
+// EmitWithAck sends an event to every socket of the namespace and waits
+// for each one's acknowledgement; see BroadcastOperator.EmitWithAck.
+func (n *Namespace) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	return n.operator().EmitWithAck(ctx, event, args...)
+}
+
+// FetchSockets describes the sockets of the namespace on every node.
+func (n *Namespace) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
+	return n.operator().FetchSockets(ctx)
+}
+
+// SocketsJoin makes every socket of the namespace join rooms.
+func (n *Namespace) SocketsJoin(rooms ...string) error { return n.operator().SocketsJoin(rooms...) }
+
+// SocketsLeave makes every socket of the namespace leave rooms.
+func (n *Namespace) SocketsLeave(rooms ...string) error { return n.operator().SocketsLeave(rooms...) }
+
+// DisconnectSockets disconnects every socket of the namespace; with close,
+// their whole connections are closed.
+func (n *Namespace) DisconnectSockets(close bool) error {
+	return n.operator().DisconnectSockets(close)
+}
+
+// ServerSideEmit sends an event to the same namespace of the other nodes
+// of the cluster, whose handlers set with On receive it.
+func (n *Namespace) ServerSideEmit(event string, args ...any) error {
+	if parser.IsReservedEvent(event) {
+		return ErrReservedEvent
+	}
+	for _, t := range n.targets() {
+		if _, err := t.adapter.ServerSideEmit(context.Background(), event, args, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ServerSideEmitWithAck is ServerSideEmit waiting for one answer from each
+// other node, until ctx is done or the timeout of the server's AckTimeout
+// option. It returns the answers received, and ErrAckTimeout when some
+// were missing.
+func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	if parser.IsReservedEvent(event) {
+		return nil, ErrReservedEvent
+	}
+	if n.adapter == nil {
+		return nil, errors.New("socketio: ServerSideEmitWithAck on a namespace template")
+	}
+	ctx, cancel := n.server.ackContext(ctx, 0)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		answers []Args
+		want    = -1
+		done    = make(chan struct{})
+	)
+	check := func() {
+		if want >= 0 && len(answers) >= want {
+			select {
+			case <-done:
+			default:
+				close(done)
+			}
+		}
+	}
+	expected, err := n.adapter.ServerSideEmit(ctx, event, args, func(a []parser.Value) {
+		mu.Lock()
+		answers = append(answers, Args(a))
+		check()
+		mu.Unlock()
+	})
+	if err != nil {
+		return nil, err
+	}
+	mu.Lock()
+	want = expected
+	check()
+	mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	out := append([]Args(nil), answers...)
+	if len(out) < want {
+		return out, ackError(ctx)
+	}
+	return out, nil
+}
+
+// targets are the namespaces a broadcast from n reaches: n, or a
+// template's children.
+func (n *Namespace) targets() []*Namespace {
+	if n.adapter != nil {
+		return []*Namespace{n}
+	}
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return append([]*Namespace(nil), n.children...)
+}
+
+// adapter.Namespace
+
+// Encode implements adapter.Namespace.
+func (n *Namespace) Encode(p *parser.SocketPacket) ([]parser.Message, error) {
+	return n.server.parser.Encode(p)
+}
+
+// NextAckID implements adapter.Namespace.
+func (n *Namespace) NextAckID() uint64 { return n.ids.Add(1) - 1 }
+
+// Socket implements adapter.Namespace.
+func (n *Namespace) Socket(id string) adapter.Socket {
+	if s := n.LocalSocket(id); s != nil {
+		return s
+	}
+	return nil
+}
+
+// OnServerSideEmit implements adapter.Namespace.
+func (n *Namespace) OnServerSideEmit(event string, args []parser.Value, ack func(args ...any)) {
+	n.mu.RLock()
+	hs := n.serverSide[event]
+	n.mu.RUnlock()
+	a := Ack(func(...any) error { return nil })
+	if ack != nil {
+		var once sync.Once
+		a = func(args ...any) error {
+			once.Do(func() { ack(args...) })
+			return nil
+		}
+	}
+	for _, h := range hs {
+		if err := n.server.safeCall(func() error { return h.call(Args(args), a) }); err != nil {
+			n.server.log.Warn("socketio: server-side event handler failed", "nsp", n.name, "event", event, "err", err)
+		}
+	}
+}
+
+// Connecting.
+
+// add runs the namespace's middlewares for a client's CONNECT, then
+// connects the socket. It runs in a goroutine of its own, which goes on to
+// run the socket's handlers.
+func (n *Namespace) add(c *client, auth any) {
+	s := n.restore(c, auth)
+	if s == nil {
+		s = newSocket(n, c, auth, nil)
+	}
+	if !(s.recovered && n.server.opts.ConnectionStateRecovery.SkipMiddlewares) {
+		if err := n.runMiddlewares(s); err != nil {
+			c.refused(n.name)
+			var ce *ConnectError
+			var data any
+			if errors.As(err, &ce) {
+				data = ce.Data
+			}
+			c.writePacket(&parser.SocketPacket{Type: parser.ConnectError, Namespace: n.name, Data: c.connectErrorData(err.Error(), data)}, false)
+			return
+		}
+	}
+	n.mu.Lock()
+	n.sockets[s.id] = s
+	n.mu.Unlock()
+	s.mu.Lock()
+	s.connected = true
+	s.mu.Unlock()
+	n.adapter.AddAll(s.id, s.id)
+	if !c.attach(s) {
+		s.mu.Lock()
+		s.connected = false
+		s.mu.Unlock()
+		n.adapter.DelAll(s.id)
+		n.remove(s)
+		return
+	}
+	s.onConnect()
+	n.mu.RLock()
+	handlers := n.onConn
+	n.mu.RUnlock()
+	for _, fn := range handlers {
+		if err := n.server.safeCall(func() error { fn(s); return nil }); err != nil {
+			n.server.log.Error("socketio: connection handler failed", "nsp", n.name, "err", err)
+		}
+	}
+	s.drain()
+}
+
+// restore finds the state of a socket that reconnects with connection
+// state recovery.
+func (n *Namespace) restore(c *client, auth any) *Socket {
+	if n.server.opts.ConnectionStateRecovery == nil {
+		return nil
+	}
+	m, _ := auth.(map[string]any)
+	pid, _ := m["pid"].(string)
+	offset, ok := m["offset"].(string)
+	if pid == "" || !ok {
+		return nil
+	}
+	session, err := n.adapter.RestoreSession(pid, offset)
+	if err != nil || session == nil {
+		return nil
+	}
+	return newSocket(n, c, auth, session)
+}
+
+// runMiddlewares runs the middlewares in order until one refuses.
+func (n *Namespace) runMiddlewares(s *Socket) error {
+	n.mu.RLock()
+	mws := n.middlewares
+	n.mu.RUnlock()
+	for _, mw := range mws {
+		result := make(chan error, 1)
+		var once sync.Once
+		next := func(err error) { once.Do(func() { result <- err }) }
+		if err := n.server.safeCall(func() error { mw(s, next); return nil }); err != nil {
+			return err
+		}
+		select {
+		case err := <-result:
+			if err != nil {
+				return err
+			}
+		case <-s.client.sess.Done():
+			return ErrDisconnected
+		}
+	}
+	return nil
+}
+
+// remove forgets a socket.
+func (n *Namespace) remove(s *Socket) {
+	n.mu.Lock()
+	if n.sockets[s.id] == s {
+		delete(n.sockets, s.id)
+	}
+	n.mu.Unlock()
+}

@@ -1,0 +1,297 @@
+package socketio
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/engineio"
+	"github.com/duplexio/duplex/parser"
+)
+
+// Options configures a Server. Zero values mean the reference server's
+// defaults. The embedded engineio.Options configure the Engine.IO layer;
+// their Path defaults to "/socket.io/" here.
+type Options struct {
+	engineio.Options
+
+	// Parser encodes and decodes packets; default parser.JSONParser.
+	// Clients must use the matching parser (socket.io-msgpack-parser for
+	// parser.MsgpackParser).
+	Parser parser.Parser
+	// Adapter makes each namespace's adapter; default the in-memory one.
+	Adapter adapter.Factory
+	// ConnectTimeout closes connections that join no namespace in time;
+	// default 45s.
+	ConnectTimeout time.Duration
+	// AckTimeout is the default wait for a client's acknowledgement when
+	// neither a context deadline nor Timeout says otherwise; 0 waits for as
+	// long as the context allows.
+	AckTimeout time.Duration
+	// ConnectionStateRecovery, when set, lets clients that lost their
+	// connection get their id, rooms, data and missed events back.
+	ConnectionStateRecovery *RecoveryOptions
+}
+
+// RecoveryOptions configures connection state recovery.
+type RecoveryOptions struct {
+	// MaxDisconnectionDuration is how long a disconnected socket's state
+	// is kept; default 2 minutes.
+	MaxDisconnectionDuration time.Duration
+	// SkipMiddlewares lets recovered sockets in without running the
+	// namespace middlewares again. Unlike the reference, whose default is
+	// true, middlewares run unless this is set: authentication is not
+	// skipped by accident.
+	SkipMiddlewares bool
+}
+
+// Server is a Socket.IO server: an http.Handler to mount at Options.Path.
+type Server struct {
+	opts   Options
+	engine *engineio.Server
+	parser parser.Parser
+	log    *slog.Logger
+
+	mu      sync.RWMutex
+	nsps    map[string]*Namespace
+	parents []*parentNamespace
+	closed  bool
+
+	work workGroup // goroutines running handlers
+}
+
+// parentNamespace creates namespaces on demand for the names it matches.
+type parentNamespace struct {
+	match func(name string, auth any) bool
+	tmpl  *Namespace // holds the handlers and middlewares children copy
+}
+
+// NewServer returns a server. A nil opts means all defaults.
+func NewServer(opts *Options) *Server {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Path == "" {
+		o.Path = "/socket.io/"
+	}
+	if o.Parser == nil {
+		o.Parser = &parser.JSONParser{}
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 45 * time.Second
+	}
+	if r := o.ConnectionStateRecovery; r != nil && r.MaxDisconnectionDuration <= 0 {
+		rc := *r
+		rc.MaxDisconnectionDuration = 2 * time.Minute
+		o.ConnectionStateRecovery = &rc
+	}
+	if o.Adapter == nil {
+		var mo adapter.MemoryOptions
+		if o.ConnectionStateRecovery != nil {
+			mo.RecoveryWindow = o.ConnectionStateRecovery.MaxDisconnectionDuration
+		}
+		o.Adapter = adapter.MemoryFactory(mo)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{opts: o, parser: o.Parser, log: log, nsps: make(map[string]*Namespace)}
+	s.engine = engineio.NewServer(engineHandler{s}, &o.Options)
+	s.Of("/")
+	return s
+}
+
+// ServeHTTP serves the Engine.IO endpoint.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+
+// Engine returns the underlying Engine.IO server.
+func (s *Server) Engine() *engineio.Server { return s.engine }
+
+// Of returns the namespace called name, creating it if needed. Names start
+// with "/"; one without is given it.
+func (s *Server) Of(name string) *Namespace {
+	if name == "" || name[0] != '/' {
+		name = "/" + name
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := s.nsps[name]; n != nil {
+		return n
+	}
+	n := newNamespace(s, name)
+	s.nsps[name] = n
+	return n
+}
+
+// OfFunc declares dynamic namespaces: a client connecting to an unknown
+// namespace for which match returns true gets a new namespace of that
+// name, with the handlers and middlewares set on the returned template
+// (the reference's parent namespace). auth is the client's auth payload.
+func (s *Server) OfFunc(match func(name string, auth any) bool) *Namespace {
+	tmpl := newNamespace(s, "")
+	s.mu.Lock()
+	s.parents = append(s.parents, &parentNamespace{match: match, tmpl: tmpl})
+	s.mu.Unlock()
+	return tmpl
+}
+
+// OfRegexp declares dynamic namespaces whose names match re.
+func (s *Server) OfRegexp(re *regexp.Regexp) *Namespace {
+	return s.OfFunc(func(name string, _ any) bool { return re.MatchString(name) })
+}
+
+// namespaceFor finds or creates the namespace a client asks for; nil when
+// there is none.
+func (s *Server) namespaceFor(name string, auth any) *Namespace {
+	s.mu.RLock()
+	n := s.nsps[name]
+	parents := s.parents
+	s.mu.RUnlock()
+	if n != nil {
+		return n
+	}
+	for _, p := range parents {
+		if !p.match(name, auth) {
+			continue
+		}
+		s.mu.Lock()
+		if n = s.nsps[name]; n == nil {
+			n = newNamespace(s, name)
+			n.inherit(p.tmpl)
+			s.nsps[name] = n
+		}
+		s.mu.Unlock()
+		return n
+	}
+	return nil
+}
+
+// Namespaces lists the namespaces that exist now.
+func (s *Server) Namespaces() []*Namespace {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*Namespace, 0, len(s.nsps))
+	for _, n := range s.nsps {
+		out = append(out, n)
+	}
+	return out
+}
+
+// OnConnection sets the connection handler of the main namespace "/".
+func (s *Server) OnConnection(fn func(*Socket)) { s.Of("/").OnConnection(fn) }
+
+// Use adds a middleware to the main namespace.
+func (s *Server) Use(fn Middleware) { s.Of("/").Use(fn) }
+
+// To selects the sockets of the main namespace in rooms.
+func (s *Server) To(rooms ...string) *BroadcastOperator { return s.Of("/").To(rooms...) }
+
+// In is To.
+func (s *Server) In(rooms ...string) *BroadcastOperator { return s.To(rooms...) }
+
+// Except selects the sockets of the main namespace not in rooms.
+func (s *Server) Except(rooms ...string) *BroadcastOperator { return s.Of("/").Except(rooms...) }
+
+// Emit sends an event to every socket of the main namespace.
+func (s *Server) Emit(event string, args ...any) error { return s.Of("/").Emit(event, args...) }
+
+// Volatile selects the sockets of the main namespace that can take an
+// event at once.
+func (s *Server) Volatile() *BroadcastOperator { return s.Of("/").Volatile() }
+
+// Local keeps a broadcast on this node.
+func (s *Server) Local() *BroadcastOperator { return s.Of("/").Local() }
+
+// Timeout bounds the wait of EmitWithAck.
+func (s *Server) Timeout(d time.Duration) *BroadcastOperator { return s.Of("/").Timeout(d) }
+
+// EmitWithAck sends an event to every socket of the main namespace and
+// waits for their acknowledgements.
+func (s *Server) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	return s.Of("/").EmitWithAck(ctx, event, args...)
+}
+
+// FetchSockets describes the sockets of the main namespace on every node.
+func (s *Server) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
+	return s.Of("/").FetchSockets(ctx)
+}
+
+// SocketsJoin makes every socket of the main namespace join rooms.
+func (s *Server) SocketsJoin(rooms ...string) error { return s.Of("/").SocketsJoin(rooms...) }
+
+// SocketsLeave makes every socket of the main namespace leave rooms.
+func (s *Server) SocketsLeave(rooms ...string) error { return s.Of("/").SocketsLeave(rooms...) }
+
+// DisconnectSockets disconnects every socket of the main namespace.
+func (s *Server) DisconnectSockets(close bool) error { return s.Of("/").DisconnectSockets(close) }
+
+// ServerSideEmit sends an event to the main namespace of the other nodes.
+func (s *Server) ServerSideEmit(event string, args ...any) error {
+	return s.Of("/").ServerSideEmit(event, args...)
+}
+
+// Shutdown disconnects every socket with ReasonServerShutdown, closes the
+// adapters and the Engine.IO server, and waits for its goroutines, or for
+// ctx to be done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.closed = true
+	nsps := make([]*Namespace, 0, len(s.nsps))
+	for _, n := range s.nsps {
+		nsps = append(nsps, n)
+	}
+	s.mu.Unlock()
+	for _, n := range nsps {
+		for _, sock := range n.localSockets() {
+			sock.onClose(ReasonServerShutdown)
+		}
+	}
+	err := s.engine.Shutdown(ctx)
+	if werr := s.work.wait(ctx); err == nil {
+		err = werr
+	}
+	for _, n := range nsps {
+		if n.adapter != nil {
+			_ = n.adapter.Close()
+		}
+	}
+	return err
+}
+
+// Close is Shutdown without a deadline.
+func (s *Server) Close() error { return s.Shutdown(context.Background()) }
+
+// engineHandler receives the Engine.IO sessions.
+type engineHandler struct{ s *Server }
+
+func (h engineHandler) OnOpen(sess *engineio.Session) {
+	c := newClient(h.s, sess)
+	sess.SetData(c)
+	if sess.Protocol() == parser.ProtocolV3 {
+		// socket.io 2.x clients are in "/" from the start.
+		c.connect("/", nil)
+	}
+}
+
+func (h engineHandler) OnMessage(sess *engineio.Session, data []byte, binary bool) {
+	if c, ok := sess.Data().(*client); ok {
+		c.onMessage(data, binary)
+	}
+}
+
+func (h engineHandler) OnClose(sess *engineio.Session, reason engineio.Reason) {
+	if c, ok := sess.Data().(*client); ok {
+		c.onClose(Reason(reason))
+	}
+}
