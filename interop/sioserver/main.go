@@ -1,0 +1,236 @@
+// Command sioserver is the Go side of the Socket.IO interop suite: a
+// server on package socketio implementing the contract described in
+// interop/README.md, configured from the environment. The Node reference
+// server in interop/servers/socketio-node.mjs implements the same
+// contract.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/duplexio/duplex/engineio"
+	"github.com/duplexio/duplex/parser"
+	"github.com/duplexio/duplex/socketio"
+)
+
+// reasons records why each socket disconnected, for "reason?".
+type reasons struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+func (r *reasons) set(id string, reason socketio.Reason) {
+	r.mu.Lock()
+	r.m[id] = string(reason)
+	r.mu.Unlock()
+}
+
+func (r *reasons) get(id string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if v, ok := r.m[id]; ok {
+		return v
+	}
+	return "pending"
+}
+
+func main() {
+	opts := &socketio.Options{
+		Options: engineio.Options{
+			PingInterval:      envMillis("PING_INTERVAL"),
+			PingTimeout:       envMillis("PING_TIMEOUT"),
+			MaxHTTPBufferSize: int64(envInt("MAX_PAYLOAD")),
+			AllowEIO3:         os.Getenv("ALLOW_EIO3") == "1",
+		},
+		ConnectTimeout: envMillis("CONNECT_TIMEOUT"),
+		AckTimeout:     envMillis("ACK_TIMEOUT"),
+	}
+	if os.Getenv("PARSER") == "msgpack" {
+		opts.Parser = &parser.MsgpackParser{}
+	}
+	if os.Getenv("RECOVERY") == "1" {
+		opts.ConnectionStateRecovery = &socketio.RecoveryOptions{SkipMiddlewares: true}
+	}
+	io := socketio.NewServer(opts)
+	rs := &reasons{m: map[string]string{}}
+
+	io.OnConnection(func(s *socketio.Socket) { setup(s, rs) })
+	io.Of("/chat").OnConnection(func(s *socketio.Socket) { setup(s, rs) })
+	auth := io.Of("/auth")
+	auth.Use(func(s *socketio.Socket, next func(error)) {
+		var token, user string
+		if m, ok := s.Handshake().Auth.(map[string]any); ok {
+			token, _ = m["token"].(string)
+			user, _ = m["user"].(string)
+		}
+		if token != "secret" {
+			next(socketio.NewConnectError("unauthorized", map[string]any{"code": 401}))
+			return
+		}
+		s.SetData(map[string]any{"user": user})
+		next(nil)
+	})
+	auth.OnConnection(func(s *socketio.Socket) { setup(s, rs) })
+	io.OfRegexp(regexp.MustCompile(`^/dyn-[a-z0-9]+$`)).OnConnection(func(s *socketio.Socket) { setup(s, rs) })
+
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(envInt("PORT"))))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("READY %d\n", ln.Addr().(*net.TCPAddr).Port)
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", io)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(hs.Serve(ln))
+}
+
+// setup installs the contract's event handlers on a socket.
+func setup(s *socketio.Socket, rs *reasons) {
+	nsp := s.Namespace()
+	s.OnDisconnect(func(r socketio.Reason) { rs.set(s.ID(), r) })
+	s.On("echo", func(args socketio.Args, ack socketio.Ack) {
+		vals := decodeAll(args)
+		if ack != nil {
+			_ = ack(vals...)
+			return
+		}
+		_ = s.Emit("echo", vals...)
+	})
+	s.On("echo-emit", func(args ...any) { _ = s.Emit("echo", args...) })
+	s.On("join", func(room string, ack socketio.Ack) {
+		s.Join(room)
+		_ = ack(sorted(s.Rooms()))
+	})
+	s.On("leave", func(room string, ack socketio.Ack) {
+		s.Leave(room)
+		_ = ack(sorted(s.Rooms()))
+	})
+	s.On("rooms", func(ack socketio.Ack) { _ = ack(sorted(s.Rooms())) })
+	s.On("to", func(ack socketio.Ack, room, event string, rest ...any) {
+		_ = s.To(room).Emit(event, rest...)
+		_ = ack("ok")
+	})
+	s.On("all", func(ack socketio.Ack, event string, rest ...any) {
+		_ = nsp.Emit(event, rest...)
+		_ = ack("ok")
+	})
+	s.On("except", func(ack socketio.Ack, room, event string, rest ...any) {
+		_ = nsp.Except(room).Emit(event, rest...)
+		_ = ack("ok")
+	})
+	s.On("volatile", func(event string, rest ...any) { _ = s.Volatile().Emit(event, rest...) })
+	s.On("ask", func(ack socketio.Ack, timeoutMs int, event string, rest ...any) {
+		answer, err := s.Timeout(time.Duration(timeoutMs)*time.Millisecond).EmitWithAck(context.Background(), event, rest...)
+		if err != nil {
+			_ = ack(map[string]any{"error": err.Error()})
+			return
+		}
+		_ = ack(map[string]any{"answer": decodeAll(answer)})
+	})
+	s.On("ask-all", func(event string, timeoutMs int, ack socketio.Ack) {
+		answers, err := nsp.Timeout(time.Duration(timeoutMs)*time.Millisecond).EmitWithAck(context.Background(), event)
+		out := make([]any, 0, len(answers))
+		for _, a := range answers {
+			out = append(out, decodeAll(a))
+		}
+		res := map[string]any{"answers": out}
+		if err != nil {
+			res["error"] = err.Error()
+		}
+		_ = ack(res)
+	})
+	s.On("fetch", func(room string, ack socketio.Ack) {
+		op := nsp.To()
+		if room != "" {
+			op = nsp.In(room)
+		}
+		socks, err := op.FetchSockets(context.Background())
+		if err != nil {
+			_ = ack(map[string]any{"error": err.Error()})
+			return
+		}
+		out := make([]map[string]any, 0, len(socks))
+		for _, r := range socks {
+			out = append(out, map[string]any{"id": r.ID, "rooms": sorted(r.Rooms), "data": r.Data})
+		}
+		slices.SortFunc(out, func(a, b map[string]any) int {
+			return cmpString(a["id"].(string), b["id"].(string))
+		})
+		_ = ack(out)
+	})
+	s.On("sockets-join", func(room, target string, ack socketio.Ack) {
+		_ = nsp.In(room).SocketsJoin(target)
+		_ = ack("ok")
+	})
+	s.On("sockets-leave", func(room, target string, ack socketio.Ack) {
+		_ = nsp.In(room).SocketsLeave(target)
+		_ = ack("ok")
+	})
+	s.On("disconnect-room", func(room string, close bool) { _ = nsp.In(room).DisconnectSockets(close) })
+	s.On("disconnect-me", func(close bool) { s.Disconnect(close) })
+	s.On("set-data", func(v any, ack socketio.Ack) {
+		s.SetData(v)
+		_ = ack("ok")
+	})
+	s.On("reason?", func(id string, ack socketio.Ack) { _ = ack(rs.get(id)) })
+	s.On("emit-reserved", func(ack socketio.Ack) {
+		err := s.Emit("disconnecting")
+		_ = ack(err != nil)
+	})
+	s.On("binary", func() {
+		_ = s.Emit("binary", []byte{1, 2, 3}, map[string]any{"nested": []byte{4, 5}, "list": []any{[]byte{6}}})
+	})
+	s.On("handshake", func(ack socketio.Ack) {
+		h := s.Handshake()
+		_ = ack(map[string]any{"auth": h.Auth, "query": h.Query.Get("q"), "nsp": nsp.Name(), "recovered": s.Recovered()})
+	})
+	s.On("panic", func() { panic("handler panic") })
+}
+
+// decodeAll decodes arguments into generic values ([]byte for binary).
+func decodeAll(args socketio.Args) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		var v any
+		if err := a.Decode(&v); err != nil {
+			v = nil
+		}
+		out[i] = v
+	}
+	return out
+}
+
+func sorted(list []string) []string {
+	out := slices.Clone(list)
+	slices.Sort(out)
+	return out
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func envInt(name string) int {
+	n, _ := strconv.Atoi(os.Getenv(name))
+	return n
+}
+
+func envMillis(name string) time.Duration {
+	return time.Duration(envInt(name)) * time.Millisecond
+}
