@@ -57,14 +57,16 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 	}
+	// The poll has taken its packets: from now on packets wait for the next
+	// poll, and a close does not count on this one. The flag drops before
+	// the write, since the client may send its next GET as soon as it has
+	// read the answer, before this goroutine runs again.
+	s.polling = false
 	reason := s.reason
 	s.mu.Unlock()
 
 	err := s.poll.WritePayload(w, r, batch)
 	s.recycle(batch)
-	s.mu.Lock()
-	s.polling = false
-	s.mu.Unlock()
 	if err != nil {
 		s.srv.log.Debug("engineio: poll write failed", "sid", s.id, "err", err)
 	}

@@ -322,10 +322,13 @@ func (a *activity) init() { a.once.Do(func() { a.idle = make(chan struct{}, 1) }
 
 // enter counts a new goroutine, unless the server is closing.
 func (a *activity) enter() bool {
+	// Count first, then check: a wait that has seen the count at zero
+	// after close is then sure that no enter can still succeed.
+	a.n.Add(1)
 	if a.closing.Load() {
+		a.leave()
 		return false
 	}
-	a.n.Add(1)
 	return true
 }
 

@@ -63,7 +63,8 @@ type Session struct {
 	queue     []parser.Packet
 	spare     []parser.Packet
 	queued    int  // bytes in queue
-	polling   bool // a GET is pending
+	sending   int  // bytes being written by the WebSocket writer
+	polling   bool // a GET is pending and has not taken its packets yet
 	posting   bool // a POST is being read
 	flushing  bool // a WebSocket writer goroutine runs
 	pollWake  chan struct{}
@@ -159,6 +160,32 @@ func (s *Session) Send(data []byte, binary bool) error {
 	s.enqueueLocked(parser.Packet{Type: parser.PacketMessage, Data: data, Binary: binary})
 	s.mu.Unlock()
 	return nil
+}
+
+// writableBytes is how far behind, in bytes queued or being written, a
+// WebSocket client may be for Writable to still report true; it is lowered
+// to half of Options.MaxQueueBytes when that is smaller.
+const writableBytes = 64 << 10
+
+// Writable reports whether a packet sent now would be written without
+// waiting: the session is open and, on WebSocket, the client is no more
+// than a few packets behind (under 64 KiB queued or being written); on
+// polling, a GET is pending, so the packet leaves with its answer. The layer
+// above uses it to drop "volatile" packets rather than queue them for a
+// client that cannot take them now, as the reference server checks its
+// transport's writable flag. It takes the session's lock briefly and never
+// blocks on I/O.
+func (s *Session) Writable() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateOpen {
+		return false
+	}
+	if s.transport == transport.NamePolling {
+		return s.polling
+	}
+	limit := min(writableBytes, s.srv.opts.MaxQueueBytes/2)
+	return s.ws != nil && s.queued+s.sending <= limit
 }
 
 // Close closes the session from the server side (ReasonForcedClose), once

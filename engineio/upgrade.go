@@ -143,6 +143,7 @@ func (s *Session) flush(ws *transport.WebSocket) {
 			s.mu.Unlock()
 			return
 		}
+		size := s.queued
 		batch := s.takeLocked()
 		if len(batch) == 0 {
 			s.flushing = false
@@ -154,9 +155,13 @@ func (s *Session) flush(ws *transport.WebSocket) {
 			}
 			return
 		}
+		s.sending = size
 		s.mu.Unlock()
 		err := ws.WritePackets(batch, time.Now().Add(s.srv.opts.PingInterval+s.srv.opts.PingTimeout))
 		s.recycle(batch)
+		s.mu.Lock()
+		s.sending = 0
+		s.mu.Unlock()
 		if err != nil {
 			s.mu.Lock()
 			s.flushing = false

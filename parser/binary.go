@@ -20,10 +20,17 @@ type jsonValue struct {
 
 var placeholderKey = []byte(`"_placeholder"`)
 
+// mayHoldPlaceholder reports whether raw may hold a placeholder object. The
+// key can also be spelled with escapes ("\u005fplaceholder"), which
+// JSON.parse reads as the same key, so any backslash counts too.
+func mayHoldPlaceholder(raw []byte) bool {
+	return bytes.Contains(raw, placeholderKey) || bytes.IndexByte(raw, '\\') >= 0
+}
+
 // Decode implements Value. Without attachments it is json.Unmarshal; with
 // them, placeholders become the attachments' bytes first.
 func (v jsonValue) Decode(dst any) error {
-	if v.att == nil || !bytes.Contains(v.raw, placeholderKey) {
+	if v.att == nil || !mayHoldPlaceholder(v.raw) {
 		return json.Unmarshal(v.raw, dst)
 	}
 	var generic any
@@ -98,7 +105,7 @@ func reconstruct(v any, bufs [][]byte) (any, error) {
 func checkPlaceholders(p *SocketPacket, n int) error {
 	check := func(val Value) error {
 		jv, ok := val.(jsonValue)
-		if !ok || !bytes.Contains(jv.raw, placeholderKey) {
+		if !ok || !mayHoldPlaceholder(jv.raw) {
 			return nil
 		}
 		var generic any

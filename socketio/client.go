@@ -93,15 +93,13 @@ func (c *client) onMessage(data []byte, binary bool) {
 		}
 	}
 	if p.Type == parser.Connect {
-		var auth any
+		// The auth payload is an object, {} when the client sent none.
+		auth := map[string]any{}
 		if p.Payload != nil {
 			_ = p.Payload.Decode(&auth)
-		} else if query != nil {
-			m := make(map[string]any, len(query))
-			for k := range query {
-				m[k] = query.Get(k)
-			}
-			auth = m
+		}
+		for k := range query {
+			auth[k] = query.Get(k)
 		}
 		c.connect(name, auth)
 		return
@@ -122,7 +120,8 @@ func (c *client) onMessage(data []byte, binary bool) {
 func (c *client) connect(name string, auth any) {
 	n := c.srv.namespaceFor(name, auth)
 	if n == nil {
-		c.writePacket(&parser.SocketPacket{Type: parser.ConnectError, Namespace: name, Data: c.connectErrorData("Invalid namespace", nil)}, false)
+		// An object whatever the protocol revision, as the reference does.
+		c.writePacket(&parser.SocketPacket{Type: parser.ConnectError, Namespace: name, Data: connectError{Message: "Invalid namespace"}}, false)
 		return
 	}
 	c.mu.Lock()

@@ -10,8 +10,8 @@ import (
 
 // Ack answers an event that the client sent with an acknowledgement
 // callback: the client's callback gets args. Only the first call sends
-// anything; when the client asked for no acknowledgement, calling it does
-// nothing.
+// anything (later ones return ErrAckSent). A handler's Ack is nil when the
+// client asked for no acknowledgement.
 type Ack func(args ...any) error
 
 // Args are the arguments of an event or of an acknowledgement, still

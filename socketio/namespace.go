@@ -287,7 +287,7 @@ func (n *Namespace) OnServerSideEmit(event string, args []parser.Value, ack func
 	n.mu.RLock()
 	hs := n.serverSide[event]
 	n.mu.RUnlock()
-	a := Ack(func(...any) error { return nil })
+	var a Ack
 	if ack != nil {
 		var once sync.Once
 		a = func(args ...any) error {

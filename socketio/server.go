@@ -280,7 +280,7 @@ func (h engineHandler) OnOpen(sess *engineio.Session) {
 	sess.SetData(c)
 	if sess.Protocol() == parser.ProtocolV3 {
 		// socket.io 2.x clients are in "/" from the start.
-		c.connect("/", nil)
+		c.connect("/", map[string]any{})
 	}
 }
 

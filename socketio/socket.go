@@ -18,11 +18,9 @@ type Event struct {
 	Name string
 	// Args are its arguments.
 	Args Args
-	// Ack answers the client's acknowledgement callback; it does nothing
-	// when HasAck is false.
+	// Ack answers the client's acknowledgement callback; nil when the
+	// client asked for none.
 	Ack Ack
-	// HasAck says whether the client asked for an acknowledgement.
-	HasAck bool
 }
 
 // PacketMiddleware runs for each event a socket receives, before its
@@ -494,9 +492,8 @@ type connectReply struct {
 func (s *Socket) onPacket(p *parser.SocketPacket) {
 	switch p.Type {
 	case parser.Event, parser.BinaryEvent:
-		ev := &Event{Name: p.Event, Args: Args(p.Args), Ack: noAck}
+		ev := &Event{Name: p.Event, Args: Args(p.Args)}
 		if p.HasID {
-			ev.HasAck = true
 			ev.Ack = s.ackSender(p.ID)
 		}
 		s.schedule(func() { s.dispatch(ev) })
@@ -512,8 +509,6 @@ func (s *Socket) onPacket(p *parser.SocketPacket) {
 		s.onClose(ReasonClientNamespaceDisconnect)
 	}
 }
-
-func noAck(...any) error { return nil }
 
 // ackSender answers the client's packet id, once.
 func (s *Socket) ackSender(id uint64) Ack {
