@@ -38,6 +38,7 @@ type closeEvent struct {
 // messages back.
 type recorder struct {
 	echo   bool
+	onMsg  func(s *Session, data []byte, binary bool) // called first, when set
 	opens  chan *Session
 	msgs   chan message
 	closes chan closeEvent
@@ -59,6 +60,9 @@ func newRecorder(echo bool) *recorder {
 func (r *recorder) OnOpen(s *Session) { r.opens <- s }
 
 func (r *recorder) OnMessage(s *Session, data []byte, binary bool) {
+	if r.onMsg != nil {
+		r.onMsg(s, data, binary)
+	}
 	if r.echo {
 		_ = s.Send(data, binary)
 	}
@@ -242,9 +246,10 @@ func parseOpen(t testing.TB, packet string) handshakeData {
 
 // pollClient is a v4 polling client of one session.
 type pollClient struct {
-	e   *env
-	sid string
-	eio string
+	e     *env
+	sid   string
+	eio   string
+	extra string // more query parameters, such as "&b64=1"
 }
 
 // handshake opens a polling session and returns its client, the open
@@ -264,7 +269,7 @@ func (e *env) handshake() (*pollClient, handshakeData, *Session) {
 }
 
 func (p *pollClient) query() string {
-	return "EIO=" + p.eio + "&transport=polling&sid=" + url.QueryEscape(p.sid)
+	return "EIO=" + p.eio + "&transport=polling&sid=" + url.QueryEscape(p.sid) + p.extra
 }
 
 // get polls once; safe on any goroutine.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -381,11 +382,11 @@ func TestPollingManyMessages(t *testing.T) {
 	c, _, _ := e.handshake()
 	var payload []string
 	for i := range 200 {
-		payload = append(payload, "4m"+itoa(i))
+		payload = append(payload, "4m"+strconv.Itoa(i))
 	}
 	c.post(strings.Join(payload, "\x1e"))
 	for i := range 200 {
-		if m := recv(t, e.rec.msgs, "message"); m.data != "m"+itoa(i) {
+		if m := recv(t, e.rec.msgs, "message"); m.data != "m"+strconv.Itoa(i) {
 			t.Fatalf("message %d: %q", i, m.data)
 		}
 	}
@@ -394,19 +395,8 @@ func TestPollingManyMessages(t *testing.T) {
 		got = append(got, c.mustGet()...)
 	}
 	for i, p := range got {
-		if p.Type != parser.PacketMessage || string(p.Data) != "m"+itoa(i) {
+		if p.Type != parser.PacketMessage || string(p.Data) != "m"+strconv.Itoa(i) {
 			t.Fatalf("packet %d: %v %q", i, p.Type, p.Data)
 		}
 	}
-}
-
-func itoa(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; i > 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
 }
