@@ -37,7 +37,10 @@ func newClient(srv *Server, sess *engineio.Session) *client {
 		hs:      newHandshake(sess),
 		sockets: make(map[string]*Socket, 1),
 	}
+	// Under the lock: the timer's goroutine reads the field under it.
+	c.mu.Lock()
 	c.connectTimer = time.AfterFunc(srv.opts.ConnectTimeout, c.onConnectTimeout)
+	c.mu.Unlock()
 	return c
 }
 
