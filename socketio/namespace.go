@@ -359,10 +359,13 @@ func (n *Namespace) restore(c *client, auth any) *Socket {
 	}
 	m, _ := auth.(map[string]any)
 	pid, _ := m["pid"].(string)
-	offset, ok := m["offset"].(string)
-	if pid == "" || !ok {
+	if pid == "" {
 		return nil
 	}
+	// A client that got no event before it lost the connection sends no
+	// offset: it gets every event since it connected (the reference
+	// recovers nobody then).
+	offset, _ := m["offset"].(string)
 	session, err := n.adapter.RestoreSession(pid, offset)
 	if err != nil || session == nil {
 		return nil
