@@ -394,6 +394,12 @@ func (e Emitter) emit(event string, args []any, withAck func(id uint64) ack) err
 	}
 	msgs, err := s.nsp.Encode(p)
 	if err != nil {
+		if withAck != nil {
+			// Nothing was sent: no answer will come.
+			s.mu.Lock()
+			delete(s.acks, p.ID)
+			s.mu.Unlock()
+		}
 		return err
 	}
 	s.WritePacket(p, msgs, e.flags)
