@@ -260,8 +260,48 @@ func newMsgpackValue(raw []byte) *msgpackValue {
 func (v *msgpackValue) Decode(dst any) error {
 	dec := msgpack.NewDecoder(bytes.NewReader(v.raw))
 	dec.SetCustomStructTag("json")
+	if p, ok := dst.(*any); ok {
+		// Loose decoding turns bin into string: decode exactly, so binary
+		// stays []byte, and widen the numbers as loose decoding does.
+		x, err := dec.DecodeInterface()
+		if err != nil {
+			return err
+		}
+		*p = widenNumbers(x)
+		return nil
+	}
 	dec.UseLooseInterfaceDecoding(true)
 	return dec.Decode(dst)
+}
+
+// widenNumbers turns the sized numbers of a decoded value into int64,
+// uint64 and float64, in place.
+func widenNumbers(v any) any {
+	switch t := v.(type) {
+	case int8:
+		return int64(t)
+	case int16:
+		return int64(t)
+	case int32:
+		return int64(t)
+	case uint8:
+		return uint64(t)
+	case uint16:
+		return uint64(t)
+	case uint32:
+		return uint64(t)
+	case float32:
+		return float64(t)
+	case []any:
+		for i, e := range t {
+			t[i] = widenNumbers(e)
+		}
+	case map[string]any:
+		for k, e := range t {
+			t[k] = widenNumbers(e)
+		}
+	}
+	return v
 }
 
 // mpReader walks MessagePack bytes without allocating, checking that every
