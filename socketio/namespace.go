@@ -315,6 +315,8 @@ func (n *Namespace) add(c *client, auth any) {
 	if !(s.recovered && n.server.opts.ConnectionStateRecovery.SkipMiddlewares) {
 		if err := n.runMiddlewares(s); err != nil {
 			c.refused(n.name)
+			// A recovered socket was put back in its rooms already.
+			n.adapter.DelAll(s.id)
 			var ce *ConnectError
 			var data any
 			if errors.As(err, &ce) {
