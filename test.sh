@@ -47,3 +47,7 @@ step "interop: Node reference server"
 
 step "interop: Go server"
 (cd interop && npm run --silent test:go)
+
+step "examples/chat: browser test (Chromium)"
+need chromium chromium
+(cd examples/chat/e2e && npm ci --no-audit --no-fund --loglevel=error && npm test)
