@@ -3,6 +3,7 @@ package parser
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"sync"
 
@@ -256,26 +257,62 @@ func newMsgpackValue(raw []byte) *msgpackValue {
 }
 
 // Decode implements Value, with json struct tags and numbers decoded into
-// interfaces as int64, uint64 or float64.
+// interfaces as int64 (uint64 past its range) or float64.
 func (v *msgpackValue) Decode(dst any) error {
 	dec := msgpack.NewDecoder(bytes.NewReader(v.raw))
 	dec.SetCustomStructTag("json")
-	if p, ok := dst.(*any); ok {
-		// Loose decoding turns bin into string: decode exactly, so binary
-		// stays []byte, and widen the numbers as loose decoding does.
+	dec.SetMapDecoder(decodeMapWide)
+	switch p := dst.(type) {
+	case *any:
+		// Exact decoding keeps binary as []byte (loose decoding would make
+		// it a string); the numbers are then widened.
 		x, err := dec.DecodeInterface()
 		if err != nil {
 			return err
 		}
 		*p = widenNumbers(x)
 		return nil
+	case *[]any:
+		if err := dec.Decode(p); err != nil {
+			return err
+		}
+		widenNumbers(*p)
+		return nil
+	case *map[string]any:
+		if err := dec.Decode(p); err != nil {
+			return err
+		}
+		widenNumbers(*p)
+		return nil
 	}
-	dec.UseLooseInterfaceDecoding(true)
 	return dec.Decode(dst)
 }
 
-// widenNumbers turns the sized numbers of a decoded value into int64,
-// uint64 and float64, in place.
+// decodeMapWide decodes a map held by an interface value as a
+// map[string]any, binary values as []byte and numbers widened, whatever the
+// depth.
+func decodeMapWide(d *msgpack.Decoder) (any, error) {
+	n, err := d.DecodeMapLen()
+	if err != nil || n < 0 {
+		return nil, err
+	}
+	m := make(map[string]any, min(n, 32))
+	for i := 0; i < n; i++ {
+		k, err := d.DecodeInterface()
+		if err != nil {
+			return nil, err
+		}
+		val, err := d.DecodeInterface()
+		if err != nil {
+			return nil, err
+		}
+		m[fmt.Sprint(widenNumbers(k))] = widenNumbers(val)
+	}
+	return m, nil
+}
+
+// widenNumbers turns the sized numbers of a decoded value into int64
+// (uint64 past its range) and float64, in place.
 func widenNumbers(v any) any {
 	switch t := v.(type) {
 	case int8:
@@ -285,11 +322,15 @@ func widenNumbers(v any) any {
 	case int32:
 		return int64(t)
 	case uint8:
-		return uint64(t)
+		return int64(t)
 	case uint16:
-		return uint64(t)
+		return int64(t)
 	case uint32:
-		return uint64(t)
+		return int64(t)
+	case uint64:
+		if t <= math.MaxInt64 {
+			return int64(t)
+		}
 	case float32:
 		return float64(t)
 	case []any:

@@ -55,7 +55,7 @@ var msgpackCases = []struct {
 		decoded{typ: Event, ns: "/", id: 12, hasID: true, event: "hello"}},
 	{"wide integers and the largest ack id", SocketPacket{Type: Event, ID: 1<<53 - 1, HasID: true, Data: []any{"x", 300, 70000, 5000000000}},
 		"84 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 94 " + mpX + " cd 012c ce 00011170 cf 000000012a05f200 " + mpID + " cf 001fffffffffffff",
-		decoded{typ: Event, ns: "/", id: 1<<53 - 1, hasID: true, event: "x", args: []any{uint64(300), uint64(70000), uint64(5000000000)}}},
+		decoded{typ: Event, ns: "/", id: 1<<53 - 1, hasID: true, event: "x", args: []any{int64(300), int64(70000), int64(5000000000)}}},
 	{"binary inline", SocketPacket{Type: Event, Data: []any{"x", []byte{1, 2, 3}}},
 		"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 92 " + mpX + " c4 03 010203",
 		decoded{typ: Event, ns: "/", event: "x", args: []any{[]byte{1, 2, 3}}}},
@@ -347,6 +347,41 @@ func TestMsgpackValueDecodeIntoTypes(t *testing.T) {
 	var s string
 	if err := p.Args[0].Decode(&s); err == nil {
 		t.Fatalf("decoding a map into a string succeeded: %q", s)
+	}
+}
+
+// Binary values stay []byte and numbers come out widened wherever a
+// generic value holds them, as nested maps and arrays of an auth payload or
+// an any argument do.
+func TestMsgpackValueDecodeGeneric(t *testing.T) {
+	var mp MsgpackParser
+	msgs, err := mp.Encode(&SocketPacket{Type: Event, Data: []any{"x", map[string]any{
+		"bin": []byte{1, 2}, "n": 7, "list": []any{[]byte{3}, 300, map[string]any{"deep": []byte{4}}},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mp.NewDecoder().Add(msgs[0].Data, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"bin": []byte{1, 2}, "n": int64(7),
+		"list": []any{[]byte{3}, int64(300), map[string]any{"deep": []byte{4}}},
+	}
+	var v any
+	if err := p.Args[0].Decode(&v); err != nil || !reflect.DeepEqual(v, want) {
+		t.Fatalf("Decode(*any) = %#v, %v", v, err)
+	}
+	var m map[string]any
+	if err := p.Args[0].Decode(&m); err != nil || !reflect.DeepEqual(m, want) {
+		t.Fatalf("Decode(*map[string]any) = %#v, %v", m, err)
+	}
+	var wrapped struct {
+		List []any `json:"list"`
+	}
+	if err := p.Args[0].Decode(&wrapped); err != nil || !reflect.DeepEqual(wrapped.List[2], want["list"].([]any)[2]) {
+		t.Fatalf("Decode(struct) = %#v, %v", wrapped, err)
 	}
 }
 
