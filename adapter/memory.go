@@ -122,6 +122,8 @@ func (m *Memory) DelAll(id string) {
 		m.leaveLocked(id, r)
 	}
 	delete(m.sids, id)
+	// PersistSession, called before DelAll, has read it already.
+	delete(m.joinedAt, id)
 }
 
 // SocketRooms implements Adapter.
