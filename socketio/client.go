@@ -95,7 +95,10 @@ func (c *client) onMessage(data []byte, binary bool) {
 			name = name[:i]
 		}
 	}
-	if p.Type == parser.Connect {
+	c.mu.Lock()
+	s := c.sockets[name]
+	c.mu.Unlock()
+	if p.Type == parser.Connect && s == nil {
 		// The auth payload is an object, {} when the client sent none.
 		auth := map[string]any{}
 		if p.Payload != nil {
@@ -107,11 +110,10 @@ func (c *client) onMessage(data []byte, binary bool) {
 		c.connect(name, auth)
 		return
 	}
-	c.mu.Lock()
-	s := c.sockets[name]
-	c.mu.Unlock()
-	if s == nil {
-		// A packet for a namespace the client has not joined.
+	if s == nil || p.Type == parser.Connect || p.Type == parser.ConnectError {
+		// A packet for a namespace the client has not joined, a CONNECT
+		// for one it has, or a packet only servers send: the reference
+		// closes the connection.
 		c.close(ReasonForcedServerClose)
 		return
 	}

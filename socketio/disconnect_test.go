@@ -93,6 +93,16 @@ func TestDisconnectReasons(t *testing.T) {
 			reason: ReasonForcedServerClose,
 		},
 		{
+			name:   "second CONNECT",
+			act:    func(t *testing.T, ts *testServer, c *testClient, s *Socket) { c.send("0") },
+			reason: ReasonForcedServerClose,
+		},
+		{
+			name:   "CONNECT_ERROR from the client",
+			act:    func(t *testing.T, ts *testServer, c *testClient, s *Socket) { c.send(`4{"message":"x"}`) },
+			reason: ReasonForcedServerClose,
+		},
+		{
 			name:   "malformed packet",
 			act:    func(t *testing.T, ts *testServer, c *testClient, s *Socket) { c.send("2[") },
 			reason: ReasonParseError,
