@@ -280,6 +280,11 @@ func (s *Session) finish(reason Reason) {
 	close(s.done)
 	s.mu.Unlock()
 	if ws != nil {
+		if reason == ReasonPingTimeout || reason == ReasonParseError {
+			// The client may still be listening: tell it, as the reference
+			// does, rather than drop the connection.
+			_ = ws.WriteClose()
+		}
 		ws.Close()
 	}
 	if probe != nil {

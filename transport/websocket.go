@@ -140,9 +140,10 @@ func (ws *WebSocket) writePacket(p parser.Packet) error {
 	return err
 }
 
-// WriteClose sends a normal close frame.
+// WriteClose sends a close frame without a status code, as the reference
+// server does (the client sees 1005). It waits at most a second.
 func (ws *WebSocket) WriteClose() error {
-	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	msg := websocket.FormatCloseMessage(websocket.CloseNoStatusReceived, "")
 	return ws.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 }
 
