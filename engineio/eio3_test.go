@@ -111,19 +111,22 @@ func TestEIO3Base64(t *testing.T) {
 // TestEIO3Heartbeat: a v3 client must ping within PingInterval+PingTimeout.
 func TestEIO3Heartbeat(t *testing.T) {
 	defer leakcheck.Check(t)()
-	opts := Options{AllowEIO3: true, PingInterval: 50 * time.Millisecond, PingTimeout: 150 * time.Millisecond}
+	// A deadline of one second: long enough that a loaded machine never
+	// misses it between two pings of the loop below.
+	opts := Options{AllowEIO3: true, PingInterval: 200 * time.Millisecond, PingTimeout: 800 * time.Millisecond}
 	e := newEnv(t, newRecorder(false), &opts)
 	defer e.close()
 	c, _, s := e.v3Handshake("")
-	// Pinging more often than the deadline keeps the session over several
-	// deadlines.
+	// Pinging more often than the deadline keeps the session open past
+	// it.
+	deadline := opts.PingInterval + opts.PingTimeout
 	start := time.Now()
-	for time.Since(start) < 3*(opts.PingInterval+opts.PingTimeout) {
+	for time.Since(start) < deadline*13/10 {
 		c.post("1:2")
 		if res := e.mustDo("GET", c.query(), "", nil); res.body != "1:3" {
 			t.Fatalf("pong: %q", res.body)
 		}
-		time.Sleep(opts.PingInterval) // the client's own ping interval
+		time.Sleep(20 * time.Millisecond) // the client's own ping interval
 	}
 	if n := e.rec.closeCount(s); n != 0 {
 		t.Fatal("session closed while pinging")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/internal/leakcheck"
+	"github.com/gorilla/websocket"
 )
 
 var defaultID = regexp.MustCompile(`^[A-Za-z0-9_-]{20}$`)
@@ -327,5 +328,43 @@ func TestAllowRequest(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("AllowRequest called %d times, want 2", n)
+	}
+}
+
+// TestPerMessageDeflate: WebSocket compression is negotiated only when the
+// option is set.
+func TestPerMessageDeflate(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		t.Run(map[bool]string{false: "off", true: "on"}[on], func(t *testing.T) {
+			defer leakcheck.Check(t)()
+			opts := &Options{}
+			if on {
+				opts.PerMessageDeflate = &PerMessageDeflateOptions{}
+			}
+			e := newEnv(t, newRecorder(true), opts)
+			defer e.close()
+			if on && e.srv.Options().PerMessageDeflate.Threshold != 1024 {
+				t.Errorf("threshold %d", e.srv.Options().PerMessageDeflate.Threshold)
+			}
+			dialer := *websocket.DefaultDialer
+			dialer.EnableCompression = true
+			conn, res, err := dialer.Dial(e.wsBase+"?EIO=4&transport=websocket", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &wsClient{t: t, conn: conn}
+			defer c.close()
+			ext := res.Header.Get("Sec-WebSocket-Extensions")
+			if strings.Contains(ext, "permessage-deflate") != on {
+				t.Errorf("extensions %q", ext)
+			}
+			parseOpen(t, c.readText())
+			recv(t, e.rec.opens, "OnOpen")
+			big := "4" + strings.Repeat("deflate ", 300)
+			c.write(big)
+			if got := c.readText(); got != big {
+				t.Errorf("echo of %d bytes", len(got))
+			}
+		})
 	}
 }

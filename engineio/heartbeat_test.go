@@ -9,7 +9,7 @@ import (
 
 // fastHeartbeat pings every 50ms. The timeout leaves room for a loaded
 // machine running the race detector: clients that answer must never miss it.
-var fastHeartbeat = Options{PingInterval: 50 * time.Millisecond, PingTimeout: 250 * time.Millisecond}
+var fastHeartbeat = Options{PingInterval: 50 * time.Millisecond, PingTimeout: 500 * time.Millisecond}
 
 func TestHeartbeatWebSocket(t *testing.T) {
 	defer leakcheck.Check(t)()
@@ -85,7 +85,7 @@ func TestHeartbeatSilentClient(t *testing.T) {
 // interval.
 func TestHeartbeatRefresh(t *testing.T) {
 	defer leakcheck.Check(t)()
-	opts := Options{PingInterval: 50 * time.Millisecond, PingTimeout: 300 * time.Millisecond}
+	opts := Options{PingInterval: 50 * time.Millisecond, PingTimeout: 400 * time.Millisecond}
 	e := newEnv(t, newRecorder(false), &opts)
 	defer e.close()
 	c, _, s := e.wsHandshake()

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -399,4 +400,61 @@ func TestPollingManyMessages(t *testing.T) {
 			t.Fatalf("packet %d: %v %q", i, p.Type, p.Data)
 		}
 	}
+}
+
+// startSlowPost starts a POST whose body is written through the returned
+// pipe, and waits until the server is reading it.
+func startSlowPost(t *testing.T, e *env, c *pollClient, s *Session) (*io.PipeWriter, <-chan result) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	ch := make(chan result, 1)
+	go func() {
+		res, err := e.do("POST", c.query(), pr, nil)
+		ch <- result{res, err}
+	}()
+	if _, err := pw.Write([]byte("4first")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the POST being read", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.posting
+	})
+	return pw, ch
+}
+
+// TestPollingOverlappingPost: a second POST while one is being read is a
+// transport error, answered with 400, as with the reference.
+func TestPollingOverlappingPost(t *testing.T) {
+	defer leakcheck.Check(t)()
+	e := newEnv(t, newRecorder(false), nil)
+	defer e.close()
+	c, _, s := e.handshake()
+	pw, first := startSlowPost(t, e, c, s)
+	res := e.mustDo("POST", c.query(), "4second", nil)
+	if res.status != 400 || res.body != "" {
+		t.Errorf("second POST: %d %q", res.status, res.body)
+	}
+	e.rec.expectClose(t, s, ReasonTransportError)
+	pw.Close()
+	r := recv(t, first, "first POST")
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	noRecv(t, e.rec.msgs, 10*time.Millisecond, "message of a closed session")
+}
+
+// TestPollingPostBrokenOff: a POST whose body breaks off is a transport
+// error ("data request connection closed prematurely" in the reference).
+func TestPollingPostBrokenOff(t *testing.T) {
+	defer leakcheck.Check(t)()
+	e := newEnv(t, newRecorder(false), nil)
+	defer e.close()
+	c, _, s := e.handshake()
+	pw, first := startSlowPost(t, e, c, s)
+	pw.CloseWithError(errors.New("client gone"))
+	if r := recv(t, first, "first POST"); r.err == nil {
+		t.Errorf("POST answered: %d", r.res.status)
+	}
+	e.rec.expectClose(t, s, ReasonTransportError)
 }

@@ -38,7 +38,10 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	}
 	s.probe = ws
 	s.mu.Unlock()
-	timer := time.AfterFunc(s.srv.opts.UpgradeTimeout, func() { ws.Close() })
+	// On timeout the probe slot is freed before the connection closes, as
+	// the reference does, so that a client that sees the close may try
+	// again at once.
+	timer := time.AfterFunc(s.srv.opts.UpgradeTimeout, func() { s.abortProbe(ws) })
 	defer timer.Stop()
 
 	for {
