@@ -92,6 +92,7 @@ type RequestError struct {
 	Request *http.Request
 }
 
+// Error returns the error's message.
 func (e *RequestError) Error() string { return "engineio: " + e.Message }
 
 // writeError answers a refused polling request with the reference's JSON

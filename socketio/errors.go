@@ -70,6 +70,7 @@ type ConnectError struct {
 	Data    any
 }
 
+// Error returns Message.
 func (e *ConnectError) Error() string { return e.Message }
 
 // NewConnectError returns a ConnectError.
