@@ -464,3 +464,18 @@ func TestConnectOverPolling(t *testing.T) {
 		t.Fatalf("poll %q, want %q", all, want)
 	}
 }
+
+func TestDynamicNamespaceMatchPanics(t *testing.T) {
+	defer leakcheck.Check(t)()
+	ts := newTestServer(t, nil)
+	defer ts.Close()
+	ts.io.OfFunc(func(name string, _ any) bool { panic("bad matcher") })
+	conns := onConnections(ts.io.Of("/"))
+
+	c := ts.dial()
+	c.send("0/x,")
+	c.expect(`4/x,{"message":"Invalid namespace"}`)
+	// The connection still works.
+	c.connect("/", nil)
+	recv(t, conns)
+}

@@ -158,7 +158,9 @@ func (s *Server) namespaceFor(name string, auth any) *Namespace {
 		return n
 	}
 	for _, p := range parents {
-		if !p.match(name, auth) {
+		// User code, run by the session's reader: a panic must not stop it.
+		matched := false
+		if s.safeCall(func() error { matched = p.match(name, auth); return nil }) != nil || !matched {
 			continue
 		}
 		s.mu.Lock()
