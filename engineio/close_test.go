@@ -313,3 +313,77 @@ func TestSendAfterClose(t *testing.T) {
 	s.Close() // no second OnClose
 	noRecv(t, e.rec.closes, 10*time.Millisecond, "second OnClose")
 }
+
+// TestForcedCloseReasonWebSocket: the client answers the server's close
+// frame at once; the session's reason is still the server's.
+func TestForcedCloseReasonWebSocket(t *testing.T) {
+	defer leakcheck.Check(t)()
+	e := newEnv(t, newRecorder(false), nil)
+	defer e.close()
+	const n = 30
+	sessions := make([]*Session, n)
+	readers := make(chan error, n)
+	for i := range sessions {
+		c, _, s := e.wsHandshake()
+		defer c.close()
+		sessions[i] = s
+		go func() { // reading, the client answers the close frame
+			for {
+				if _, _, err := c.read(); err != nil {
+					readers <- err
+					return
+				}
+			}
+		}()
+	}
+	for _, s := range sessions {
+		s.Close()
+	}
+	for range n {
+		if ev := recv(t, e.rec.closes, "OnClose"); ev.reason != ReasonForcedClose {
+			t.Errorf("session %s: %q", ev.s.ID(), ev.reason)
+		}
+		if err := recv(t, readers, "client close"); !websocket.IsCloseError(err, websocket.CloseNoStatusReceived) {
+			t.Errorf("client read: %v", err)
+		}
+	}
+}
+
+// TestClosingReasonStands: once the server is closing a session, the way
+// the connection then ends does not change the reason.
+func TestClosingReasonStands(t *testing.T) {
+	defer leakcheck.Check(t)()
+	e := newEnv(t, newRecorder(false), &Options{MaxQueueBytes: 64 << 20})
+	defer e.close()
+	c, _, s := e.wsHandshake()
+	// The client does not read: the writer blocks on this message.
+	if err := s.Send([]byte(strings.Repeat("x", 8<<20)), false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the writer taking the message", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.queued == 0 && s.sending > 0
+	})
+	s.Close()
+	c.close() // the connection drops while the close is under way
+	e.rec.expectClose(t, s, ReasonForcedClose)
+}
+
+// TestShutdownEndsClosingPoll: a polling session closing while it waits for
+// the client's next poll is ended by Shutdown rather than left to its 30s
+// timer.
+func TestShutdownEndsClosingPoll(t *testing.T) {
+	defer leakcheck.Check(t)()
+	e := newEnv(t, newRecorder(false), nil)
+	defer e.close()
+	_, _, s := e.handshake()
+	s.Close()
+	noRecv(t, e.rec.closes, 10*time.Millisecond, "OnClose before the poll")
+	ctx, cancel := contextWithTimeout()
+	defer cancel()
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	e.rec.expectClose(t, s, ReasonForcedClose)
+}

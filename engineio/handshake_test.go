@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -128,10 +129,11 @@ func TestGenerateID(t *testing.T) {
 			if r.URL.Query().Get("EIO") != "4" {
 				return "", errors.New("no request")
 			}
-			if n.Add(1) > 2 {
+			i := n.Add(1)
+			if i > 2 {
 				return "same", nil
 			}
-			return "custom-" + string(rune('0'+n.Load())), nil
+			return "custom-" + strconv.Itoa(int(i)), nil
 		},
 	})
 	defer e.close()

@@ -239,22 +239,32 @@ func (s *Session) recycle(batch []parser.Packet) {
 // close starts closing the session; see closeMode.
 func (s *Session) close(reason Reason, mode closeMode) {
 	s.mu.Lock()
-	if s.state == stateClosed || (s.state == stateClosing && mode != closeNow) {
+	if s.state == stateClosed {
 		s.mu.Unlock()
 		return
 	}
-	if mode != closeNow {
-		pollIdle := s.transport == transport.NamePolling && !s.polling
-		if !(pollIdle && mode == closeFlushNoWait) {
-			s.state = stateClosing
-			s.reason = reason
-			if pollIdle {
-				s.closeTimer = time.AfterFunc(pollCloseTimeout, func() { s.finish(reason) })
-			}
-			s.kickLocked()
+	pollIdle := s.transport == transport.NamePolling && !s.polling
+	if s.state == stateClosing {
+		// Already closing: what ends it now (the client answering the close
+		// frame, a write failing, a shutdown) does not change its reason,
+		// which the reference reports as soon as it closes. Only closeNow,
+		// or a shutdown of a session waiting for a poll, ends it sooner.
+		reason = s.reason
+		if mode == closeFlush || (mode == closeFlushNoWait && !pollIdle) {
 			s.mu.Unlock()
 			return
 		}
+		mode = closeNow
+	}
+	if mode == closeFlush || (mode == closeFlushNoWait && !pollIdle) {
+		s.state = stateClosing
+		s.reason = reason
+		if pollIdle {
+			s.closeTimer = time.AfterFunc(pollCloseTimeout, func() { s.finish(reason) })
+		}
+		s.kickLocked()
+		s.mu.Unlock()
+		return
 	}
 	s.mu.Unlock()
 	s.finish(reason)
