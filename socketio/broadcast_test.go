@@ -11,12 +11,6 @@ import (
 	"github.com/duplexio/duplex/internal/leakcheck"
 )
 
-func sorted(s []string) []string {
-	s = slices.Clone(s)
-	slices.Sort(s)
-	return s
-}
-
 func TestJoinLeaveRooms(t *testing.T) {
 	defer leakcheck.Check(t)()
 	ts := newTestServer(t, nil)

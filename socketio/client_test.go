@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -322,8 +323,8 @@ func (c *testClient) emit(nsp, event string, args ...any) {
 	c.send("2" + nsPrefix(nsp) + mustJSON(c.t, append([]any{event}, args...)))
 }
 
-// emitAck sends an EVENT asking for acknowledgement id.
-func (c *testClient) emitAck(nsp string, id int, event string, args ...any) {
+// emitWithAck sends an EVENT asking for acknowledgement id.
+func (c *testClient) emitWithAck(nsp string, id int, event string, args ...any) {
 	c.t.Helper()
 	c.send(fmt.Sprintf("2%s%d%s", nsPrefix(nsp), id, mustJSON(c.t, append([]any{event}, args...))))
 }
@@ -560,4 +561,29 @@ func (p *pollClient) post(packets ...string) {
 	if resp.StatusCode != http.StatusOK || string(b) != "ok" {
 		p.t.Fatalf("POST %q: %d %q", body, resp.StatusCode, b)
 	}
+}
+
+// pollN polls until n Engine.IO packets came.
+func (p *pollClient) pollN(n int) []string {
+	p.t.Helper()
+	var got []string
+	for len(got) < n {
+		got = append(got, p.poll()...)
+	}
+	return got
+}
+
+// onConnections returns a channel that gets every socket connecting to
+// nsp.
+func onConnections(nsp *Namespace) chan *Socket {
+	ch := make(chan *Socket, 16)
+	nsp.OnConnection(func(s *Socket) { ch <- s })
+	return ch
+}
+
+// sorted returns a sorted copy of s.
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }

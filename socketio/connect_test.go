@@ -12,14 +12,6 @@ import (
 	"github.com/duplexio/duplex/internal/leakcheck"
 )
 
-// onConnections returns a channel that gets every socket connecting to
-// nsp.
-func onConnections(nsp *Namespace) chan *Socket {
-	ch := make(chan *Socket, 16)
-	nsp.OnConnection(func(s *Socket) { ch <- s })
-	return ch
-}
-
 var connectReplyRE = regexp.MustCompile(`^0\{"sid":"[A-Za-z0-9_-]{20}"\}$`)
 
 func TestConnectMainNamespace(t *testing.T) {
@@ -361,7 +353,7 @@ func TestConnectTimeout(t *testing.T) {
 		t.Fatalf("idle connection got %q before closing", got)
 	}
 	// The connection that joined a namespace in time stays open.
-	joined.emitAck("/", 1, "ping")
+	joined.emitWithAck("/", 1, "ping")
 	joined.expect(`31["pong"]`)
 }
 
@@ -407,7 +399,7 @@ func TestMultiplexing(t *testing.T) {
 	// Leaving one namespace leaves the other connected.
 	c.send("1/chat,")
 	waitFor(t, "the /chat socket to disconnect", func() bool { return !s2.Connected() })
-	c.emitAck("/", 5, "echo", "still here")
+	c.emitWithAck("/", 5, "echo", "still here")
 	c.expect(`35["/:still here"]`)
 	if !s1.Connected() {
 		t.Fatal("the main namespace's socket disconnected")

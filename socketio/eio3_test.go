@@ -20,16 +20,6 @@ func eio3Server(t *testing.T) *testServer {
 	return newTestServer(t, &Options{Options: engineio.Options{AllowEIO3: true}})
 }
 
-// pollUntil polls until n Engine.IO packets came, answering nothing.
-func (p *pollClient) pollN(n int) []string {
-	p.t.Helper()
-	var got []string
-	for len(got) < n {
-		got = append(got, p.poll()...)
-	}
-	return got
-}
-
 func TestEIO3Polling(t *testing.T) {
 	defer leakcheck.Check(t)()
 	ts := eio3Server(t)

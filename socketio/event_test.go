@@ -100,7 +100,7 @@ func TestHandlerSignatures(t *testing.T) {
 	}
 	barrier := func(id int) {
 		t.Helper()
-		c.emitAck("/", id, "barrier")
+		c.emitWithAck("/", id, "barrier")
 		c.expect(fmt.Sprintf("3%d[]", id))
 		select {
 		case got := <-results:
@@ -128,31 +128,31 @@ func TestHandlerSignatures(t *testing.T) {
 	c.sendBinary([]byte{7})
 	expectResult("[]uint8 07")
 
-	c.emitAck("/", 7, "ackfirst", "abc")
+	c.emitWithAck("/", 7, "ackfirst", "abc")
 	expectResult("ackfirst abc")
 	c.expect(`37["ABC"]`)
 
-	c.emitAck("/", 8, "ackmid", 1, 2)
+	c.emitWithAck("/", 8, "ackmid", 1, 2)
 	c.expect(`38[3]`)
 
-	c.emitAck("/", 9, "acklast", "x", "y")
+	c.emitWithAck("/", 9, "acklast", "x", "y")
 	c.expect(`39["x","y"]`)
 
 	c.emit("/", "noack", "m")
 	expectResult("noack m true")
-	c.emitAck("/", 10, "noack", "m")
+	c.emitWithAck("/", 10, "noack", "m")
 	expectResult("noack m false") // an Ack never called sends nothing
 
 	c.emit("/", "variadic", "v", 1, 2, 3)
 	expectResult("v [1 2 3] 3")
 	c.emit("/", "variadic", "v")
 	expectResult("v [] 0")
-	c.emitAck("/", 11, "varack", "a", "b")
+	c.emitWithAck("/", 11, "varack", "a", "b")
 	c.expect(`311[2]`)
 
 	c.emit("/", "args", "first", 5, "skipped", point{7, 8})
 	expectResult("first 3 5 {X:7 Y:8} <nil>")
-	c.emitAck("/", 12, "rawargs", 1, 2, 3, 4)
+	c.emitWithAck("/", 12, "rawargs", 1, 2, 3, 4)
 	c.expect(`312[4]`)
 
 	c.emit("/", "value", point{4, 5}, 6)
@@ -214,20 +214,18 @@ func TestHandlerDirectSignatures(t *testing.T) {
 	if got := recv(t, results); got != "2" {
 		t.Fatalf("got %q", got)
 	}
-	c.emitAck("/", 1, "argsack", "x")
+	c.emitWithAck("/", 1, "argsack", "x")
 	c.expect(`31["x",false]`)
 	c.emit("/", "argsackerr")
 	if got := recv(t, results); got != "nil ack" {
 		t.Fatalf("got %q", got)
 	}
-	c.emitAck("/", 2, "argsackerr", 1, 2, 3)
+	c.emitWithAck("/", 2, "argsackerr", 1, 2, 3)
 	c.expect(`32[3]`)
 }
 
 func TestHandlerRegistrationPanics(t *testing.T) {
-	ts := newTestServer(t, nil)
-	defer ts.Close()
-	nsp := ts.io.Of("/")
+	nsp := NewServer(nil).Of("/")
 	s := &Socket{nsp: nsp}
 	for _, fn := range []any{nil, 42, "handler", func() int { return 1 }, func() (error, error) { return nil, nil }} {
 		func() {
@@ -272,21 +270,21 @@ func TestAckFromHandler(t *testing.T) {
 	c, _ := ts.connectSocket("/", onConnections(ts.io.Of("/")))
 	c.connect("/chat", nil)
 
-	c.emitAck("/", 0, "empty")
+	c.emitWithAck("/", 0, "empty")
 	c.expect(`30[]`)
-	c.emitAck("/", 1, "twice")
+	c.emitWithAck("/", 1, "twice")
 	c.expect(`31["first"]`)
 	if err := recv(t, second); !errors.Is(err, ErrAckSent) {
 		t.Fatalf("second ack: %v, want ErrAckSent", err)
 	}
-	c.emitAck("/", 2, "binary")
+	c.emitWithAck("/", 2, "binary")
 	c.expect(`61-2["file",{"_placeholder":true,"num":0}]`)
 	if b := c.expectBinary(); !bytes.Equal(b, []byte{1, 2, 3}) {
 		t.Fatalf("attachment %x", b)
 	}
-	c.emitAck("/chat", 3, "nsp")
+	c.emitWithAck("/chat", 3, "nsp")
 	c.expect(`3/chat,3["/chat"]`)
-	c.emitAck("/", 9007199254740991, "later")
+	c.emitWithAck("/", 9007199254740991, "later")
 	c.expect(`39007199254740991["from another goroutine"]`)
 }
 
@@ -300,7 +298,7 @@ func TestAckAfterDisconnect(t *testing.T) {
 	})
 	conns := onConnections(ts.io.Of("/"))
 	c, s := ts.connectSocket("/", conns)
-	c.emitAck("/", 4, "keep")
+	c.emitWithAck("/", 4, "keep")
 	ack := recv(t, acks)
 	disconnected := make(chan struct{})
 	s.OnDisconnect(func(Reason) { close(disconnected) })
@@ -448,7 +446,7 @@ func TestEmitWithAck(t *testing.T) {
 
 	// No answer in time.
 	start := time.Now()
-	_, err := s.Timeout(30 * time.Millisecond).EmitWithAck(ctx, "ignored")
+	_, err := s.Timeout(30*time.Millisecond).EmitWithAck(ctx, "ignored")
 	if !errors.Is(err, ErrAckTimeout) || err.Error() != "socketio: operation has timed out" {
 		t.Fatalf("err = %v, want ErrAckTimeout", err)
 	}
@@ -573,7 +571,7 @@ func TestHandlerWaitsForAckOfSameSocket(t *testing.T) {
 		t.Fatalf("Data = %v", s.Data())
 	}
 
-	c.emitAck("/", 5, "ask", "why?")
+	c.emitWithAck("/", 5, "ask", "why?")
 	e := c.expectEvent()
 	if e.name != "question" || e.id != 1 {
 		t.Fatalf("event %+v", e)
@@ -615,7 +613,7 @@ func TestHandlerOrdering(t *testing.T) {
 		c.emit("/", ev, i)
 		want = append(want, fmt.Sprint(ev, i))
 	}
-	c.emitAck("/", 1, "b", 50)
+	c.emitWithAck("/", 1, "b", 50)
 	want = append(want, "b50")
 	c.expect(`31[]`)
 	mu.Lock()
@@ -644,10 +642,10 @@ func TestHandlersOfSocketsRunConcurrently(t *testing.T) {
 	c1.emit("/", "block")
 	recv(t, blocked)
 	// Another socket's handlers are not held up.
-	c2.emitAck("/", 1, "ping")
+	c2.emitWithAck("/", 1, "ping")
 	c2.expect(`31["pong"]`)
 	close(release)
-	c1.emitAck("/", 2, "ping")
+	c1.emitWithAck("/", 2, "ping")
 	c1.expect(`32["pong"]`)
 }
 
@@ -664,9 +662,9 @@ func TestHandlerPanicRecovered(t *testing.T) {
 	ts.io.Of("/panicky").OnConnection(func(s *Socket) { panic("in connection handler") })
 	c, s := ts.connectSocket("/", onConnections(ts.io.Of("/")))
 
-	c.emitAck("/", 1, "boom")
+	c.emitWithAck("/", 1, "boom")
 	c.expect(`31["second handler still runs"]`)
-	c.emitAck("/", 2, "ping")
+	c.emitWithAck("/", 2, "ping")
 	c.expect(`32["pong"]`)
 	if !s.Connected() {
 		t.Fatal("the socket disconnected after a panic")
@@ -677,7 +675,7 @@ func TestHandlerPanicRecovered(t *testing.T) {
 
 	// A panicking connection handler leaves the socket connected.
 	c.connect("/panicky", nil)
-	c.emitAck("/", 3, "ping")
+	c.emitWithAck("/", 3, "ping")
 	c.expect(`33["pong"]`)
 }
 
@@ -696,10 +694,10 @@ func TestOff(t *testing.T) {
 	if got := recv(t, called); got != "ev" {
 		t.Fatal(got)
 	}
-	c.emitAck("/", 1, "off")
+	c.emitWithAck("/", 1, "off")
 	c.expect(`31[]`)
 	c.emit("/", "ev")
-	c.emitAck("/", 2, "check")
+	c.emitWithAck("/", 2, "check")
 	c.expect(`32[]`)
 	select {
 	case <-called:

@@ -59,7 +59,7 @@ func TestOnAny(t *testing.T) {
 	remove := recv(t, removers)
 	sync := func(id int) []string {
 		t.Helper()
-		c.emitAck("/", id, "sync")
+		c.emitWithAck("/", id, "sync")
 		c.expect(fmt.Sprintf("3%d[]", id))
 		return log.take()
 	}
@@ -103,15 +103,15 @@ func TestOffAny(t *testing.T) {
 		s.On("ev", func() { log.add("handler") })
 	})
 	c, _ := ts.connectSocket("/", onConnections(ts.io.Of("/")))
-	c.emitAck("/", 1, "off")
+	c.emitWithAck("/", 1, "off")
 	c.expect("31[]")
 	if got := log.take(); !slices.Equal(got, []string{"prepended off", "any off"}) {
 		t.Fatalf("calls %q", got)
 	}
-	c.emitAck("/", 2, "off")
+	c.emitWithAck("/", 2, "off")
 	c.expect("32[]")
 	c.emit("/", "ev")
-	c.emitAck("/", 3, "off")
+	c.emitWithAck("/", 3, "off")
 	c.expect("33[]")
 	if got := log.take(); !slices.Equal(got, []string{"handler"}) {
 		t.Fatalf("calls after OffAny %q", got)
@@ -218,12 +218,12 @@ func TestPacketMiddleware(t *testing.T) {
 	if err := recv(t, errs); err == nil || err.Error() != "forbidden event" {
 		t.Fatalf("OnError got %v", err)
 	}
-	c.emitAck("/", 1, "answered")
+	c.emitWithAck("/", 1, "answered")
 	c.expect(`31["from middleware"]`)
 	if err := recv(t, errs); err == nil || err.Error() != "answered" {
 		t.Fatalf("OnError got %v", err)
 	}
-	c.emitAck("/", 2, "ok")
+	c.emitWithAck("/", 2, "ok")
 	c.expect("32[]")
 	want := []string{
 		"any forbidden", "mw1 forbidden ack=false",
@@ -256,6 +256,6 @@ func TestPacketMiddlewarePanic(t *testing.T) {
 	if err := recv(t, errs); err == nil || !strings.Contains(err.Error(), "middleware panic") {
 		t.Fatalf("OnError got %v", err)
 	}
-	c.emitAck("/", 1, "ok")
+	c.emitWithAck("/", 1, "ok")
 	c.expect("31[]")
 }

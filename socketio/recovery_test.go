@@ -129,7 +129,7 @@ func TestRecovery(t *testing.T) {
 	if d, _ := s2.Data().(map[string]any); d["user"] != "ann" {
 		t.Fatalf("data %#v", s2.Data())
 	}
-	c2.emitAck("/", 1, "ping")
+	c2.emitWithAck("/", 1, "ping")
 	c2.expect(`31["pong"]`)
 	// Broadcasts reach the recovered socket.
 	if err := ts.io.To("r").Emit("back"); err != nil {
