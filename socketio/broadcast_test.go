@@ -169,20 +169,21 @@ func TestBroadcastOperatorImmutable(t *testing.T) {
 	defer leakcheck.Check(t)()
 	ts := newTestServer(t, nil)
 	defer ts.Close()
-	base := ts.io.To("a", "b")
+	// Built in steps, so that the slices have room to grow in place.
+	base := ts.io.To("a").To("b").To("c")
 	x := base.To("x")
 	y := base.To("y")
-	e := base.Except("e")
+	e := base.Except("d").Except("e").Except("e2")
 	v := base.Volatile().Local().Compress(false).Timeout(time.Second)
-	if !slices.Equal(base.rooms, []string{"a", "b"}) || len(base.except) != 0 || base.flags != (x.flags) {
+	if !slices.Equal(base.rooms, []string{"a", "b", "c"}) || len(base.except) != 0 || base.flags != (x.flags) {
 		t.Fatalf("base changed: %+v", base)
 	}
-	if !slices.Equal(x.rooms, []string{"a", "b", "x"}) || !slices.Equal(y.rooms, []string{"a", "b", "y"}) {
+	if !slices.Equal(x.rooms, []string{"a", "b", "c", "x"}) || !slices.Equal(y.rooms, []string{"a", "b", "c", "y"}) {
 		t.Fatalf("To shares storage: x %q y %q", x.rooms, y.rooms)
 	}
 	e2 := e.Except("f")
 	e3 := e.Except("g")
-	if !slices.Equal(e.except, []string{"e"}) || !slices.Equal(e2.except, []string{"e", "f"}) || !slices.Equal(e3.except, []string{"e", "g"}) {
+	if !slices.Equal(e.except, []string{"d", "e", "e2"}) || !slices.Equal(e2.except, []string{"d", "e", "e2", "f"}) || !slices.Equal(e3.except, []string{"d", "e", "e2", "g"}) {
 		t.Fatalf("Except shares storage: %q %q %q", e.except, e2.except, e3.except)
 	}
 	if base.flags.Volatile || base.flags.Local || base.flags.NoCompress || base.flags.Timeout != 0 {
