@@ -705,3 +705,33 @@ func TestOff(t *testing.T) {
 	default:
 	}
 }
+
+func TestEventsWaitForConnectionHandlers(t *testing.T) {
+	// The CONNECT reply goes out before the connection handlers run; the
+	// events the client sends meanwhile wait for them, so a handler set at
+	// the end of a slow connection handler misses nothing.
+	defer leakcheck.Check(t)()
+	ts := newTestServer(t, nil)
+	defer ts.Close()
+	release := make(chan struct{})
+	got := make(chan string, 2)
+	ts.io.OnConnection(func(s *Socket) {
+		<-release
+		s.On("early", func(msg string, ack Ack) {
+			got <- msg
+			ack()
+		})
+	})
+	c := ts.dial()
+	c.connect("/", nil)
+	c.emit("/", "early", "first")
+	c.emitWithAck("/", 1, "early", "second")
+	close(release)
+	if m := recv(t, got); m != "first" {
+		t.Fatalf("got %q", m)
+	}
+	if m := recv(t, got); m != "second" {
+		t.Fatalf("got %q", m)
+	}
+	c.expect("31[]")
+}
