@@ -3,7 +3,9 @@ package parser
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"strconv"
+	"strings"
 )
 
 // Default limits of JSONParser.
@@ -215,12 +217,14 @@ func (d *jsonDecoder) decodePayload(p *SocketPacket, payload []byte, att *attach
 		}
 		p.Payload = jsonValue{raw: payload, att: att}
 	case Event, BinaryEvent:
-		if payload[0] != '[' || len(elems) == 0 || elems[0][0] != '"' {
+		if payload[0] != '[' || len(elems) == 0 {
 			return invalid("EVENT payload must be an array starting with the event name")
 		}
-		if err := json.Unmarshal(elems[0], &p.Event); err != nil {
+		name, ok := eventName(elems[0])
+		if !ok {
 			return invalid("bad event name")
 		}
+		p.Event = name
 		if reservedEvents[p.Event] {
 			return invalid("reserved event name")
 		}
@@ -232,6 +236,39 @@ func (d *jsonDecoder) decodePayload(p *SocketPacket, payload []byte, att *attach
 		p.Args = jsonValues(elems, att)
 	}
 	return nil
+}
+
+// eventName reads an event name: a string, or a number, which the
+// reference accepts and names by its decimal text, as JavaScript does.
+func eventName(raw []byte) (string, bool) {
+	if raw[0] == '"' {
+		var name string
+		if json.Unmarshal(raw, &name) != nil {
+			return "", false
+		}
+		return name, true
+	}
+	if raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') {
+		return "", false
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return "", false
+	}
+	return numberName(f), true
+}
+
+// numberName formats f as JavaScript's String(f) does for the numbers
+// JSON can carry.
+func numberName(f float64) string {
+	if f == 0 {
+		return "0" // -0 too
+	}
+	if a := math.Abs(f); a >= 1e21 || a < 1e-6 {
+		s := strconv.FormatFloat(f, 'g', -1, 64) // 1e+21, 1e-07
+		return strings.NewReplacer("e+0", "e+", "e-0", "e-").Replace(s)
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 func jsonValues(elems [][]byte, att *attachments) []Value {

@@ -360,7 +360,6 @@ func TestDecodeHostileSocketPacket(t *testing.T) {
 		{"event with string", JSONParser{}, []frame{text(`2"a"`)}},
 		{"event with empty array", JSONParser{}, []frame{text(`2[]`)}},
 		{"event with blank array", JSONParser{}, []frame{text(`2[ ]`)}},
-		{"numeric event name", JSONParser{}, []frame{text(`2[1,"a"]`)}},
 		{"null event name", JSONParser{}, []frame{text(`2[null]`)}},
 		{"array event name", JSONParser{}, []frame{text(`2[["a"]]`)}},
 		{"object event name", JSONParser{}, []frame{text(`2[{"a":1}]`)}},
@@ -736,4 +735,38 @@ func TestDecodeErrorsWrapSentinel(t *testing.T) {
 	if !errors.Is(err, ErrInvalidSocketPacket) || err.Error() == ErrInvalidSocketPacket.Error() {
 		t.Fatalf("err = %v, want ErrInvalidSocketPacket with a reason", err)
 	}
+}
+
+// Numbers are accepted as event names, named by their JavaScript text, as
+// the reference parser accepts them.
+func TestNumericEventNames(t *testing.T) {
+	cases := []struct{ wire, name string }{
+		{`2[1,"a"]`, "1"},
+		{`2[-2.5]`, "-2.5"},
+		{`2[1e21]`, "1e+21"},
+		{`2[0.0000001]`, "1e-7"},
+		{`2[1.0]`, "1"},
+	}
+	for _, c := range cases {
+		p, err := (&JSONParser{}).NewDecoder().Add([]byte(c.wire), false)
+		if err != nil || p.Event != c.name {
+			t.Errorf("%s: event %q, %v; want %q", c.wire, eventOf(p), err, c.name)
+		}
+	}
+	var mp MsgpackParser
+	msgs, err := mp.Encode(&SocketPacket{Type: Event, Data: []any{7, "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := mp.NewDecoder().Add(msgs[0].Data, true)
+	if err != nil || p.Event != "7" || len(p.Args) != 1 {
+		t.Fatalf("msgpack numeric event: %+v, %v", p, err)
+	}
+}
+
+func eventOf(p *SocketPacket) string {
+	if p == nil {
+		return ""
+	}
+	return p.Event
 }

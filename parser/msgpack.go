@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -219,10 +220,24 @@ func (d *msgpackDecoder) decodePayload(p *SocketPacket, payload []byte) error {
 		if len(values) == 0 {
 			return invalid("missing event name")
 		}
-		mv := values[0].(*msgpackValue)
-		nr := mpReader{b: mv.raw, maxDepth: 1}
-		name, ok := nr.str()
-		if !ok {
+		var first any
+		if values[0].Decode(&first) != nil {
+			return invalid("bad event name")
+		}
+		var name string
+		switch v := first.(type) {
+		case string:
+			name = v
+		case int64:
+			name = strconv.FormatInt(v, 10)
+		case uint64:
+			name = strconv.FormatUint(v, 10)
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return invalid("bad event name")
+			}
+			name = numberName(v)
+		default:
 			return invalid("event name is not a string")
 		}
 		if IsReservedEvent(name) {

@@ -1,6 +1,7 @@
 package socketio
 
 import (
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -51,13 +52,22 @@ func newHandshake(sess *engineio.Session) adapter.Handshake {
 	return adapter.Handshake{
 		Headers: r.Header,
 		Time:    now.Format("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"),
-		Address: r.RemoteAddr,
+		Address: hostOf(r.RemoteAddr),
 		XDomain: r.Header.Get("Origin") != "",
 		Secure:  r.TLS != nil,
 		Issued:  now.UnixMilli(),
 		URL:     r.URL.RequestURI(),
 		Query:   r.URL.Query(),
 	}
+}
+
+// hostOf is the IP of a host:port address, as the reference's
+// handshake.address is.
+func hostOf(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }
 
 // onConnectTimeout closes a connection that joined no namespace in time.
