@@ -1,0 +1,541 @@
+package redisadapter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/parser"
+)
+
+// opKind is what a message between nodes asks for or answers, whatever
+// the protocol that carries it.
+type opKind int
+
+const (
+	opBroadcast       opKind = iota // packet to the selected sockets (with requestID: with acks)
+	opJoin                          // selected sockets join rooms
+	opLeave                         // selected sockets leave rooms
+	opDisconnect                    // selected sockets disconnect
+	opFetch                         // describe the selected sockets
+	opServerSideEmit                // event for the namespace's server-side handlers
+	opClientCount                   // answer to opBroadcast with acks: sockets reached
+	opAck                           // answer to opBroadcast with acks: one client's answer
+	opFetchResponse                 // answer to opFetch
+	opSSEResponse                   // answer to opServerSideEmit
+	opSockets                       // ids of the selected sockets (pub/sub adapter only)
+	opAllRooms                      // every room (pub/sub adapter only)
+	opSocketsResponse               // answer to opSockets
+	opAllRoomsResponse              // answer to opAllRooms
+	opSocketJoin                    // one socket joins a room (pub/sub adapter only)
+	opSocketLeave                   // one socket leaves a room (pub/sub adapter only)
+	opSocketDisconnect              // one socket disconnects (pub/sub adapter only)
+	opDone                          // answer to the three above
+)
+
+// op is one message between nodes, decoded. Values are generic trees.
+type op struct {
+	kind      opKind
+	from      string // uid of the sending node; "" or "emitter" for an emitter
+	to        string // uid of the node an answer goes to
+	requestID string
+	packet    map[string]any // opBroadcast: {type, data, nsp}
+	opts      *adapter.BroadcastOptions
+	rooms     []string
+	close     bool
+	sid       string // opSocket*
+	data      []any  // opServerSideEmit: event then arguments
+	value     any    // opAck, opSSEResponse: the answer
+	count     int    // opClientCount
+	sockets   []any  // opFetchResponse: socket descriptions; opSocketsResponse: ids
+	offset    string // set for messages read from a stream
+}
+
+// protocol is how one kind of adapter carries ops over Redis.
+type protocol interface {
+	// send publishes op to the other nodes (or, for an answer, to op.to).
+	send(o *op) error
+	// serverCount is the number of nodes of the namespace.
+	serverCount(ctx context.Context) (int, error)
+	// close stops receiving.
+	close()
+}
+
+// core is what the adapters share: local rooms and sockets in an
+// adapter.Memory, requests waiting for answers, and the handling of ops
+// from other nodes.
+type core struct {
+	*adapter.Memory
+	nsp     adapter.Namespace
+	uid     string
+	log     *slog.Logger
+	timeout time.Duration
+	proto   protocol
+	// appendOffsets adds a stream entry's id to the events read from the
+	// stream, for connection state recovery (Streams adapter).
+	appendOffsets bool
+
+	mu      sync.Mutex
+	closed  bool
+	fetches map[string]*fetchRequest
+	sses    map[string]*sseRequest
+	acks    map[string]*ackRequest
+}
+
+type fetchRequest struct {
+	expected, got int
+	sockets       []adapter.SocketInfo
+	done          chan struct{}
+}
+
+type sseRequest struct {
+	remaining int
+	onAck     func([]parser.Value)
+}
+
+type ackRequest struct {
+	onCount func(int)
+	onAck   func([]parser.Value)
+	timer   *time.Timer
+}
+
+func newCore(nsp adapter.Namespace, uid string, log *slog.Logger, timeout, window time.Duration) *core {
+	if log == nil {
+		log = discardLogger()
+	}
+	if timeout <= 0 {
+		timeout = defaultRequestsTimeout
+	}
+	return &core{
+		Memory:  adapter.NewMemory(nsp, adapter.MemoryOptions{RecoveryWindow: window}),
+		nsp:     nsp,
+		uid:     uid,
+		log:     log.With("nsp", nsp.Name()),
+		timeout: timeout,
+		fetches: make(map[string]*fetchRequest),
+		sses:    make(map[string]*sseRequest),
+		acks:    make(map[string]*ackRequest),
+	}
+}
+
+// eventPacket is the generic form of an outgoing EVENT packet.
+func (c *core) eventPacket(p *parser.SocketPacket) (map[string]any, error) {
+	data, ok := p.Data.([]any)
+	if !ok {
+		return nil, fmt.Errorf("redisadapter: packet data is %T, not []any", p.Data)
+	}
+	norm, err := normalizeArgs(data)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"type": int64(parser.Event), "data": norm, "nsp": c.nsp.Name()}, nil
+}
+
+// Broadcast implements adapter.Adapter: the packet goes to the other nodes
+// through Redis and to the local sockets at once.
+func (c *core) Broadcast(p *parser.SocketPacket, opts *adapter.BroadcastOptions) error {
+	if opts == nil {
+		opts = &adapter.BroadcastOptions{}
+	}
+	var sendErr error
+	if !opts.Flags.Local {
+		pkt, err := c.eventPacket(p)
+		if err != nil {
+			return err
+		}
+		sendErr = c.proto.send(&op{kind: opBroadcast, packet: pkt, opts: opts})
+	}
+	if err := c.Memory.Broadcast(p, opts); err != nil {
+		return err
+	}
+	return sendErr
+}
+
+// BroadcastWithAck implements adapter.Adapter. Each other node reports
+// how many sockets it reached, then relays their answers; only the first
+// argument of each answer crosses nodes, as with the Node adapters.
+func (c *core) BroadcastWithAck(p *parser.SocketPacket, opts *adapter.BroadcastOptions, onCount func(int), onAck func([]parser.Value)) error {
+	if opts == nil {
+		opts = &adapter.BroadcastOptions{}
+	}
+	var sendErr error
+	if !opts.Flags.Local {
+		pkt, err := c.eventPacket(p)
+		if err != nil {
+			return err
+		}
+		id := randomHex(16)
+		// There is no telling when every answer is in: forget the request
+		// when the broadcast's timeout is over.
+		wait := opts.Flags.Timeout
+		if wait <= 0 {
+			wait = time.Minute
+		}
+		req := &ackRequest{onCount: onCount, onAck: onAck}
+		c.mu.Lock()
+		c.acks[id] = req
+		req.timer = time.AfterFunc(wait+time.Second, func() { c.forgetAck(id) })
+		c.mu.Unlock()
+		sendErr = c.proto.send(&op{kind: opBroadcast, requestID: id, packet: pkt, opts: opts})
+	}
+	if err := c.Memory.BroadcastWithAck(p, opts, onCount, onAck); err != nil {
+		return err
+	}
+	return sendErr
+}
+
+func (c *core) forgetAck(id string) {
+	c.mu.Lock()
+	delete(c.acks, id)
+	c.mu.Unlock()
+}
+
+// FetchSockets implements adapter.Adapter: it waits for every other node's
+// answer until ctx is done or the requests timeout passes.
+func (c *core) FetchSockets(ctx context.Context, opts *adapter.BroadcastOptions) ([]adapter.SocketInfo, error) {
+	if opts == nil {
+		opts = &adapter.BroadcastOptions{}
+	}
+	local, err := c.Memory.FetchSockets(ctx, opts)
+	if err != nil || opts.Flags.Local {
+		return local, err
+	}
+	n, err := c.proto.serverCount(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("redisadapter: fetchSockets: server count: %w", err)
+	}
+	if n <= 1 {
+		return local, nil
+	}
+	ctx, cancel := c.requestContext(ctx, opts.Flags.Timeout)
+	defer cancel()
+	id := randomHex(16)
+	req := &fetchRequest{expected: n - 1, sockets: local, done: make(chan struct{})}
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, ErrClosed
+	}
+	c.fetches[id] = req
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		delete(c.fetches, id)
+		c.mu.Unlock()
+	}()
+	if err := c.proto.send(&op{kind: opFetch, requestID: id, opts: opts}); err != nil {
+		return nil, fmt.Errorf("redisadapter: fetchSockets: %w", err)
+	}
+	select {
+	case <-req.done:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return req.sockets, nil
+	case <-ctx.Done():
+		c.mu.Lock()
+		got := req.got
+		c.mu.Unlock()
+		return nil, fmt.Errorf("%w: fetchSockets: %d of %d other nodes answered: %w", ErrTimeout, got, n-1, context.Cause(ctx))
+	}
+}
+
+// requestContext bounds ctx by the requests timeout (or d when set).
+func (c *core) requestContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d <= 0 {
+		d = c.timeout
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// AddSockets implements adapter.Adapter.
+func (c *core) AddSockets(opts *adapter.BroadcastOptions, rooms []string) error {
+	return c.selection(opJoin, opts, rooms, false, func() error { return c.Memory.AddSockets(opts, rooms) })
+}
+
+// DelSockets implements adapter.Adapter.
+func (c *core) DelSockets(opts *adapter.BroadcastOptions, rooms []string) error {
+	return c.selection(opLeave, opts, rooms, false, func() error { return c.Memory.DelSockets(opts, rooms) })
+}
+
+// DisconnectSockets implements adapter.Adapter.
+func (c *core) DisconnectSockets(opts *adapter.BroadcastOptions, close bool) error {
+	return c.selection(opDisconnect, opts, nil, close, func() error { return c.Memory.DisconnectSockets(opts, close) })
+}
+
+func (c *core) selection(kind opKind, opts *adapter.BroadcastOptions, rooms []string, close bool, local func() error) error {
+	if opts == nil {
+		opts = &adapter.BroadcastOptions{}
+	}
+	var sendErr error
+	if !opts.Flags.Local {
+		sendErr = c.proto.send(&op{kind: kind, opts: opts, rooms: rooms, close: close})
+	}
+	if err := local(); err != nil {
+		return err
+	}
+	return sendErr
+}
+
+// ServerSideEmit implements adapter.Adapter. With onAck, each other node's
+// handlers answer once; only the first argument of an answer crosses
+// nodes, as with the Node adapters.
+func (c *core) ServerSideEmit(ctx context.Context, event string, args []any, onAck func([]parser.Value)) (int, error) {
+	data, err := normalizeArgs(append([]any{event}, args...))
+	if err != nil {
+		return 0, err
+	}
+	if onAck == nil {
+		return 0, c.proto.send(&op{kind: opServerSideEmit, data: data})
+	}
+	n, err := c.proto.serverCount(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("redisadapter: serverSideEmit: server count: %w", err)
+	}
+	if n <= 1 {
+		return 0, nil
+	}
+	id := randomHex(16)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return 0, ErrClosed
+	}
+	c.sses[id] = &sseRequest{remaining: n - 1, onAck: onAck}
+	c.mu.Unlock()
+	forget := func() {
+		c.mu.Lock()
+		delete(c.sses, id)
+		c.mu.Unlock()
+	}
+	if err := c.proto.send(&op{kind: opServerSideEmit, requestID: id, data: data}); err != nil {
+		forget()
+		return 0, err
+	}
+	context.AfterFunc(ctx, forget)
+	return n - 1, nil
+}
+
+// ServerCount implements adapter.Adapter.
+func (c *core) ServerCount(ctx context.Context) (int, error) {
+	n, err := c.proto.serverCount(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("redisadapter: server count: %w", err)
+	}
+	return max(n, 1), nil
+}
+
+// Close implements adapter.Adapter: it stops receiving; requests waiting
+// for answers fail.
+func (c *core) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	for id, a := range c.acks {
+		a.timer.Stop()
+		delete(c.acks, id)
+	}
+	clear(c.sses)
+	c.mu.Unlock()
+	c.proto.close()
+	return nil
+}
+
+// handle carries out an op from another node.
+func (c *core) handle(o *op) {
+	if o.from == c.uid {
+		return
+	}
+	switch o.kind {
+	case opBroadcast:
+		c.onBroadcast(o)
+	case opJoin:
+		_ = c.Memory.AddSockets(o.opts, o.rooms)
+	case opLeave:
+		_ = c.Memory.DelSockets(o.opts, o.rooms)
+	case opDisconnect:
+		_ = c.Memory.DisconnectSockets(o.opts, o.close)
+	case opFetch:
+		c.onFetch(o)
+	case opServerSideEmit:
+		c.onServerSideEmit(o)
+	case opClientCount, opAck:
+		c.mu.Lock()
+		req := c.acks[o.requestID]
+		c.mu.Unlock()
+		if req == nil {
+			return
+		}
+		if o.kind == opClientCount {
+			req.onCount(o.count)
+		} else {
+			req.onAck(values([]any{o.value}))
+		}
+	case opFetchResponse:
+		c.mu.Lock()
+		req := c.fetches[o.requestID]
+		if req != nil && req.got < req.expected {
+			for _, s := range o.sockets {
+				req.sockets = append(req.sockets, decodeSocket(s))
+			}
+			req.got++
+			if req.got == req.expected {
+				close(req.done)
+			}
+		}
+		c.mu.Unlock()
+	case opSSEResponse:
+		c.mu.Lock()
+		req := c.sses[o.requestID]
+		if req != nil {
+			req.remaining--
+			if req.remaining <= 0 {
+				delete(c.sses, o.requestID)
+			}
+		}
+		c.mu.Unlock()
+		if req != nil {
+			req.onAck(values([]any{o.value}))
+		}
+	case opSockets:
+		ids := c.Memory.Sockets(&adapter.BroadcastOptions{Rooms: o.rooms})
+		c.answer(&op{kind: opSocketsResponse, to: o.from, requestID: o.requestID, sockets: stringsToAny(ids)})
+	case opAllRooms:
+		c.answer(&op{kind: opAllRoomsResponse, to: o.from, requestID: o.requestID, rooms: c.Memory.Rooms()})
+	case opSocketJoin, opSocketLeave, opSocketDisconnect:
+		s := c.nsp.Socket(o.sid)
+		if s == nil {
+			return
+		}
+		switch o.kind {
+		case opSocketJoin:
+			s.Join(o.rooms...)
+		case opSocketLeave:
+			for _, r := range o.rooms {
+				s.Leave(r)
+			}
+		default:
+			s.Disconnect(o.close)
+		}
+		c.answer(&op{kind: opDone, to: o.from, requestID: o.requestID})
+	}
+}
+
+func (c *core) answer(o *op) {
+	if err := c.proto.send(o); err != nil {
+		c.log.Warn("redisadapter: cannot answer a request", "err", err)
+	}
+}
+
+// localPacket turns a generic EVENT packet from another node into one for
+// the local sockets; ok is false when it is not for this namespace.
+func (c *core) localPacket(pkt map[string]any) (*parser.SocketPacket, bool) {
+	if pkt == nil {
+		return nil, false
+	}
+	nsp, _ := pkt["nsp"].(string)
+	if nsp == "" {
+		nsp = "/"
+	}
+	if nsp != c.nsp.Name() {
+		return nil, false
+	}
+	typ, _ := asInt(pkt["type"])
+	switch parser.SocketPacketType(typ) {
+	case parser.Event, parser.BinaryEvent:
+	default:
+		return nil, false
+	}
+	data := asSlice(pkt["data"])
+	if len(data) == 0 {
+		return nil, false
+	}
+	return &parser.SocketPacket{Type: parser.Event, Namespace: c.nsp.Name(), Data: data}, true
+}
+
+func (c *core) onBroadcast(o *op) {
+	p, ok := c.localPacket(o.packet)
+	if !ok {
+		return
+	}
+	if o.requestID == "" {
+		if c.appendOffsets && o.offset != "" && !o.opts.Flags.Volatile {
+			if _, hasID := o.packet["id"]; !hasID {
+				p.Data = append(p.Data.([]any), o.offset)
+			}
+		}
+		if err := c.Memory.Broadcast(p, o.opts); err != nil {
+			c.log.Warn("redisadapter: cannot deliver a broadcast", "err", err)
+		}
+		return
+	}
+	from, id := o.from, o.requestID
+	err := c.Memory.BroadcastWithAck(p, o.opts, func(n int) {
+		c.answer(&op{kind: opClientCount, to: from, requestID: id, count: n})
+	}, func(args []parser.Value) {
+		var first any
+		if len(args) > 0 {
+			v, err := normalize(args[0])
+			if err != nil {
+				c.log.Warn("redisadapter: cannot relay an acknowledgement", "err", err)
+				return
+			}
+			first = v
+		}
+		c.answer(&op{kind: opAck, to: from, requestID: id, value: first})
+	})
+	if err != nil {
+		c.log.Warn("redisadapter: cannot deliver a broadcast", "err", err)
+	}
+}
+
+func (c *core) onFetch(o *op) {
+	local, _ := c.Memory.FetchSockets(context.Background(), o.opts)
+	sockets := make([]any, 0, len(local))
+	for _, s := range local {
+		m, err := encodeSocket(s)
+		if err != nil {
+			c.log.Warn("redisadapter: cannot describe a socket", "id", s.ID, "err", err)
+			continue
+		}
+		sockets = append(sockets, m)
+	}
+	c.answer(&op{kind: opFetchResponse, to: o.from, requestID: o.requestID, sockets: sockets})
+}
+
+func (c *core) onServerSideEmit(o *op) {
+	if len(o.data) == 0 {
+		return
+	}
+	event, ok := o.data[0].(string)
+	if !ok {
+		return
+	}
+	args := values(o.data[1:])
+	var ack func(args ...any)
+	if o.requestID != "" {
+		from, id := o.from, o.requestID
+		var once sync.Once
+		ack = func(args ...any) {
+			once.Do(func() {
+				var first any
+				if len(args) > 0 {
+					v, err := normalize(args[0])
+					if err != nil {
+						c.log.Warn("redisadapter: cannot answer a server-side event", "err", err)
+						return
+					}
+					first = v
+				}
+				c.answer(&op{kind: opSSEResponse, to: from, requestID: id, value: first})
+			})
+		}
+	}
+	// Handlers are user code: they must not hold up the subscription.
+	go c.nsp.OnServerSideEmit(event, args, ack)
+}

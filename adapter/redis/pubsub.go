@@ -1,0 +1,368 @@
+package redisadapter
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duplexio/duplex/adapter"
+	"github.com/redis/go-redis/v9"
+)
+
+// Request types of the pub/sub protocol, as @socket.io/redis-adapter
+// numbers them.
+const (
+	reqSockets              = 0
+	reqAllRooms             = 1
+	reqRemoteJoin           = 2
+	reqRemoteLeave          = 3
+	reqRemoteDisconnect     = 4
+	reqRemoteFetch          = 5
+	reqServerSideEmit       = 6
+	reqBroadcast            = 7
+	reqBroadcastClientCount = 8
+	reqBroadcastAck         = 9
+)
+
+// Options configures the pub/sub adapter. Zero values mean the defaults
+// of @socket.io/redis-adapter.
+type Options struct {
+	// Key prefixes the channels; default "socket.io". Every node of a
+	// cluster, and the emitters, must use the same.
+	Key string
+	// RequestsTimeout bounds the wait for other nodes' answers when the
+	// context does not say sooner; default 5s.
+	RequestsTimeout time.Duration
+	// PublishOnSpecificResponseChannel sends the answers to a request on
+	// the channel of the node that asked rather than on the channel all
+	// nodes read. Every node must have it set alike.
+	PublishOnSpecificResponseChannel bool
+	// RecoveryWindow, when above zero, keeps broadcast events and the
+	// state of disconnected sockets that long on each node, for connection
+	// state recovery on the same node; set it to the server's
+	// MaxDisconnectionDuration. Recovery on any node needs the Streams
+	// adapter.
+	RecoveryWindow time.Duration
+	// QueueSize bounds the messages waiting to be published while Redis
+	// cannot be reached; default 10000. Past it, broadcasts reach the
+	// local sockets only and return ErrQueueFull.
+	QueueSize int
+	// Logger receives connection losses and recoveries; default none.
+	Logger *slog.Logger
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.Key == "" {
+		r.Key = "socket.io"
+	}
+	if r.RequestsTimeout <= 0 {
+		r.RequestsTimeout = defaultRequestsTimeout
+	}
+	if r.QueueSize <= 0 {
+		r.QueueSize = defaultQueueSize
+	}
+	if r.Logger == nil {
+		r.Logger = discardLogger()
+	}
+	return r
+}
+
+// NewFactory returns a Factory of adapters speaking the protocol of
+// @socket.io/redis-adapter 8.x (createAdapter): broadcasts on the channels
+// "<key>#<nsp>#" and "<key>#<nsp>#<room>#" as MessagePack, requests and
+// answers on "<key>-request#<nsp>#" and "<key>-response#<nsp>#". The
+// client publishes and, on one connection of its own, subscribes; its
+// adapters share that connection. Node servers using that adapter and
+// emitters from @socket.io/redis-emitter or NewEmitter join the same
+// cluster.
+func NewFactory(client redis.UniversalClient, opts *Options) adapter.Factory {
+	o := opts.withDefaults()
+	sub := newSubscriber(client, o.Logger)
+	return func(nsp adapter.Namespace) adapter.Adapter {
+		return newPubSub(client, sub, nsp, o)
+	}
+}
+
+// pubSubAdapter is the adapter of NewFactory.
+type pubSubAdapter struct {
+	*core
+	rdb  redis.UniversalClient
+	sub  *subscriber
+	pub  *publisher
+	opts Options
+
+	channel          string // broadcasts: channel, or channel+room+"#"
+	requestChannel   string
+	responseChannel  string
+	specificResponse string
+}
+
+func newPubSub(rdb redis.UniversalClient, sub *subscriber, nsp adapter.Namespace, o Options) *pubSubAdapter {
+	a := &pubSubAdapter{
+		core: newCore(nsp, randomHex(6), o.Logger, o.RequestsTimeout, o.RecoveryWindow),
+		rdb:  rdb, sub: sub, opts: o,
+		channel:         o.Key + "#" + nsp.Name() + "#",
+		requestChannel:  o.Key + "-request#" + nsp.Name() + "#",
+		responseChannel: o.Key + "-response#" + nsp.Name() + "#",
+	}
+	a.specificResponse = a.responseChannel + a.uid + "#"
+	a.pub = newPublisher(rdb, a.log, o.QueueSize, o.RequestsTimeout)
+	a.proto = a
+	ctx, cancel := context.WithTimeout(context.Background(), o.RequestsTimeout)
+	defer cancel()
+	// The pattern first: once the request channel counts this node, its
+	// broadcasts reach it too.
+	for _, s := range []struct {
+		kind byte
+		name string
+		fn   func(string, []byte)
+	}{
+		{subPattern, a.channel + "*", a.onMessage},
+		{subChannel, a.requestChannel, a.onRequest},
+		{subChannel, a.responseChannel, a.onResponse},
+		{subChannel, a.specificResponse, a.onResponse},
+	} {
+		if err := sub.subscribe(ctx, s.kind, s.name, s.fn); err != nil {
+			a.log.Warn("redisadapter: cannot subscribe now, will on reconnection", "channel", s.name, "err", err)
+		}
+	}
+	return a
+}
+
+func (a *pubSubAdapter) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), a.opts.RequestsTimeout)
+	defer cancel()
+	a.sub.unsubscribe(ctx, subPattern, a.channel+"*")
+	a.sub.unsubscribe(ctx, subChannel, a.requestChannel, a.responseChannel, a.specificResponse)
+	a.pub.close()
+}
+
+func (a *pubSubAdapter) serverCount(ctx context.Context) (int, error) {
+	return numSub(ctx, a.rdb, a.requestChannel, false)
+}
+
+// send encodes an op in the format of @socket.io/redis-adapter.
+func (a *pubSubAdapter) send(o *op) error {
+	var (
+		channel = a.requestChannel
+		msg     map[string]any
+		payload []byte
+		err     error
+	)
+	switch o.kind {
+	case opBroadcast:
+		if o.requestID == "" {
+			channel = a.channel
+			if len(o.opts.Rooms) == 1 {
+				channel += o.opts.Rooms[0] + "#"
+			}
+			payload, err = encodeMsgpack([]any{a.uid, o.packet, encodeOpts(o.opts, true)})
+			break
+		}
+		payload, err = encodeMsgpack(map[string]any{
+			"uid": a.uid, "requestId": o.requestID, "type": reqBroadcast,
+			"packet": o.packet, "opts": encodeOpts(o.opts, true),
+		})
+	case opJoin, opLeave:
+		typ := reqRemoteJoin
+		if o.kind == opLeave {
+			typ = reqRemoteLeave
+		}
+		msg = map[string]any{"uid": a.uid, "type": typ, "opts": encodeOpts(o.opts, false), "rooms": stringsToAny(o.rooms)}
+	case opDisconnect:
+		msg = map[string]any{"uid": a.uid, "type": reqRemoteDisconnect, "opts": encodeOpts(o.opts, false), "close": o.close}
+	case opFetch:
+		msg = map[string]any{"uid": a.uid, "requestId": o.requestID, "type": reqRemoteFetch, "opts": encodeOpts(o.opts, false)}
+	case opServerSideEmit:
+		msg = map[string]any{"uid": a.uid, "type": reqServerSideEmit, "data": o.data}
+		if o.requestID != "" {
+			msg["requestId"] = o.requestID
+		}
+	case opClientCount:
+		channel = a.responseTo(o.to)
+		msg = map[string]any{"type": reqBroadcastClientCount, "requestId": o.requestID, "clientCount": o.count}
+	case opAck:
+		channel = a.responseTo(o.to)
+		payload, err = encodeMsgpack(map[string]any{"type": reqBroadcastAck, "requestId": o.requestID, "packet": o.value})
+	case opFetchResponse:
+		channel = a.responseTo(o.to)
+		msg = map[string]any{"requestId": o.requestID, "sockets": o.sockets}
+	case opSSEResponse:
+		// The reference always answers these on the shared channel.
+		channel = a.responseChannel
+		msg = map[string]any{"type": reqServerSideEmit, "requestId": o.requestID, "data": o.value}
+	case opSocketsResponse:
+		channel = a.responseTo(o.to)
+		msg = map[string]any{"requestId": o.requestID, "sockets": o.sockets}
+	case opAllRoomsResponse:
+		channel = a.responseTo(o.to)
+		msg = map[string]any{"requestId": o.requestID, "rooms": stringsToAny(o.rooms)}
+	case opDone:
+		channel = a.responseTo(o.to)
+		msg = map[string]any{"requestId": o.requestID}
+	default:
+		return nil
+	}
+	if msg != nil {
+		payload, err = encodeAny(msg)
+	}
+	if err != nil {
+		return err
+	}
+	return a.pub.send(publishItem(channel, payload, false))
+}
+
+func (a *pubSubAdapter) responseTo(uid string) string {
+	if a.opts.PublishOnSpecificResponseChannel && uid != "" {
+		return a.responseChannel + uid + "#"
+	}
+	return a.responseChannel
+}
+
+// hasRoom reports whether a room has local members.
+func (a *pubSubAdapter) hasRoom(room string) bool {
+	return len(a.Memory.Sockets(&adapter.BroadcastOptions{Rooms: []string{room}})) > 0
+}
+
+// onMessage handles a broadcast: [uid, packet, opts] in MessagePack.
+func (a *pubSubAdapter) onMessage(channel string, payload []byte) {
+	if !strings.HasPrefix(channel, a.channel) || len(channel) < len(a.channel) {
+		return
+	}
+	if room := strings.TrimSuffix(channel[len(a.channel):], "#"); room != "" && !a.hasRoom(room) {
+		return
+	}
+	v, err := decodeMsgpack(payload)
+	if err != nil {
+		a.log.Debug("redisadapter: malformed broadcast", "err", err)
+		return
+	}
+	msg := asSlice(v)
+	if len(msg) < 3 {
+		return
+	}
+	a.handle(&op{kind: opBroadcast, from: asString(msg[0]), packet: asMap(msg[1]), opts: decodeOpts(msg[2])})
+}
+
+// onRequest handles a request from another node or an emitter.
+func (a *pubSubAdapter) onRequest(_ string, payload []byte) {
+	v, err := decodeAny(payload)
+	if err != nil {
+		a.log.Debug("redisadapter: malformed request", "err", err)
+		return
+	}
+	m := asMap(v)
+	typ, ok := asInt(m["type"])
+	if m == nil || !ok {
+		return
+	}
+	o := &op{from: asString(m["uid"]), requestID: requestID(m["requestId"])}
+	hasOpts := m["opts"] != nil
+	if hasOpts {
+		o.opts = decodeOpts(m["opts"])
+	}
+	switch typ {
+	case reqSockets:
+		o.kind, o.rooms = opSockets, asStrings(m["rooms"])
+	case reqAllRooms:
+		o.kind = opAllRooms
+	case reqRemoteJoin, reqRemoteLeave:
+		if hasOpts {
+			o.kind, o.rooms = opJoin, asStrings(m["rooms"])
+			if typ == reqRemoteLeave {
+				o.kind = opLeave
+			}
+			break
+		}
+		o.kind, o.sid, o.rooms = opSocketJoin, asString(m["sid"]), []string{asString(m["room"])}
+		if typ == reqRemoteLeave {
+			o.kind = opSocketLeave
+		}
+	case reqRemoteDisconnect:
+		o.close = truthy(m["close"])
+		if hasOpts {
+			o.kind = opDisconnect
+			break
+		}
+		o.kind, o.sid = opSocketDisconnect, asString(m["sid"])
+	case reqRemoteFetch:
+		if !hasOpts {
+			o.opts = &adapter.BroadcastOptions{}
+		}
+		o.kind = opFetch
+	case reqServerSideEmit:
+		o.kind, o.data = opServerSideEmit, asSlice(m["data"])
+	case reqBroadcast:
+		if !hasOpts {
+			o.opts = &adapter.BroadcastOptions{}
+		}
+		o.kind, o.packet = opBroadcast, asMap(m["packet"])
+		if o.requestID == "" {
+			return
+		}
+	default:
+		return
+	}
+	if o.opts == nil {
+		o.opts = &adapter.BroadcastOptions{}
+	}
+	a.handle(o)
+}
+
+// onResponse handles an answer to a request; answers to other nodes'
+// requests are ignored by their id.
+func (a *pubSubAdapter) onResponse(_ string, payload []byte) {
+	v, err := decodeAny(payload)
+	if err != nil {
+		a.log.Debug("redisadapter: malformed response", "err", err)
+		return
+	}
+	m := asMap(v)
+	if m == nil {
+		return
+	}
+	o := &op{requestID: requestID(m["requestId"])}
+	typ, hasType := asInt(m["type"])
+	switch {
+	case hasType && typ == reqBroadcastClientCount:
+		n, _ := asInt(m["clientCount"])
+		o.kind, o.count = opClientCount, int(n)
+	case hasType && typ == reqBroadcastAck:
+		o.kind, o.value = opAck, m["packet"]
+	case hasType && typ == reqServerSideEmit:
+		o.kind, o.value = opSSEResponse, m["data"]
+	case m["sockets"] != nil:
+		o.kind, o.sockets = opFetchResponse, asSlice(m["sockets"])
+		// An answer to a "sockets" request lists ids: not ours to take.
+		for _, s := range o.sockets {
+			if _, isID := s.(string); isID {
+				return
+			}
+		}
+	default:
+		return
+	}
+	a.handle(o)
+}
+
+// requestID reads a request id, a string (or, from old emitters, a
+// number).
+func requestID(v any) string {
+	switch t := v.(type) {
+	case string:
+		return t
+	case int64:
+		return strconv.FormatInt(t, 10)
+	case float64:
+		b, _ := json.Marshal(t)
+		return string(b)
+	}
+	return ""
+}

@@ -1,0 +1,614 @@
+package redisadapter
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf16"
+
+	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/parser"
+	"github.com/redis/go-redis/v9"
+)
+
+// StreamsOptions configures the Streams adapter. Zero values mean the
+// defaults of @socket.io/redis-streams-adapter, except BlockTime.
+type StreamsOptions struct {
+	// StreamName names the stream; default "socket.io".
+	StreamName string
+	// StreamCount spreads the namespaces over that many streams,
+	// "<name>-<i>", when above 1; default 1.
+	StreamCount int
+	// ChannelPrefix prefixes the pub/sub channels that carry requests and
+	// answers; default "socket.io".
+	ChannelPrefix string
+	// UseShardedPubSub sends requests and answers with SPUBLISH.
+	UseShardedPubSub bool
+	// MaxLen trims the stream to about that many entries; default 10000.
+	MaxLen int64
+	// ReadCount is the most entries one XREAD returns; default 100.
+	ReadCount int64
+	// BlockTime is how long one XREAD waits for entries; default 1s (the
+	// reference waits 5s). Closing the adapter waits for it.
+	BlockTime time.Duration
+	// SessionKeyPrefix prefixes the keys of persisted sessions; default
+	// "sio:session:".
+	SessionKeyPrefix string
+	// RecoveryWindow, when above zero, enables connection state recovery
+	// across nodes: events carry their stream offset, and the state of a
+	// disconnected socket is kept in Redis that long. Set it to the
+	// server's MaxDisconnectionDuration.
+	RecoveryWindow time.Duration
+	// OnlyPlaintext writes stream entries as JSON even when they hold
+	// binary.
+	OnlyPlaintext bool
+	// RequestsTimeout bounds the wait for other nodes' answers when the
+	// context does not say sooner, and for Redis when restoring a
+	// session; default 5s.
+	RequestsTimeout time.Duration
+	// QueueSize bounds the messages waiting while Redis cannot be
+	// reached; default 10000.
+	QueueSize int
+	// Logger receives connection losses and recoveries; default none.
+	Logger *slog.Logger
+}
+
+// NewStreamsFactory returns a Factory of adapters speaking the protocol of
+// @socket.io/redis-streams-adapter: broadcasts, joins, leaves and
+// disconnections are entries of a Redis stream (fields uid, nsp, type and
+// data), which every node reads; requests and their answers go over
+// pub/sub. Nothing sent while Redis is unreachable is lost: entries wait
+// in a queue and the stream is read on from the last entry seen. With
+// RecoveryWindow set, a client that reconnects to any node gets the
+// events it missed.
+func NewStreamsFactory(client redis.UniversalClient, opts *StreamsOptions) adapter.Factory {
+	var o StreamsOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.StreamName == "" {
+		o.StreamName = "socket.io"
+	}
+	if o.StreamCount <= 0 {
+		o.StreamCount = 1
+	}
+	if o.ChannelPrefix == "" {
+		o.ChannelPrefix = "socket.io"
+	}
+	if o.MaxLen <= 0 {
+		o.MaxLen = 10000
+	}
+	if o.ReadCount <= 0 {
+		o.ReadCount = 100
+	}
+	if o.BlockTime <= 0 {
+		o.BlockTime = time.Second
+	}
+	if o.SessionKeyPrefix == "" {
+		o.SessionKeyPrefix = "sio:session:"
+	}
+	if o.RequestsTimeout <= 0 {
+		o.RequestsTimeout = defaultRequestsTimeout
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = defaultQueueSize
+	}
+	if o.Logger == nil {
+		o.Logger = discardLogger()
+	}
+	f := &streamsFactory{rdb: client, opts: o, sub: newSubscriber(client, o.Logger), adapters: make(map[string]*streamsAdapter)}
+	return f.newAdapter
+}
+
+// streamsFactory reads the streams for all the namespaces of a server.
+type streamsFactory struct {
+	rdb  redis.UniversalClient
+	opts StreamsOptions
+	sub  *subscriber
+
+	mu       sync.Mutex
+	adapters map[string]*streamsAdapter // by namespace
+	stop     chan struct{}
+	done     sync.WaitGroup
+}
+
+func (f *streamsFactory) newAdapter(nsp adapter.Namespace) adapter.Adapter {
+	a := newStreams(f, nsp)
+	f.mu.Lock()
+	f.adapters[nsp.Name()] = a
+	if f.stop == nil {
+		f.stop = make(chan struct{})
+		for _, name := range f.streamNames() {
+			f.done.Add(1)
+			go f.read(name, f.stop)
+		}
+	}
+	f.mu.Unlock()
+	return a
+}
+
+func (f *streamsFactory) remove(a *streamsAdapter) {
+	f.mu.Lock()
+	if f.adapters[a.nsp.Name()] == a {
+		delete(f.adapters, a.nsp.Name())
+	}
+	var stop chan struct{}
+	if len(f.adapters) == 0 && f.stop != nil {
+		stop, f.stop = f.stop, nil
+	}
+	f.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		f.done.Wait()
+	}
+}
+
+func (f *streamsFactory) streamNames() []string {
+	if f.opts.StreamCount == 1 {
+		return []string{f.opts.StreamName}
+	}
+	out := make([]string, f.opts.StreamCount)
+	for i := range out {
+		out[i] = f.opts.StreamName + "-" + strconv.Itoa(i)
+	}
+	return out
+}
+
+// streamOf is the stream of a namespace, as the reference computes it.
+func (f *streamsFactory) streamOf(nsp string) string {
+	if f.opts.StreamCount == 1 {
+		return f.opts.StreamName
+	}
+	return f.opts.StreamName + "-" + strconv.Itoa(int(hashCode(nsp)%int32(f.opts.StreamCount)))
+}
+
+// hashCode is JavaScript's 31-based string hash over UTF-16 code units,
+// in 32 bits.
+func hashCode(s string) int32 {
+	var h int32
+	for _, c := range utf16.Encode([]rune(s)) {
+		h = h*31 + int32(c)
+	}
+	return h
+}
+
+// read follows a stream from its last entry and hands each entry to the
+// adapter of its namespace. When Redis cannot be reached it waits and goes
+// on from the last entry it saw, so nothing added meanwhile is missed.
+func (f *streamsFactory) read(stream string, stop chan struct{}) {
+	defer f.done.Done()
+	log := f.opts.Logger
+	offset := ""
+	backoff := 50 * time.Millisecond
+	down := false
+	stopped := func() bool {
+		select {
+		case <-stop:
+			return true
+		default:
+			return false
+		}
+	}
+	pause := func(err error) bool {
+		if !down {
+			log.Warn("redisadapter: cannot read the stream, retrying", "stream", stream, "err", err)
+			down = true
+		}
+		select {
+		case <-stop:
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, maxBackoff)
+		return true
+	}
+	for !stopped() {
+		ctx, cancel := context.WithTimeout(context.Background(), f.opts.BlockTime+f.opts.RequestsTimeout)
+		if offset == "" {
+			// Start after the stream's last entry.
+			last, err := f.rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
+			cancel()
+			if err != nil {
+				if !pause(err) {
+					return
+				}
+				continue
+			}
+			offset = "0-0"
+			if len(last) > 0 {
+				offset = last[0].ID
+			}
+			continue
+		}
+		res, err := f.rdb.XRead(ctx, &redis.XReadArgs{
+			Streams: []string{stream, offset},
+			Count:   f.opts.ReadCount,
+			Block:   f.opts.BlockTime,
+		}).Result()
+		cancel()
+		if errors.Is(err, redis.Nil) {
+			continue
+		}
+		if err != nil {
+			if errors.Is(err, redis.ErrClosed) || !pause(err) {
+				return
+			}
+			continue
+		}
+		if down {
+			log.Info("redisadapter: reading the stream again", "stream", stream)
+			down = false
+		}
+		backoff = 50 * time.Millisecond
+		for _, s := range res {
+			for _, e := range s.Messages {
+				offset = e.ID
+				nsp, _ := e.Values["nsp"].(string)
+				if nsp == "" {
+					continue
+				}
+				f.mu.Lock()
+				a := f.adapters[nsp]
+				f.mu.Unlock()
+				if a != nil {
+					a.onEntry(e)
+				}
+			}
+		}
+	}
+}
+
+// streamsAdapter is the adapter of NewStreamsFactory.
+type streamsAdapter struct {
+	*core
+	f      *streamsFactory
+	pub    *publisher
+	stream string
+	public string // channel for requests
+	own    string // channel for answers to this node
+	kind   byte   // subscription kind
+}
+
+func newStreams(f *streamsFactory, nsp adapter.Namespace) *streamsAdapter {
+	o := f.opts
+	a := &streamsAdapter{
+		core:   newCore(nsp, randomHex(16), o.Logger, o.RequestsTimeout, 0),
+		f:      f,
+		stream: f.streamOf(nsp.Name()),
+		public: o.ChannelPrefix + "#" + nsp.Name() + "#",
+		kind:   subChannel,
+	}
+	if o.UseShardedPubSub {
+		a.kind = subShard
+	}
+	a.own = a.public + a.uid + "#"
+	a.appendOffsets = o.RecoveryWindow > 0
+	a.pub = newPublisher(f.rdb, a.log, o.QueueSize, o.RequestsTimeout)
+	a.proto = a
+	ctx, cancel := context.WithTimeout(context.Background(), o.RequestsTimeout)
+	defer cancel()
+	for _, ch := range []string{a.own, a.public} {
+		if err := f.sub.subscribe(ctx, a.kind, ch, a.onPubSub); err != nil {
+			a.log.Warn("redisadapter: cannot subscribe now, will on reconnection", "channel", ch, "err", err)
+		}
+	}
+	return a
+}
+
+func (a *streamsAdapter) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), a.f.opts.RequestsTimeout)
+	defer cancel()
+	a.f.sub.unsubscribe(ctx, a.kind, a.own, a.public)
+	a.pub.close()
+	a.f.remove(a)
+}
+
+func (a *streamsAdapter) serverCount(ctx context.Context) (int, error) {
+	return numSub(ctx, a.f.rdb, a.public, a.f.opts.UseShardedPubSub)
+}
+
+// ephemeral reports whether an op goes over pub/sub rather than the
+// stream: what only matters to the nodes up now.
+func ephemeral(o *op) bool {
+	switch o.kind {
+	case opBroadcast:
+		return o.requestID != ""
+	case opServerSideEmit, opFetch:
+		return true
+	}
+	return isResponse(o.kind)
+}
+
+func (a *streamsAdapter) send(o *op) error {
+	item, err := a.item(o)
+	if err != nil || item == nil {
+		return err
+	}
+	return a.pub.send(item)
+}
+
+// item is the publisher's command for an op.
+func (a *streamsAdapter) item(o *op) (*pubItem, error) {
+	msg := clusterMessage(o, a.uid, a.nsp.Name())
+	if msg == nil {
+		return nil, nil
+	}
+	sharded := a.f.opts.UseShardedPubSub
+	if ephemeral(o) {
+		payload, err := encodeMsgpack(msg)
+		if err != nil {
+			return nil, err
+		}
+		channel := a.public
+		if isResponse(o.kind) {
+			channel = a.public + o.to + "#"
+		}
+		return publishItem(channel, payload, sharded), nil
+	}
+	fields, err := a.entryFields(msg)
+	if err != nil {
+		return nil, err
+	}
+	stream, maxLen := a.stream, a.f.opts.MaxLen
+	return &pubItem{add: func(pipe redis.Pipeliner) redis.Cmder {
+		return pipe.XAdd(context.Background(), &redis.XAddArgs{Stream: stream, MaxLen: maxLen, Approx: true, ID: "*", Values: fields})
+	}}, nil
+}
+
+// entryFields are a stream entry's fields: uid, nsp, type, and data as
+// JSON, or as base64 MessagePack when it holds binary.
+func (a *streamsAdapter) entryFields(msg map[string]any) ([]any, error) {
+	fields := []any{"uid", msg["uid"], "nsp", msg["nsp"], "type", strconv.Itoa(msg["type"].(int))}
+	if data, ok := msg["data"]; ok && data != nil {
+		var enc string
+		if !a.f.opts.OnlyPlaintext && hasBinary(data) {
+			b, err := encodeMsgpack(data)
+			if err != nil {
+				return nil, err
+			}
+			enc = base64.StdEncoding.EncodeToString(b)
+		} else {
+			b, err := json.Marshal(data)
+			if err != nil {
+				return nil, err
+			}
+			enc = string(b)
+		}
+		fields = append(fields, "data", enc)
+	}
+	return fields, nil
+}
+
+// decodeEntry decodes a stream entry into a cluster message.
+func decodeEntry(values map[string]any) (map[string]any, error) {
+	m := map[string]any{"uid": values["uid"], "nsp": values["nsp"], "type": values["type"]}
+	if raw, _ := values["data"].(string); raw != "" {
+		var data any
+		var err error
+		if strings.HasPrefix(raw, "{") {
+			data, err = decodeJSON([]byte(raw))
+		} else {
+			var b []byte
+			if b, err = base64.StdEncoding.DecodeString(raw); err == nil {
+				data, err = decodeMsgpack(b)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		m["data"] = data
+	}
+	return m, nil
+}
+
+// Broadcast implements adapter.Adapter. The broadcast is added to the
+// stream, then sent to the local sockets, with its offset when recovery
+// is on. When Redis cannot be reached, the local sockets get it at once
+// and the other nodes once Redis is back.
+func (a *streamsAdapter) Broadcast(p *parser.SocketPacket, opts *adapter.BroadcastOptions) error {
+	if opts == nil {
+		opts = &adapter.BroadcastOptions{}
+	}
+	if opts.Flags.Local {
+		return a.Memory.Broadcast(p, opts)
+	}
+	pkt, err := a.eventPacket(p)
+	if err != nil {
+		return err
+	}
+	item, err := a.item(&op{kind: opBroadcast, packet: pkt, opts: opts})
+	if err != nil {
+		return err
+	}
+	withOffset := a.appendOffsets && !opts.Flags.Volatile && !p.HasID
+	delivered := false // touched by the publisher's goroutine only
+	item.ok = func(cmd redis.Cmder) {
+		if delivered {
+			return
+		}
+		if id, ok := cmd.(*redis.StringCmd); ok && withOffset {
+			if data, ok := p.Data.([]any); ok {
+				p.Data = append(data[:len(data):len(data)], id.Val())
+			}
+		}
+		a.deliver(p, opts)
+	}
+	item.failed = func() {
+		delivered = true
+		a.deliver(p, opts)
+	}
+	if err := a.pub.send(item); err != nil {
+		a.deliver(p, opts)
+		return err
+	}
+	return nil
+}
+
+func (a *streamsAdapter) deliver(p *parser.SocketPacket, opts *adapter.BroadcastOptions) {
+	if err := a.Memory.Broadcast(p, opts); err != nil {
+		a.log.Warn("redisadapter: cannot deliver a broadcast", "err", err)
+	}
+}
+
+func (a *streamsAdapter) onEntry(e redis.XMessage) {
+	m, err := decodeEntry(e.Values)
+	if err != nil {
+		a.log.Debug("redisadapter: malformed stream entry", "id", e.ID, "err", err)
+		return
+	}
+	if o := clusterOp(m); o != nil {
+		o.offset = e.ID
+		a.handle(o)
+	}
+}
+
+func (a *streamsAdapter) onPubSub(_ string, payload []byte) {
+	v, err := decodeMsgpack(payload)
+	if err != nil {
+		a.log.Debug("redisadapter: malformed message", "err", err)
+		return
+	}
+	m := asMap(v)
+	if m == nil {
+		return
+	}
+	o := clusterOp(m)
+	if o == nil {
+		return
+	}
+	if !isResponse(o.kind) && asString(m["nsp"]) != a.nsp.Name() {
+		return
+	}
+	a.handle(o)
+}
+
+// Connection state recovery.
+
+var offsetPattern = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
+
+// PersistSession implements adapter.Adapter: the session is kept in Redis
+// for the recovery window, for any node to restore.
+func (a *streamsAdapter) PersistSession(s *adapter.Session) {
+	window := a.f.opts.RecoveryWindow
+	if window <= 0 {
+		return
+	}
+	data, err := normalize(s.Data)
+	if err != nil {
+		a.log.Warn("redisadapter: cannot persist a session", "err", err)
+		return
+	}
+	rooms := s.Rooms
+	if rooms == nil {
+		rooms = []string{}
+	}
+	b, err := encodeMsgpack(map[string]any{"sid": s.SID, "pid": s.PID, "rooms": stringsToAny(rooms), "data": data})
+	if err != nil {
+		a.log.Warn("redisadapter: cannot persist a session", "err", err)
+		return
+	}
+	key, val := a.f.opts.SessionKeyPrefix+s.PID, base64.StdEncoding.EncodeToString(b)
+	err = a.pub.send(&pubItem{add: func(pipe redis.Pipeliner) redis.Cmder {
+		return pipe.Set(context.Background(), key, val, window)
+	}})
+	if err != nil {
+		a.log.Warn("redisadapter: cannot persist a session", "err", err)
+	}
+}
+
+// maxRestoreReads bounds the XRANGE calls of one restoration.
+const maxRestoreReads = 100
+
+// RestoreSession implements adapter.Adapter: it takes the session from
+// Redis and reads the stream for the events the socket missed since
+// offset, which must still be in the stream.
+func (a *streamsAdapter) RestoreSession(pid, offset string) (*adapter.Session, error) {
+	if a.f.opts.RecoveryWindow <= 0 || !offsetPattern.MatchString(offset) {
+		return nil, adapter.ErrSessionNotFound
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	key := a.f.opts.SessionKeyPrefix + pid
+	var get *redis.StringCmd
+	_, err := a.f.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		get = pipe.Get(ctx, key)
+		pipe.Del(ctx, key)
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("redisadapter: restore session: %w", err)
+	}
+	raw, err := get.Result()
+	if err != nil {
+		return nil, adapter.ErrSessionNotFound
+	}
+	at, err := a.f.rdb.XRange(ctx, a.stream, offset, offset).Result()
+	if err != nil {
+		return nil, fmt.Errorf("redisadapter: restore session: %w", err)
+	}
+	if len(at) == 0 {
+		return nil, adapter.ErrSessionNotFound
+	}
+	b, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return nil, adapter.ErrSessionNotFound
+	}
+	v, err := decodeMsgpack(b)
+	if err != nil {
+		return nil, adapter.ErrSessionNotFound
+	}
+	m := asMap(v)
+	s := &adapter.Session{SID: asString(m["sid"]), PID: asString(m["pid"]), Rooms: asStrings(m["rooms"]), Data: m["data"]}
+	s.MissedPackets = [][]any{}
+	for range maxRestoreReads {
+		entries, err := a.f.rdb.XRange(ctx, a.stream, "("+offset, "+").Result()
+		if err != nil {
+			return nil, fmt.Errorf("redisadapter: restore session: %w", err)
+		}
+		if len(entries) == 0 {
+			break
+		}
+		for _, e := range entries {
+			offset = e.ID
+			if e.Values["nsp"] != a.nsp.Name() || e.Values["type"] != strconv.Itoa(msgBroadcast) {
+				continue
+			}
+			msg, err := decodeEntry(e.Values)
+			if err != nil {
+				continue
+			}
+			data := asMap(msg["data"])
+			opts := decodeOpts(data["opts"])
+			packet := asMap(data["packet"])
+			if _, hasID := packet["id"]; hasID || data["requestId"] != nil {
+				continue
+			}
+			if includes(s.Rooms, opts.Rooms, opts.Except) {
+				s.MissedPackets = append(s.MissedPackets, append(asSlice(packet["data"]), e.ID))
+			}
+		}
+	}
+	return s, nil
+}
+
+// includes reports whether a socket in rooms was a recipient of a
+// broadcast to targets except excepted.
+func includes(rooms, targets, excepted []string) bool {
+	in := func(list []string) bool {
+		for _, r := range list {
+			if contains(rooms, r) {
+				return true
+			}
+		}
+		return false
+	}
+	return (len(targets) == 0 || in(targets)) && !in(excepted)
+}
