@@ -535,3 +535,21 @@ func postJSON(t testing.TB, url string, v, out any) {
 		}
 	}
 }
+
+// expect2 waits for the next event, which must be called one of names.
+func (c *client) expect2(names ...string) event {
+	c.t.Helper()
+	select {
+	case e := <-c.events:
+		for _, n := range names {
+			if e.name == n {
+				return e
+			}
+		}
+		c.t.Fatalf("%s: got event %q %s, want one of %q", c.name, e.name, e.args, names)
+		return e
+	case <-time.After(waitTimeout):
+		c.t.Fatalf("%s: no %q event", c.name, names)
+	}
+	return event{}
+}

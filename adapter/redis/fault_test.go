@@ -1,0 +1,159 @@
+package redisadapter_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/duplexio/duplex/internal/leakcheck"
+)
+
+// Redis is killed and started again mid-test: local clients are served
+// meanwhile, the nodes reconnect, later broadcasts arrive; with Streams,
+// what was broadcast during the outage arrives too, once.
+func TestRedisRestart(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(string(k), func(t *testing.T) {
+			t.Cleanup(leakcheck.Check(t))
+			r := startRedis(t, true)
+			n0 := startGoNode(t, "n0", r.factory(k, 0), 0)
+			n1 := startGoNode(t, "n1", r.factory(k, 0), 0)
+			waitServerCount(t, 2, n0.io, n1.io)
+			a := dial(t, n0.hs.URL, "a", nil)
+			c := dial(t, n1.hs.URL, "c", nil)
+			a.join("r")
+			c.join("r")
+			if k == shardedKind {
+				waitShardSubscribers(t, r.client(), "r", 2)
+			}
+			if err := n0.io.To("r").Emit("before"); err != nil {
+				t.Fatal(err)
+			}
+			a.expect("before")
+			c.expect("before")
+
+			r.kill()
+			if _, err := n0.io.Of("/").Adapter().ServerCount(context.Background()); err == nil {
+				t.Error("server count without Redis: no error")
+			}
+			// The local client is served at once.
+			if err := n0.io.To("r").Emit("during"); err != nil {
+				t.Fatal(err)
+			}
+			a.expect("during")
+			// Requests fail fast and clearly.
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			if _, err := n0.io.FetchSockets(ctx); err == nil {
+				t.Error("fetch without Redis: no error")
+			}
+			cancel()
+
+			time.Sleep(500 * time.Millisecond) // let the nodes notice
+			r.start()
+			waitServerCount(t, 2, n0.io, n1.io)
+			if k == shardedKind {
+				waitShardSubscribers(t, r.client(), "r", 2)
+			}
+			if k == streamsKind {
+				// Nothing broadcast during the outage is lost.
+				c.expect("during")
+			}
+			if err := n1.io.To("r").Emit("after"); err != nil {
+				t.Fatal(err)
+			}
+			a.expect("after")
+			if k != streamsKind {
+				// Pub/sub may deliver the queued broadcast, if the other
+				// node subscribed again before it went out.
+				e := c.expect2("during", "after")
+				if e.name == "during" {
+					c.expect("after")
+				}
+			} else {
+				c.expect("after")
+			}
+			a.expectNone(quiet)
+			c.expectNone(quiet)
+		})
+	}
+}
+
+// A client that loses its connection to one node and reconnects to
+// another gets its id, rooms and data back, with the events it missed,
+// even across a Redis restart.
+func TestStreamsRecoveryAcrossNodes(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	const window = time.Minute
+	r := startRedis(t, true)
+	n0 := startGoNode(t, "n0", r.factory(streamsKind, window), window)
+	n1 := startGoNode(t, "n1", r.factory(streamsKind, window), window)
+	waitServerCount(t, 2, n0.io, n1.io)
+	a := dial(t, n0.hs.URL, "a", nil)
+	b := dial(t, n1.hs.URL, "b", nil)
+	a.join("r")
+	if a.pid == "" {
+		t.Fatal("no pid: recovery is off")
+	}
+	if err := n1.io.To("r").Emit("e1", 1); err != nil {
+		t.Fatal(err)
+	}
+	e1 := a.expect("e1")
+	offset := a.lastOffset()
+	if len(e1.args) != 2 || offset == "" {
+		t.Fatalf("e1 %s: no offset", e1.args)
+	}
+
+	a.drop()
+	rdb := r.client()
+	eventually(t, "the session in Redis", func() bool {
+		n, err := rdb.Exists(context.Background(), "sio:session:"+a.pid).Result()
+		return err == nil && n == 1
+	})
+	if err := n1.io.To("r").Emit("e2", 2); err != nil { // missed: to its room
+		t.Fatal(err)
+	}
+	if err := n0.io.Emit("e3", 3); err != nil { // missed: to everyone
+		t.Fatal(err)
+	}
+	if err := n0.io.Except("r").Emit("not-for-a"); err != nil {
+		t.Fatal(err)
+	}
+	b.expect("e3")
+	b.expect("not-for-a")
+
+	// Redis restarts before the client is back: the stream and the
+	// session survive (append-only file).
+	r.kill()
+	r.start()
+	waitServerCount(t, 2, n0.io, n1.io)
+
+	back := dial(t, n1.hs.URL, "a2", map[string]any{"pid": a.pid, "offset": offset})
+	if back.sid != a.sid {
+		t.Fatalf("not recovered: sid %q, was %q", back.sid, a.sid)
+	}
+	var n int
+	if err := back.expect("e2").arg(0, &n); err != nil || n != 2 {
+		t.Fatalf("e2: %d, %v", n, err)
+	}
+	back.expect("e3")
+	back.expectNone(quiet)
+
+	// Its room and data came back with it.
+	if err := n0.io.To("r").Emit("e4"); err != nil {
+		t.Fatal(err)
+	}
+	back.expect("e4")
+	sockets, err := n0.io.In("r").FetchSockets(context.Background())
+	if err != nil || len(sockets) != 1 {
+		t.Fatalf("fetch: %d, %v", len(sockets), err)
+	}
+	if data, _ := sockets[0].Data.(map[string]any); data["name"] != "a" {
+		t.Errorf("data %v", sockets[0].Data)
+	}
+
+	// A session is restored once.
+	again := dial(t, n0.hs.URL, "a3", map[string]any{"pid": a.pid, "offset": offset})
+	if again.sid == a.sid {
+		t.Error("a session was restored twice")
+	}
+}
