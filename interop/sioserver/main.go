@@ -35,6 +35,14 @@ func (r *reasons) set(id string, reason socketio.Reason) {
 	r.mu.Unlock()
 }
 
+// clear forgets the reason of a socket connected again under the same id
+// (a recovered session).
+func (r *reasons) clear(id string) {
+	r.mu.Lock()
+	delete(r.m, id)
+	r.mu.Unlock()
+}
+
 func (r *reasons) get(id string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -97,6 +105,7 @@ func main() {
 // setup installs the contract's event handlers on a socket.
 func setup(s *socketio.Socket, rs *reasons) {
 	nsp := s.Namespace()
+	rs.clear(s.ID())
 	s.OnDisconnect(func(r socketio.Reason) { rs.set(s.ID(), r) })
 	s.On("echo", func(args socketio.Args, ack socketio.Ack) {
 		vals := decodeAll(args)
@@ -139,9 +148,15 @@ func setup(s *socketio.Socket, rs *reasons) {
 	})
 	s.On("ask-all", func(event string, timeoutMs int, ack socketio.Ack) {
 		answers, err := nsp.Timeout(time.Duration(timeoutMs)*time.Millisecond).EmitWithAck(context.Background(), event)
+		// Each client's first argument, as the reference's broadcast
+		// acknowledgement callback gets it.
 		out := make([]any, 0, len(answers))
 		for _, a := range answers {
-			out = append(out, decodeAll(a))
+			var first any
+			if vals := decodeAll(a); len(vals) > 0 {
+				first = vals[0]
+			}
+			out = append(out, first)
 		}
 		res := map[string]any{"answers": out}
 		if err != nil {
@@ -149,12 +164,15 @@ func setup(s *socketio.Socket, rs *reasons) {
 		}
 		_ = ack(res)
 	})
-	s.On("fetch", func(room string, ack socketio.Ack) {
-		op := nsp.To()
-		if room != "" {
-			op = nsp.In(room)
+	// The sockets of room, or of the whole namespace for "".
+	in := func(room string) *socketio.BroadcastOperator {
+		if room == "" {
+			return nsp.To()
 		}
-		socks, err := op.FetchSockets(context.Background())
+		return nsp.In(room)
+	}
+	s.On("fetch", func(room string, ack socketio.Ack) {
+		socks, err := in(room).FetchSockets(context.Background())
 		if err != nil {
 			_ = ack(map[string]any{"error": err.Error()})
 			return
@@ -169,14 +187,14 @@ func setup(s *socketio.Socket, rs *reasons) {
 		_ = ack(out)
 	})
 	s.On("sockets-join", func(room, target string, ack socketio.Ack) {
-		_ = nsp.In(room).SocketsJoin(target)
+		_ = in(room).SocketsJoin(target)
 		_ = ack("ok")
 	})
 	s.On("sockets-leave", func(room, target string, ack socketio.Ack) {
-		_ = nsp.In(room).SocketsLeave(target)
+		_ = in(room).SocketsLeave(target)
 		_ = ack("ok")
 	})
-	s.On("disconnect-room", func(room string, close bool) { _ = nsp.In(room).DisconnectSockets(close) })
+	s.On("disconnect-room", func(room string, close bool) { _ = in(room).DisconnectSockets(close) })
 	s.On("disconnect-me", func(close bool) { s.Disconnect(close) })
 	s.On("set-data", func(v any, ack socketio.Ack) {
 		s.SetData(v)
@@ -195,6 +213,20 @@ func setup(s *socketio.Socket, rs *reasons) {
 		_ = ack(map[string]any{"auth": h.Auth, "query": h.Query.Get("q"), "nsp": nsp.Name(), "recovered": s.Recovered()})
 	})
 	s.On("panic", func() { panic("handler panic") })
+	s.On("drop", func() { s.Session().Close() })
+	var seenMu sync.Mutex
+	seen := []any{}
+	s.OnAny(func(event string, args socketio.Args) {
+		seenMu.Lock()
+		seen = append(seen, map[string]any{"event": event, "args": decodeAll(args)})
+		seenMu.Unlock()
+	})
+	s.On("any?", func(ack socketio.Ack) {
+		seenMu.Lock()
+		list := slices.Clone(seen)
+		seenMu.Unlock()
+		_ = ack(list)
+	})
 }
 
 // decodeAll decodes arguments into generic values ([]byte for binary).
