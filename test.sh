@@ -39,6 +39,15 @@ for pkg in $(go list ./...); do
   done
 done
 
+step "adapter/redis: go vet, go test -race (a real redis-server, the Node adapters)"
+need redis-server redis-server
+(cd adapter/redis/interop && npm ci --no-audit --no-fund --loglevel=error)
+(cd adapter/redis && go vet ./... && go test -race -count=1 ./...)
+for target in $(cd adapter/redis && go test -list '^Fuzz' . | grep '^Fuzz' || true); do
+  echo "adapter/redis $target"
+  (cd adapter/redis && go test . -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" >/dev/null)
+done
+
 step "interop: npm install"
 (cd interop && npm ci --no-audit --no-fund --loglevel=error)
 

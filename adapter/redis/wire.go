@@ -249,6 +249,7 @@ func encodeMsgpack(v any) ([]byte, error) {
 	enc := msgpack.NewEncoder(&buf)
 	enc.UseCompactInts(true)
 	enc.SetCustomStructTag("json")
+	enc.SetSortMapKeys(true)
 	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
@@ -405,6 +406,9 @@ func normalizeValue(rv reflect.Value) (any, error) {
 		return decodeJSON(b)
 	}
 	if t == bytesType {
+		if rv.IsNil() {
+			return nil, nil
+		}
 		return rv.Bytes(), nil
 	}
 	switch t.Kind() {
