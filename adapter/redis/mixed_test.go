@@ -31,7 +31,7 @@ type nodeNode struct {
 }
 
 // startNodeNode starts interop/node-server.mjs on the adapter kind.
-func startNodeNode(t testing.TB, r *redisServer, k kind, name string) *nodeNode {
+func startNodeNode(t testing.TB, r *redisServer, k kind, name string, env ...string) *nodeNode {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Fatal("node not found: the mixed-cluster tests need Node.js")
@@ -50,6 +50,7 @@ func startNodeNode(t testing.TB, r *redisServer, k kind, name string) *nodeNode 
 	cmd := exec.Command("node", "node-server.mjs")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "REDIS_URL=redis://"+r.addr(), "ADAPTER="+string(k), "NAME="+name)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -394,4 +395,79 @@ func TestEmitters(t *testing.T) {
 	na.expectDisconnect()
 	n.ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.sid}}, nil)
 	ga.expectDisconnect()
+}
+
+// With the Streams adapter, a client recovers its session on a Node node
+// after losing its Go node, and the other way round: the session format in
+// Redis and the offsets are the same.
+func TestMixedStreamsRecovery(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	const window = time.Minute
+	r := startRedis(t, false)
+	g := startGoNode(t, "go", r.factory(streamsKind, window), window)
+	n := startNodeNode(t, r, streamsKind, "node", fmt.Sprintf("RECOVERY_MS=%d", window.Milliseconds()))
+	waitServerCount(t, 2, g.io)
+	rdb := r.client()
+	persisted := func(pid string) {
+		t.Helper()
+		eventually(t, "the session in Redis", func() bool {
+			n, err := rdb.Exists(context.Background(), "sio:session:"+pid).Result()
+			return err == nil && n == 1
+		})
+	}
+
+	// Go to Node.
+	a := dial(t, g.hs.URL, "a", nil)
+	a.join("r")
+	if err := g.io.To("r").Emit("e1"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("e1")
+	offset := a.lastOffset()
+	a.drop()
+	persisted(a.pid)
+	n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "e2", "args": []any{2}}, nil)
+	if err := g.io.Except("r").Emit("not-for-a"); err != nil {
+		t.Fatal(err)
+	}
+	a2 := dial(t, n.url, "a2", map[string]any{"pid": a.pid, "offset": offset})
+	if a2.sid != a.sid {
+		t.Fatalf("Node did not recover a Go session: sid %q, was %q", a2.sid, a.sid)
+	}
+	a2.expect("e2")
+	a2.expectNone(quiet)
+	var ns []nodeSocket
+	n.ctl("fetch", map[string]any{"rooms": []string{"r"}}, &ns)
+	if len(ns) != 1 || ns[0].ID != a.sid || ns[0].Data["node"] != "go" || ns[0].Data["name"] != "a" {
+		t.Errorf("recovered on Node: %+v", ns)
+	}
+
+	// Node to Go.
+	b := dial(t, n.url, "b", nil)
+	b.join("s")
+	if b.pid == "" {
+		t.Fatal("the Node server gave no pid")
+	}
+	n.ctl("emit", map[string]any{"rooms": []string{"s"}, "event": "e3"}, nil)
+	b.expect("e3")
+	offset = b.lastOffset()
+	b.drop()
+	persisted(b.pid)
+	if err := g.io.To("s").Emit("e4", map[string]any{"k": "v"}); err != nil {
+		t.Fatal(err)
+	}
+	b2 := dial(t, g.hs.URL, "b2", map[string]any{"pid": b.pid, "offset": offset})
+	if b2.sid != b.sid {
+		t.Fatalf("Go did not recover a Node session: sid %q, was %q", b2.sid, b.sid)
+	}
+	if got := string(mustJSON(t, b2.expect("e4").args[:1])); got != `[{"k":"v"}]` {
+		t.Errorf("e4 args %s", got)
+	}
+	s := g.io.Of("/").LocalSocket(b.sid)
+	if s == nil || !slices.Contains(s.Rooms(), "s") {
+		t.Fatalf("recovered on Go: %v", s)
+	}
+	if data, _ := s.Data().(map[string]any); data["node"] != "node" || data["name"] != "b" {
+		t.Errorf("recovered data %v", s.Data())
+	}
 }
