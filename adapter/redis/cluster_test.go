@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplexio/duplex/adapter"
 	redisadapter "github.com/duplexio/duplex/adapter/redis"
 	"github.com/duplexio/duplex/internal/leakcheck"
 	"github.com/duplexio/duplex/socketio"
@@ -435,4 +436,50 @@ func TestClusterNodeLeaves(t *testing.T) {
 			t.Errorf("%d answers, want n1's", len(answers))
 		}
 	})
+}
+
+// The sharded adapter's subscription modes decide which rooms get a
+// channel of their own; broadcasts reach the same sockets in each.
+func TestShardedSubscriptionModes(t *testing.T) {
+	for _, mode := range []redisadapter.SubscriptionMode{redisadapter.Static, redisadapter.Dynamic, redisadapter.DynamicPrivate} {
+		t.Run(string(mode), func(t *testing.T) {
+			t.Cleanup(leakcheck.Check(t))
+			r := startRedis(t, false)
+			factory := func() adapter.Factory {
+				return redisadapter.NewShardedFactory(r.client(), &redisadapter.ShardedOptions{SubscriptionMode: mode})
+			}
+			n0 := startGoNode(t, "n0", factory(), 0)
+			n1 := startGoNode(t, "n1", factory(), 0)
+			waitServerCount(t, 2, n0.io, n1.io)
+			a := dial(t, n0.hs.URL, "a", nil)
+			c := dial(t, n1.hs.URL, "c", nil)
+			c.join("r")
+			rdb := r.client()
+			wantRoom, wantPrivate := 0, 0
+			switch mode {
+			case redisadapter.Dynamic:
+				wantRoom = 1
+			case redisadapter.DynamicPrivate:
+				wantRoom, wantPrivate = 1, 1
+			}
+			waitShardSubscribers(t, rdb, "r", wantRoom)
+			waitShardSubscribers(t, rdb, c.sid, wantPrivate)
+			if err := n0.io.To("r").Emit("room"); err != nil {
+				t.Fatal(err)
+			}
+			c.expect("room")
+			if err := n0.io.To(c.sid).Emit("private"); err != nil {
+				t.Fatal(err)
+			}
+			c.expect("private")
+			a.expectNone(quiet)
+
+			// The room's channel goes when its last local member leaves.
+			c.emitAck("join", "other")
+			if err := n0.io.In("r").SocketsLeave("r"); err != nil {
+				t.Fatal(err)
+			}
+			waitShardSubscribers(t, rdb, "r", 0)
+		})
+	}
 }

@@ -212,6 +212,15 @@ func TestMixedCluster(t *testing.T) {
 			}
 		}
 
+		if k == pubsubKind {
+			// The pub/sub adapter's allRooms request, from Node.
+			var out struct{ Rooms []string }
+			n.ctl("allRooms", nil, &out)
+			if !slices.Contains(out.Rooms, ga.sid) || !slices.Contains(out.Rooms, nb.sid) || !slices.Contains(out.Rooms, "r") {
+				t.Errorf("allRooms %v", out.Rooms)
+			}
+		}
+
 		// socketsJoin both ways.
 		n.ctl("join", map[string]any{"rooms": []string{"r"}, "join": "y"}, nil)
 		eventually(t, "r joined y", func() bool {

@@ -114,6 +114,8 @@ async function control(path, b) {
       return { answers: await io.serverSideEmitWithAck(b.event, ...args) };
     case "/ctl/received":
       return { sse: received };
+    case "/ctl/allRooms":
+      return { rooms: [...(await io.of("/").adapter.allRooms())] };
     case "/ctl/count":
       return { count: await io.of("/").adapter.serverCount() };
     case "/ctl/emitter":
