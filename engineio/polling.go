@@ -3,6 +3,7 @@ package engineio
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/duplexio/duplex/parser"
 	"github.com/duplexio/duplex/transport"
@@ -35,8 +36,19 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		if len(s.queue) > 0 || s.state == stateClosing || s.probed {
 			batch = s.takeLocked()
 			if s.state == stateClosing {
-				closing = true
-				batch = append(batch, parser.Packet{Type: parser.PacketClose})
+				if len(batch) > 0 && s.closeAfterDrain {
+					// The queue first; the close packet goes with the next
+					// poll, which comes within pollCloseTimeout or not at all.
+					// (Clients handle a close before the packets that came
+					// with it, which would read as a lost connection.)
+					if s.closeTimer == nil {
+						reason := s.reason
+						s.closeTimer = time.AfterFunc(pollCloseTimeout, func() { s.finish(reason) })
+					}
+				} else {
+					closing = true
+					batch = append(batch, parser.Packet{Type: parser.PacketClose})
+				}
 			} else if len(batch) == 0 {
 				// An upgrade is under way: a noop ends this poll so that the
 				// client can finish it.

@@ -76,6 +76,9 @@ type Session struct {
 	awaitingPong bool
 	refreshed    bool // the ping timeout was extended by a packet once
 	closeTimer   *time.Timer
+	// closeAfterDrain: a closing polling session sends what is queued,
+	// then the close packet with the next poll, as the reference does.
+	closeAfterDrain bool
 }
 
 func newSession(srv *Server, id string, protocol int, r *http.Request, q url.Values, transportName string) *Session {
@@ -259,6 +262,7 @@ func (s *Session) close(reason Reason, mode closeMode) {
 	if mode == closeFlush || (mode == closeFlushNoWait && !pollIdle) {
 		s.state = stateClosing
 		s.reason = reason
+		s.closeAfterDrain = mode == closeFlush
 		if pollIdle {
 			s.closeTimer = time.AfterFunc(pollCloseTimeout, func() { s.finish(reason) })
 		}

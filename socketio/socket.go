@@ -62,6 +62,7 @@ type Socket struct {
 	mu              sync.Mutex
 	connected       bool
 	data            any
+	dataSet         bool
 	handlers        map[string][]*handler
 	anyIn           []*anyEntry
 	anyOut          []*outEntry
@@ -80,7 +81,7 @@ func newSocket(n *Namespace, c *client, auth any, session *adapter.Session) *Soc
 	switch {
 	case session != nil:
 		s.id, s.pid = session.SID, session.PID
-		s.data = session.Data
+		s.data, s.dataSet = session.Data, true
 		s.missed = session.MissedPackets
 		s.recovered = true
 		n.adapter.AddAll(s.id, session.Rooms...)
@@ -142,7 +143,7 @@ func (s *Socket) Data() any {
 // other nodes as JSON or msgpack, so keep it to plain data.
 func (s *Socket) SetData(v any) {
 	s.mu.Lock()
-	s.data = v
+	s.data, s.dataSet = v, true
 	s.mu.Unlock()
 }
 
@@ -467,8 +468,16 @@ func (s *Socket) RegisterAck(id uint64, fn func(args []parser.Value)) {
 }
 
 // Info implements adapter.Socket.
+// Data that was never set shows as an empty object, as the reference's
+// socket.data does.
 func (s *Socket) Info() adapter.SocketInfo {
-	return adapter.SocketInfo{ID: s.id, Handshake: s.handshake, Rooms: s.Rooms(), Data: s.Data()}
+	s.mu.Lock()
+	data := s.data
+	if !s.dataSet {
+		data = map[string]any{}
+	}
+	s.mu.Unlock()
+	return adapter.SocketInfo{ID: s.id, Handshake: s.handshake, Rooms: s.Rooms(), Data: data}
 }
 
 // Receiving
