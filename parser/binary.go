@@ -33,6 +33,18 @@ func (v jsonValue) Decode(dst any) error {
 	if v.att == nil || !mayHoldPlaceholder(v.raw) {
 		return json.Unmarshal(v.raw, dst)
 	}
+	if buf, ok := v.placeholder(); ok {
+		// The common case, an argument that is an attachment, without the
+		// round trip below.
+		switch p := dst.(type) {
+		case *[]byte:
+			*p = buf
+			return nil
+		case *any:
+			*p = buf
+			return nil
+		}
+	}
 	var generic any
 	if err := json.Unmarshal(v.raw, &generic); err != nil {
 		return err
@@ -52,6 +64,27 @@ func (v jsonValue) Decode(dst any) error {
 		return err
 	}
 	return json.Unmarshal(b, dst)
+}
+
+// placeholder returns the attachment that the value stands for, when the
+// whole value is one well-formed placeholder.
+func (v jsonValue) placeholder() ([]byte, bool) {
+	raw := bytes.TrimSpace(v.raw)
+	if len(raw) == 0 || raw[0] != '{' || bytes.IndexByte(raw, '\\') >= 0 {
+		return nil, false
+	}
+	var ph struct {
+		Placeholder bool     `json:"_placeholder"`
+		Num         *float64 `json:"num"`
+	}
+	if json.Unmarshal(raw, &ph) != nil || !ph.Placeholder || ph.Num == nil {
+		return nil, false
+	}
+	n := *ph.Num
+	if n < 0 || n != float64(int(n)) || int(n) >= len(v.att.bufs) {
+		return nil, false // the slow path reports it
+	}
+	return v.att.bufs[int(n)], true
 }
 
 // MarshalJSON returns the value as received, placeholders included.
