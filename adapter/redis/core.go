@@ -16,24 +16,24 @@ import (
 type opKind int
 
 const (
-	opBroadcast       opKind = iota // packet to the selected sockets (with requestID: with acks)
-	opJoin                          // selected sockets join rooms
-	opLeave                         // selected sockets leave rooms
-	opDisconnect                    // selected sockets disconnect
-	opFetch                         // describe the selected sockets
-	opServerSideEmit                // event for the namespace's server-side handlers
-	opClientCount                   // answer to opBroadcast with acks: sockets reached
-	opAck                           // answer to opBroadcast with acks: one client's answer
-	opFetchResponse                 // answer to opFetch
-	opSSEResponse                   // answer to opServerSideEmit
-	opSockets                       // ids of the selected sockets (pub/sub adapter only)
-	opAllRooms                      // every room (pub/sub adapter only)
-	opSocketsResponse               // answer to opSockets
-	opAllRoomsResponse              // answer to opAllRooms
-	opSocketJoin                    // one socket joins a room (pub/sub adapter only)
-	opSocketLeave                   // one socket leaves a room (pub/sub adapter only)
-	opSocketDisconnect              // one socket disconnects (pub/sub adapter only)
-	opDone                          // answer to the three above
+	opBroadcast        opKind = iota // packet to the selected sockets (with requestID: with acks)
+	opJoin                           // selected sockets join rooms
+	opLeave                          // selected sockets leave rooms
+	opDisconnect                     // selected sockets disconnect
+	opFetch                          // describe the selected sockets
+	opServerSideEmit                 // event for the namespace's server-side handlers
+	opClientCount                    // answer to opBroadcast with acks: sockets reached
+	opAck                            // answer to opBroadcast with acks: one client's answer
+	opFetchResponse                  // answer to opFetch
+	opSSEResponse                    // answer to opServerSideEmit
+	opSockets                        // ids of the selected sockets (pub/sub adapter only)
+	opAllRooms                       // every room (pub/sub adapter only)
+	opSocketsResponse                // answer to opSockets
+	opAllRoomsResponse               // answer to opAllRooms
+	opSocketJoin                     // one socket joins a room (pub/sub adapter only)
+	opSocketLeave                    // one socket leaves a room (pub/sub adapter only)
+	opSocketDisconnect               // one socket disconnects (pub/sub adapter only)
+	opDone                           // answer to the three above
 )
 
 // op is one message between nodes, decoded. Values are generic trees.

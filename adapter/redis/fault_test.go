@@ -51,6 +51,9 @@ func TestRedisRestart(t *testing.T) {
 			time.Sleep(500 * time.Millisecond) // let the nodes notice
 			r.start()
 			waitServerCount(t, 2, n0.io, n1.io)
+			if k == pubsubKind {
+				waitPatterns(t, r.client(), 2)
+			}
 			if k == shardedKind {
 				waitShardSubscribers(t, r.client(), "r", 2)
 			}
@@ -131,11 +134,16 @@ func TestStreamsRecoveryAcrossNodes(t *testing.T) {
 	if back.sid != a.sid {
 		t.Fatalf("not recovered: sid %q, was %q", back.sid, a.sid)
 	}
-	var n int
-	if err := back.expect("e2").arg(0, &n); err != nil || n != 2 {
-		t.Fatalf("e2: %d, %v", n, err)
+	// Two nodes added them to the stream: in either order.
+	got := map[string]event{}
+	for range 2 {
+		e := back.expect2("e2", "e3")
+		got[e.name] = e
 	}
-	back.expect("e3")
+	var n int
+	if err := got["e2"].arg(0, &n); err != nil || n != 2 || len(got) != 2 {
+		t.Fatalf("missed events %v", got)
+	}
 	back.expectNone(quiet)
 
 	// Its room and data came back with it.

@@ -221,6 +221,16 @@ func waitServerCount(t testing.TB, n int, servers ...*socketio.Server) {
 	}
 }
 
+// waitPatterns waits until n connections subscribe to patterns: the
+// pub/sub adapter's broadcast channels.
+func waitPatterns(t testing.TB, rdb *redis.Client, n int) {
+	t.Helper()
+	eventually(t, "pattern subscriptions", func() bool {
+		list, err := rdb.ClientList(context.Background()).Result()
+		return err == nil && strings.Count(list, " psub=1 ") == n
+	})
+}
+
 // waitShardSubscribers waits until n connections subscribe to the
 // sharded channel of room (the sharded adapter subscribes to a room's
 // channel shortly after the room gets its first local member).

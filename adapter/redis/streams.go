@@ -127,8 +127,14 @@ func (f *streamsFactory) newAdapter(nsp adapter.Namespace) adapter.Adapter {
 	if f.stop == nil {
 		f.stop = make(chan struct{})
 		for _, name := range f.streamNames() {
+			// Where to start is settled now, so that what is added once
+			// the server runs is read; when Redis cannot say, the reader
+			// asks again.
+			ctx, cancel := context.WithTimeout(context.Background(), f.opts.RequestsTimeout)
+			offset, _ := f.lastID(ctx, name)
+			cancel()
 			f.done.Add(1)
-			go f.read(name, f.stop)
+			go f.read(name, offset, f.stop)
 		}
 	}
 	f.mu.Unlock()
@@ -183,10 +189,9 @@ func hashCode(s string) int32 {
 // read follows a stream from its last entry and hands each entry to the
 // adapter of its namespace. When Redis cannot be reached it waits and goes
 // on from the last entry it saw, so nothing added meanwhile is missed.
-func (f *streamsFactory) read(stream string, stop chan struct{}) {
+func (f *streamsFactory) read(stream, offset string, stop chan struct{}) {
 	defer f.done.Done()
 	log := f.opts.Logger
-	offset := ""
 	backoff := 50 * time.Millisecond
 	down := false
 	stopped := func() bool {
@@ -213,18 +218,11 @@ func (f *streamsFactory) read(stream string, stop chan struct{}) {
 	for !stopped() {
 		ctx, cancel := context.WithTimeout(context.Background(), f.opts.BlockTime+f.opts.RequestsTimeout)
 		if offset == "" {
-			// Start after the stream's last entry.
-			last, err := f.rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
+			var err error
+			offset, err = f.lastID(ctx, stream)
 			cancel()
-			if err != nil {
-				if !pause(err) {
-					return
-				}
-				continue
-			}
-			offset = "0-0"
-			if len(last) > 0 {
-				offset = last[0].ID
+			if err != nil && !pause(err) {
+				return
 			}
 			continue
 		}
@@ -264,6 +262,19 @@ func (f *streamsFactory) read(stream string, stop chan struct{}) {
 			}
 		}
 	}
+}
+
+// lastID is the id of a stream's last entry, "0-0" when it has none, ""
+// on error.
+func (f *streamsFactory) lastID(ctx context.Context, stream string) (string, error) {
+	last, err := f.rdb.XRevRangeN(ctx, stream, "+", "-", 1).Result()
+	if err != nil {
+		return "", err
+	}
+	if len(last) == 0 {
+		return "0-0", nil
+	}
+	return last[0].ID, nil
 }
 
 // streamsAdapter is the adapter of NewStreamsFactory.
