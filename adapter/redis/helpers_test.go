@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,7 +79,12 @@ func (r *redisServer) addr() string { return "127.0.0.1:" + strconv.Itoa(r.port)
 func (r *redisServer) start() {
 	r.t.Helper()
 	cmd := exec.Command("redis-server", r.args...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	logFile, err := os.OpenFile(filepath.Join(r.dir, "redis.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("redis-server: %v", err)
 	}
@@ -90,7 +96,8 @@ func (r *redisServer) start() {
 	deadline := time.Now().Add(waitTimeout)
 	for c.Ping(context.Background()).Err() != nil {
 		if time.Now().After(deadline) {
-			r.t.Fatal("redis-server did not start")
+			log, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
+			r.t.Fatalf("redis-server did not start:\n%s", log)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

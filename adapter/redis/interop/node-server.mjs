@@ -114,6 +114,9 @@ async function control(path, b) {
       return { answers: await io.serverSideEmitWithAck(b.event, ...args) };
     case "/ctl/received":
       return { sse: received };
+    case "/ctl/flood": // for the benchmark
+      for (let i = 0; i < b.n; i++) io.emit(b.event, i);
+      return;
     case "/ctl/allRooms":
       return { rooms: [...(await io.of("/").adapter.allRooms())] };
     case "/ctl/count":
