@@ -50,6 +50,12 @@ func (s *Server) verify(r *http.Request, q url.Values, upgrade bool) (*Session, 
 	if !validHeaderValue(r.Header.Get("Origin")) {
 		return nil, s.requestError(r, ErrBadRequest, "")
 	}
+	if upgrade && s.opts.CORS != nil && !s.opts.CORS.Allows(r) {
+		// Browsers apply CORS to polling, not to WebSocket: without this
+		// check any site could open a WebSocket with the user's cookies
+		// (cross-site WebSocket hijacking). The reference lets it through.
+		return nil, s.requestError(r, ErrForbidden, "")
+	}
 	if sid := q.Get("sid"); sid != "" {
 		sess := s.Session(sid)
 		if sess == nil {
