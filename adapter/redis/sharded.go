@@ -170,7 +170,11 @@ func (a *shardedAdapter) ownChannel(room, id string) bool {
 	case DynamicPrivate:
 		return true
 	case Dynamic:
-		return room != id && a.nsp.Socket(room) == nil
+		// Publishers send to a room's channel any room whose name is not
+		// 20 characters long (the length of a socket id), so sockets' own
+		// rooms of another length (Engine.IO v3 clients outside "/") need
+		// their channel too.
+		return len(room) != 20 || room != id && a.nsp.Socket(room) == nil
 	}
 	return false
 }
