@@ -173,7 +173,7 @@ func TestClusterBroadcastWithAck(t *testing.T) {
 	forEachKind(t, func(t *testing.T, k kind) {
 		cl := startCluster(t, k)
 		for _, c := range cl.clients() {
-			c.answer = func(e event) []any { return []any{"ok-" + c.name} }
+			c.setAnswer(func(e event) []any { return []any{"ok-" + c.name} })
 		}
 		answers, err := cl.nodes[2].io.To("r").Timeout(5*time.Second).EmitWithAck(context.Background(), "ask", 1)
 		if err != nil {

@@ -2,9 +2,11 @@ package redisadapter_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	redisadapter "github.com/duplexio/duplex/adapter/redis"
 	"github.com/duplexio/duplex/internal/leakcheck"
 )
 
@@ -163,5 +165,48 @@ func TestStreamsRecoveryAcrossNodes(t *testing.T) {
 	again := dial(t, n0.hs.URL, "a3", map[string]any{"pid": a.pid, "offset": offset})
 	if again.sid == a.sid {
 		t.Error("a session was restored twice")
+	}
+}
+
+// While Redis is down, messages for the other nodes wait in a bounded
+// queue; past it, broadcasts reach the local sockets only and say so.
+func TestQueueFull(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	r := startRedis(t, false)
+	f := redisadapter.NewFactory(r.client(), &redisadapter.Options{QueueSize: 4, RequestsTimeout: time.Second})
+	n0 := startGoNode(t, "n0", f, 0)
+	waitServerCount(t, 1, n0.io)
+	a := dial(t, n0.hs.URL, "a", nil)
+	r.kill()
+	var full error
+	for i := 0; i < 50 && full == nil; i++ {
+		full = n0.io.Emit("e", i)
+		a.expect("e")
+	}
+	if !errors.Is(full, redisadapter.ErrQueueFull) {
+		t.Fatalf("50 broadcasts without Redis: %v, want ErrQueueFull", full)
+	}
+}
+
+// Answers can go to the asking node's own channel; every node must say so.
+func TestSpecificResponseChannel(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	r := startRedis(t, false)
+	var nodes []*goNode
+	for _, name := range []string{"n0", "n1", "n2"} {
+		f := redisadapter.NewFactory(r.client(), &redisadapter.Options{PublishOnSpecificResponseChannel: true})
+		nodes = append(nodes, startGoNode(t, name, f, 0))
+	}
+	waitServerCount(t, 3, nodes[0].io, nodes[1].io, nodes[2].io)
+	for _, n := range nodes {
+		dial(t, n.hs.URL, "c-"+n.name, nil).setAnswer(func(event) []any { return []any{"ok"} })
+	}
+	sockets, err := nodes[0].io.FetchSockets(context.Background())
+	if err != nil || len(sockets) != 3 {
+		t.Fatalf("fetch: %d, %v", len(sockets), err)
+	}
+	answers, err := nodes[1].io.Timeout(5*time.Second).EmitWithAck(context.Background(), "ask")
+	if err != nil || len(answers) != 3 {
+		t.Fatalf("emitWithAck: %d, %v", len(answers), err)
 	}
 }

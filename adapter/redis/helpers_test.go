@@ -570,3 +570,11 @@ func (c *client) expect2(names ...string) event {
 	}
 	return event{}
 }
+
+// setAnswer sets what the client answers to events that ask for an
+// acknowledgement.
+func (c *client) setAnswer(fn func(e event) []any) {
+	c.mu.Lock()
+	c.answer = fn
+	c.mu.Unlock()
+}

@@ -270,7 +270,7 @@ func TestMixedCluster(t *testing.T) {
 
 		// Broadcasts with acks both ways.
 		for _, c := range all {
-			c.answer = func(e event) []any { return []any{c.name} }
+			c.setAnswer(func(e event) []any { return []any{c.name} })
 		}
 		acks, err := g.io.To("r").Timeout(5*time.Second).EmitWithAck(context.Background(), "ask-go")
 		if err != nil {
