@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -580,7 +581,7 @@ func (a *streamsAdapter) RestoreSession(pid, offset string) (*adapter.Session, e
 	s := &adapter.Session{SID: asString(m["sid"]), PID: asString(m["pid"]), Rooms: asStrings(m["rooms"]), Data: m["data"]}
 	s.MissedPackets = [][]any{}
 	for range maxRestoreReads {
-		entries, err := a.f.rdb.XRange(ctx, a.stream, "("+offset, "+").Result()
+		entries, err := a.f.rdb.XRange(ctx, a.stream, nextOffset(offset), "+").Result()
 		if err != nil {
 			return nil, fmt.Errorf("redisadapter: restore session: %w", err)
 		}
@@ -608,6 +609,17 @@ func (a *streamsAdapter) RestoreSession(pid, offset string) (*adapter.Session, e
 		}
 	}
 	return s, nil
+}
+
+// nextOffset is the first id after offset: exclusive ranges need Redis
+// 6.2.
+func nextOffset(offset string) string {
+	ts, seq, _ := strings.Cut(offset, "-")
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if err != nil || n == math.MaxUint64 {
+		return "(" + offset
+	}
+	return ts + "-" + strconv.FormatUint(n+1, 10)
 }
 
 // includes reports whether a socket in rooms was a recipient of a
