@@ -106,6 +106,12 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 	}
 	ctx, cancel := b.nsp.server.ackContext(ctx, b.flags.Timeout)
 	defer cancel()
+	opts := b.options()
+	if deadline, ok := ctx.Deadline(); ok {
+		// Adapters learn how long to keep the acknowledgements they wait
+		// for on other nodes.
+		opts.Flags.Timeout = time.Until(deadline)
+	}
 	col := &ackCollector{done: make(chan struct{})}
 	for _, n := range b.nsp.targets() {
 		servers := 1
@@ -121,7 +127,7 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 		data = append(data, event)
 		data = append(data, args...)
 		p := &parser.SocketPacket{Type: parser.Event, Namespace: n.name, Data: data}
-		if err := n.adapter.BroadcastWithAck(p, b.options(), col.onCount, col.onAck); err != nil {
+		if err := n.adapter.BroadcastWithAck(p, opts, col.onCount, col.onAck); err != nil {
 			return nil, err
 		}
 	}

@@ -199,9 +199,13 @@ func (n *Namespace) ServerSideEmit(event string, args ...any) error {
 	return nil
 }
 
+// DefaultServerSideAckTimeout bounds ServerSideEmitWithAck when neither
+// its context nor the server's AckTimeout does.
+const DefaultServerSideAckTimeout = 5 * time.Second
+
 // ServerSideEmitWithAck is ServerSideEmit waiting for one answer from each
-// other node, until ctx is done or the timeout of the server's AckTimeout
-// option. It returns the answers received, and ErrAckTimeout when some
+// other node, until ctx is done or the server's AckTimeout (else
+// DefaultServerSideAckTimeout) passes. It returns the answers received, and ErrAckTimeout when some
 // were missing.
 func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
 	if parser.IsReservedEvent(event) {
@@ -212,6 +216,13 @@ func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, arg
 	}
 	ctx, cancel := n.server.ackContext(ctx, 0)
 	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		// A node may die before it answers: wait no longer than the
+		// reference's adapters do.
+		var cancelDefault context.CancelFunc
+		ctx, cancelDefault = context.WithTimeout(ctx, DefaultServerSideAckTimeout)
+		defer cancelDefault()
+	}
 	var (
 		mu      sync.Mutex
 		answers []Args
