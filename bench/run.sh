@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Runs every benchmark scenario against Duplex, the official Node server
+# and the floor (a bare gorilla/websocket server), one server process per
+# run, the server pinned to one core and the load tool to the other, and
+# writes a markdown table of the figures and their ratios to stdout and to
+# bench/results/latest.md (the JSON lines go to bench/results/latest.jsonl).
+#
+#   bench/run.sh                      the default run, a few minutes
+#   CONNECT_N=10000 bench/run.sh      memory per client at 10,000 clients
+#   SCALE_N=19000 bench/run.sh        also hold 19,000 clients through heartbeats
+#   SERVERS="duplex node" bench/run.sh
+#
+# Every knob is an environment variable; see the defaults below and
+# bench/README.md.
+set -euo pipefail
+cd "$(dirname "$0")"
+BENCH=$PWD
+ROOT=$(cd .. && pwd)
+
+: "${SERVERS:=duplex node floor}"
+: "${DURATION:=5s}"          # measurement window of each run
+: "${WARMUP:=1s}"            # run before the window
+: "${CONNECT_N:=2000}"       # connect: clients, held for the memory figures
+: "${CONNECT_C:=50}"         # connect: clients dialing at once
+: "${POLL_CONNECT_N:=1000}"  # polling handshakes
+: "${ECHO_C:=50}"            # echo: clients in the closed loop
+: "${ECHO_RATE:=10000}"      # echo at a fixed rate: acks/s
+: "${BCAST_N:=1000}"         # broadcast: clients
+: "${BCAST_WINDOW:=8}"       # broadcast, rooms: broadcasts in flight
+: "${BCAST_RATE:=20000}"     # broadcast at a fixed rate: deliveries/s ...
+: "${RATE_N:=1000}"          # ... to this many clients
+: "${ROOMS_N:=1000}"         # rooms: clients ...
+: "${ROOMS:=100}"            # ... in this many rooms
+: "${POLL_C:=20}"            # polling echo: clients
+: "${POLL_RATE:=2000}"       # polling echo at a fixed rate: acks/s
+: "${PAYLOAD:=32}"           # bytes of the string each event carries
+: "${SCALE_CASES:=echo broadcast}" # closed-loop cases run again with the server on both cores
+: "${SCALE_N:=0}"            # when set, hold this many clients through heartbeats
+: "${SCALE_HOLD:=30s}"       # ... for this long (the ping interval is 25s)
+: "${SERVER_CPUS:=0}"
+: "${TOOL_CPUS:=1}"
+: "${OUT:=$BENCH/results}"
+
+started=$(date +%s)
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# File descriptors: one per client in each process.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+nofile=$(ulimit -n)
+need=$(( CONNECT_N > SCALE_N ? CONNECT_N : SCALE_N ))
+if [ "$nofile" != unlimited ] && [ "$need" -gt $(( nofile - 100 )) ]; then
+  echo "run.sh: ulimit -n is $nofile, too low for $need clients; raise the hard limit" >&2
+  exit 1
+fi
+
+if command -v taskset >/dev/null 2>&1 && [ "$(nproc)" -ge 2 ]; then
+  server_pin=(taskset -c "$SERVER_CPUS")
+  both_pin=(taskset -c "0-$(( $(nproc) - 1 ))")
+  tool_pin=(taskset -c "$TOOL_CPUS")
+  pinning="server on CPU $SERVER_CPUS, load tool on CPU $TOOL_CPUS (taskset)"
+else
+  server_pin=()
+  both_pin=()
+  tool_pin=()
+  pinning="not pinned: taskset missing or fewer than 2 CPUs; the server and the load tool share the CPUs"
+fi
+
+work=$(mktemp -d)
+server_pid=""
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "==> building" >&2
+(cd "$ROOT" && go build -o "$work/sioload" ./bench/cmd/sioload \
+  && go build -o "$work/benchtable" ./bench/cmd/benchtable \
+  && go build -o "$work/duplex" ./bench/servers/duplex \
+  && go build -o "$work/floor" ./bench/servers/floor)
+if [[ " $SERVERS " == *" node "* ]]; then
+  if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+    echo "==> npm ci (bench/servers/node)" >&2
+    (cd "$BENCH/servers/node" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  else
+    echo "run.sh: node or npm missing: the Node server is left out" >&2
+    SERVERS=${SERVERS//node/}
+  fi
+fi
+
+# start_server NAME PIN...: starts a server, sets server_pid and port.
+start_server() {
+  local name=$1; shift
+  local cmd
+  case $name in
+    duplex) cmd=("$work/duplex") ;;
+    floor) cmd=("$work/floor") ;;
+    node) cmd=(node --expose-gc "$BENCH/servers/node/server.mjs") ;;
+    *) echo "run.sh: unknown server $name" >&2; return 1 ;;
+  esac
+  : > "$work/server.out"
+  PORT=0 "$@" "${cmd[@]}" > "$work/server.out" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 100); do
+    port=$(sed -n 's/^READY \([0-9]*\)$/\1/p' "$work/server.out")
+    [ -n "$port" ] && return 0
+    if ! kill -0 "$server_pid" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  echo "run.sh: $name did not start:" >&2
+  cat "$work/server.out" >&2
+  return 1
+}
+
+stop_server() {
+  kill "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+
+results="$work/results.jsonl"
+: > "$results"
+
+# run_case CASE SERVER-PIN-NAME ARGS...: runs the load tool once against each server.
+run_case() {
+  local tag=$1 pin=$2; shift 2
+  local s
+  for s in $SERVERS; do
+    if [ "$pin" = both ]; then
+      start_server "$s" "${both_pin[@]}" || continue
+    else
+      start_server "$s" "${server_pin[@]}" || continue
+    fi
+    echo "==> $tag: $s" >&2
+    "${tool_pin[@]}" "$work/sioload" -url "http://127.0.0.1:$port" -pid "$server_pid" \
+      -label "$s" -case "$tag" -duration "$DURATION" -warmup "$WARMUP" -payload "$PAYLOAD" "$@" \
+      | tee -a "$results" >&2 || echo "run.sh: $tag against $s failed" >&2
+    stop_server
+  done
+}
+
+run_case connect one -scenario connect -n "$CONNECT_N" -c "$CONNECT_C"
+run_case connect-polling one -scenario connect -transport polling -n "$POLL_CONNECT_N" -c "$CONNECT_C"
+run_case echo one -scenario echo -c "$ECHO_C"
+run_case echo-rate one -scenario echo -c "$ECHO_C" -rate "$ECHO_RATE"
+run_case broadcast one -scenario broadcast -n "$BCAST_N" -window "$BCAST_WINDOW"
+run_case broadcast-rate one -scenario broadcast -n "$RATE_N" -rate "$BCAST_RATE"
+run_case rooms one -scenario rooms -n "$ROOMS_N" -rooms "$ROOMS" -window "$BCAST_WINDOW"
+run_case polling one -scenario polling -c "$POLL_C"
+run_case polling-rate one -scenario polling -c "$POLL_C" -rate "$POLL_RATE"
+if [ ${#both_pin[@]} -gt 0 ]; then
+  for c in $SCALE_CASES; do
+    case $c in
+      echo) run_case echo-2cores both -scenario echo -c "$ECHO_C" ;;
+      broadcast) run_case broadcast-2cores both -scenario broadcast -n "$BCAST_N" -window "$BCAST_WINDOW" ;;
+    esac
+  done
+fi
+if [ "$SCALE_N" -gt 0 ]; then
+  run_case connect-scale one -scenario connect -n "$SCALE_N" -c "$CONNECT_C" -hold "$SCALE_HOLD" -timeout 10m
+fi
+
+elapsed=$(( $(date +%s) - started ))
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+sio_version=$(node -e 'console.log(require(process.argv[1]).packages["node_modules/socket.io"].version)' \
+  "$BENCH/servers/node/package-lock.json" 2>/dev/null || echo "?")
+commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo "?")
+if [ -n "$(git -C "$ROOT" status --porcelain -- socketio engineio transport parser adapter 2>/dev/null)" ]; then
+  commit="$commit (with uncommitted changes to the library)"
+fi
+
+mkdir -p "$OUT"
+{
+  echo "# Benchmark results"
+  echo
+  echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); Duplex at $commit; bench/run.sh took ${elapsed}s."
+  echo "- Machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB, Linux $(uname -r)."
+  echo "- $(go version | cut -d' ' -f3), Node $(node --version 2>/dev/null || echo missing), socket.io $sio_version; servers with default options."
+  echo "- Pinning: $pinning. ulimit -n $nofile."
+  echo "- Load average (1, 5, 15 min) before: $load_before; after: $load_after."
+  echo "- Each run: a fresh server process, ${WARMUP} warm-up, ${DURATION} measured; events carry a ${PAYLOAD}-byte string."
+  echo
+  echo "↑ higher is better, ↓ lower is better. Ratios are Duplex's figure over the other server's. Load tool CPU is in cores (1.00 = the tool's core saturated)."
+  echo
+  "$work/benchtable" < "$results"
+} > "$work/latest.md"
+cp "$results" "$OUT/latest.jsonl"
+cp "$work/latest.md" "$OUT/latest.md"
+cat "$OUT/latest.md"
