@@ -24,19 +24,21 @@ ROOT=$(cd .. && pwd)
 : "${CONNECT_C:=50}"         # connect: clients dialing at once
 : "${POLL_CONNECT_N:=1000}"  # polling handshakes
 : "${ECHO_C:=50}"            # echo: clients in the closed loop
-: "${ECHO_RATE:=10000}"      # echo at a fixed rate: acks/s
+: "${ECHO_RATE:=5000}"       # echo at a fixed rate: acks/s
 : "${BCAST_N:=1000}"         # broadcast: clients
-: "${BCAST_WINDOW:=8}"       # broadcast, rooms: broadcasts in flight
+: "${BCAST_WINDOW:=2}"       # broadcast: broadcasts in flight
 : "${BCAST_RATE:=20000}"     # broadcast at a fixed rate: deliveries/s ...
 : "${RATE_N:=1000}"          # ... to this many clients
 : "${ROOMS_N:=1000}"         # rooms: clients ...
 : "${ROOMS:=100}"            # ... in this many rooms
+: "${ROOMS_WINDOW:=16}"      # rooms: broadcasts in flight
 : "${POLL_C:=20}"            # polling echo: clients
-: "${POLL_RATE:=2000}"       # polling echo at a fixed rate: acks/s
+: "${POLL_RATE:=1000}"       # polling echo at a fixed rate: acks/s
 : "${PAYLOAD:=32}"           # bytes of the string each event carries
 : "${SCALE_CASES:=echo broadcast}" # closed-loop cases run again with the server on both cores
 : "${SCALE_N:=0}"            # when set, hold this many clients through heartbeats
 : "${SCALE_HOLD:=30s}"       # ... for this long (the ping interval is 25s)
+: "${PROFILE:=0}"            # 1: CPU profiles of the Go servers in $OUT/profiles
 : "${SERVER_CPUS:=0}"
 : "${TOOL_CPUS:=1}"
 : "${OUT:=$BENCH/results}"
@@ -88,6 +90,16 @@ if [[ " $SERVERS " == *" node "* ]]; then
   fi
 fi
 
+# seconds DURATION: whole seconds in a Go duration such as 5s, 1500ms or 1m.
+seconds() {
+  case $1 in
+    *ms) echo $(( ${1%ms} / 1000 )) ;;
+    *m) echo $(( ${1%m} * 60 )) ;;
+    *s) echo "${1%s}" ;;
+    *) echo "$1" ;;
+  esac
+}
+
 # start_server NAME PIN...: starts a server, sets server_pid and port.
 start_server() {
   local name=$1; shift
@@ -132,9 +144,18 @@ run_case() {
       start_server "$s" "${server_pin[@]}" || continue
     fi
     echo "==> $tag: $s" >&2
+    local prof_pid=""
+    if [ "$PROFILE" = 1 ] && [ "$s" != node ]; then
+      mkdir -p "$OUT/profiles"
+      # The measurement window, less a second of margin, after the warm-up.
+      (sleep "$(seconds "$WARMUP")"; curl -s -o "$OUT/profiles/$tag-$s.pprof" \
+        "http://127.0.0.1:$port/debug/pprof/profile?seconds=$(( $(seconds "$DURATION") > 1 ? $(seconds "$DURATION") - 1 : 1 ))") &
+      prof_pid=$!
+    fi
     "${tool_pin[@]}" "$work/sioload" -url "http://127.0.0.1:$port" -pid "$server_pid" \
       -label "$s" -case "$tag" -duration "$DURATION" -warmup "$WARMUP" -payload "$PAYLOAD" "$@" \
       | tee -a "$results" >&2 || echo "run.sh: $tag against $s failed" >&2
+    if [ -n "$prof_pid" ]; then wait "$prof_pid" || true; fi
     stop_server
   done
 }
@@ -145,7 +166,7 @@ run_case echo one -scenario echo -c "$ECHO_C"
 run_case echo-rate one -scenario echo -c "$ECHO_C" -rate "$ECHO_RATE"
 run_case broadcast one -scenario broadcast -n "$BCAST_N" -window "$BCAST_WINDOW"
 run_case broadcast-rate one -scenario broadcast -n "$RATE_N" -rate "$BCAST_RATE"
-run_case rooms one -scenario rooms -n "$ROOMS_N" -rooms "$ROOMS" -window "$BCAST_WINDOW"
+run_case rooms one -scenario rooms -n "$ROOMS_N" -rooms "$ROOMS" -window "$ROOMS_WINDOW"
 run_case polling one -scenario polling -c "$POLL_C"
 run_case polling-rate one -scenario polling -c "$POLL_C" -rate "$POLL_RATE"
 if [ ${#both_pin[@]} -gt 0 ]; then

@@ -30,6 +30,7 @@ type result struct {
 	Lost       uint64   `json:"lost"`
 	Skipped    uint64   `json:"skipped"`
 	ToolCPU    float64  `json:"tool_cpu"`
+	OtherCPU   float64  `json:"other_cpu"`
 	ServerCPU  *float64 `json:"server_cpu"`
 	ServerUsOp *float64 `json:"server_cpu_us_per_op"`
 	Latency    *struct {
@@ -142,6 +143,16 @@ var rows = []struct {
 	}},
 	{"polling-rate", []metric{
 		{func(r *result) string { return "server CPU µs per polling echo ack at " + rate(r) + " acks/s" }, cpuOp, true},
+	}},
+	{"connect-scale", []metric{
+		{func(r *result) string { return "held clients, through heartbeats" }, func(r *result) (float64, bool) { return float64(r.Clients), r.Clients > 0 }, false},
+		{func(r *result) string { return "RSS KiB per idle client at that count" }, mem(func(r *result) float64 { return r.Memory.PerClient }), true},
+		{text("RSS KiB per idle client after forced GC"), mem(func(r *result) float64 { return r.Memory.PerClientGC }), true},
+		{text("heartbeats answered per client while held"), mem(func(r *result) float64 {
+			return float64(r.Memory.Pings) / float64(max(r.Clients, 1))
+		}), false},
+		{text("clients one broadcast reached"), mem(func(r *result) float64 { return float64(r.Memory.Reached) }), false},
+		{text("ms for that broadcast to reach every client"), mem(func(r *result) float64 { return r.Memory.AllMs }), true},
 	}},
 	{"echo-2cores", []metric{
 		{func(r *result) string { return "echo acks/s, server on both cores, " + count(r.Clients) + " clients" }, perSec, false},
@@ -257,11 +268,14 @@ func main() {
 			if r.Skipped > 0 {
 				bad = append(bad, fmt.Sprintf("%d sends skipped (server behind the offered rate)", r.Skipped))
 			}
-			if r.Memory != nil && r.Memory.Reached != r.Clients && r.Tag() == "connect" {
+			if r.Memory != nil && r.Memory.Reached != r.Clients && strings.HasPrefix(r.Tag(), "connect") {
 				bad = append(bad, fmt.Sprintf("broadcast reached %d of %d clients", r.Memory.Reached, r.Clients))
 			}
 			if r.Memory != nil && r.Memory.After > 0 {
 				bad = append(bad, fmt.Sprintf("%d clients still counted after all closed", r.Memory.After))
+			}
+			if r.OtherCPU > 0.2 {
+				bad = append(bad, fmt.Sprintf("other processes used %.2f cores meanwhile", r.OtherCPU))
 			}
 			if r.ToolCPU > 0.9 {
 				bad = append(bad, fmt.Sprintf("load tool at %.2f cores: figure bounded by the tool", r.ToolCPU))

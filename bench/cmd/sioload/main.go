@@ -174,6 +174,9 @@ type result struct {
 	// Server figures, present when -pid was given.
 	ServerCPU  *float64 `json:"server_cpu,omitempty"`
 	ServerUsOp *float64 `json:"server_cpu_us_per_op,omitempty"`
+	// OtherCPU is what the rest of the machine used meanwhile (other
+	// processes, interrupts): a busy machine makes the figures unreliable.
+	OtherCPU float64 `json:"other_cpu"`
 
 	Memory *memory `json:"memory,omitempty"`
 	Error  string  `json:"error,omitempty"`
@@ -218,6 +221,7 @@ func (r *result) fill(ops uint64, u cpuUse) {
 	r.Seconds = round(u.Wall.Seconds(), 3)
 	r.PerSec = round(float64(ops)/u.Wall.Seconds(), 1)
 	r.ToolCPU = round(u.Self.Seconds()/u.Wall.Seconds(), 3)
+	r.OtherCPU = round(max(u.Other.Seconds(), 0)/u.Wall.Seconds(), 3)
 	if ops > 0 {
 		r.ToolUsOp = round(float64(u.Self.Microseconds())/float64(ops), 3)
 	}

@@ -52,16 +52,43 @@ func rssKiB(pid string) (int64, error) {
 	return 0, fmt.Errorf("/proc/%s/status: no VmRSS", pid)
 }
 
+// machineBusy returns the CPU time all CPUs spent busy (not idle nor
+// waiting for I/O), from /proc/stat.
+func machineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	fields := bytes.Fields(line)
+	if len(fields) < 8 || string(fields[0]) != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected %q", line)
+	}
+	var busy uint64
+	for i, f := range fields[1:] {
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is already in user
+			continue
+		}
+		v, err := strconv.ParseUint(string(f), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		busy += v
+	}
+	return time.Duration(busy) * time.Second / clockTicks, nil
+}
+
 // cpuMeter measures the CPU used by this process and, when pid is set,
 // by the server over a window of wall-clock time.
 type cpuMeter struct {
-	pid          string
-	start        time.Time
-	self, server time.Duration
+	pid                string
+	start              time.Time
+	self, server, busy time.Duration
 }
 
 func startCPU(pid string) *cpuMeter {
 	m := &cpuMeter{pid: pid, start: time.Now()}
+	m.busy, _ = machineBusy()
 	m.self, _ = cpuTime("self")
 	if pid != "" {
 		m.server, _ = cpuTime(pid)
@@ -74,6 +101,9 @@ type cpuUse struct {
 	Wall   time.Duration
 	Self   time.Duration
 	Server time.Duration // -1 when no pid was given
+	// Other is the CPU time the rest of the machine used: other
+	// processes, and interrupts not charged to either process.
+	Other time.Duration
 }
 
 func (m *cpuMeter) stop() cpuUse {
@@ -84,6 +114,9 @@ func (m *cpuMeter) stop() cpuUse {
 		if s, err := cpuTime(m.pid); err == nil {
 			u.Server = s - m.server
 		}
+	}
+	if busy, err := machineBusy(); err == nil {
+		u.Other = busy - m.busy - u.Self - max(u.Server, 0)
 	}
 	return u
 }
