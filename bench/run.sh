@@ -39,6 +39,7 @@ ROOT=$(cd .. && pwd)
 : "${SCALE_N:=0}"            # when set, hold this many clients through heartbeats
 : "${SCALE_HOLD:=30s}"       # ... for this long (the ping interval is 25s)
 : "${PROFILE:=0}"            # 1: CPU profiles of the Go servers in $OUT/profiles
+: "${QUIET_WAIT:=30}"        # seconds to wait, before each run, for the machine to be idle
 : "${SERVER_CPUS:=0}"
 : "${TOOL_CPUS:=1}"
 : "${OUT:=$BENCH/results}"
@@ -100,6 +101,28 @@ seconds() {
   esac
 }
 
+# busy_sample: prints "busy total" jiffies of all CPUs from /proc/stat.
+busy_sample() {
+  local _ u n s i w q sq st
+  read -r _ u n s i w q sq st _ < /proc/stat
+  echo "$(( u + n + s + q + sq + st )) $(( u + n + s + i + w + q + sq + st ))"
+}
+
+# quiet: waits up to QUIET_WAIT seconds for a second in which other
+# processes keep less than a fifth of a CPU busy (the machine may be shared).
+quiet() {
+  local deadline=$(( $(date +%s) + QUIET_WAIT )) b0 t0 b1 t1
+  while :; do
+    read -r b0 t0 <<< "$(busy_sample)"
+    sleep 1
+    read -r b1 t1 <<< "$(busy_sample)"
+    # busy CPUs × 1000 = (busy / total) × CPUs × 1000
+    if [ $(( (b1 - b0) * $(nproc) * 1000 / (t1 - t0 + 1) )) -lt 200 ] || [ "$(date +%s)" -ge "$deadline" ]; then
+      return 0
+    fi
+  done
+}
+
 # start_server NAME PIN...: starts a server, sets server_pid and port.
 start_server() {
   local name=$1; shift
@@ -138,6 +161,7 @@ run_case() {
   local tag=$1 pin=$2; shift 2
   local s
   for s in $SERVERS; do
+    quiet
     if [ "$pin" = both ]; then
       start_server "$s" "${both_pin[@]}" || continue
     else

@@ -26,6 +26,7 @@ type result struct {
 	Offered    float64  `json:"offered_per_s"`
 	Window     int      `json:"window"`
 	PerSec     float64  `json:"per_s"`
+	Ops        int      `json:"ops"`
 	Errors     uint64   `json:"errors"`
 	Lost       uint64   `json:"lost"`
 	Skipped    uint64   `json:"skipped"`
@@ -145,11 +146,11 @@ var rows = []struct {
 		{func(r *result) string { return "server CPU µs per polling echo ack at " + rate(r) + " acks/s" }, cpuOp, true},
 	}},
 	{"connect-scale", []metric{
-		{func(r *result) string { return "held clients, through heartbeats" }, func(r *result) (float64, bool) { return float64(r.Clients), r.Clients > 0 }, false},
+		{func(r *result) string { return "held clients, through heartbeats" }, func(r *result) (float64, bool) { return float64(r.Ops), r.Ops > 0 }, false},
 		{func(r *result) string { return "RSS KiB per idle client at that count" }, mem(func(r *result) float64 { return r.Memory.PerClient }), true},
 		{text("RSS KiB per idle client after forced GC"), mem(func(r *result) float64 { return r.Memory.PerClientGC }), true},
 		{text("heartbeats answered per client while held"), mem(func(r *result) float64 {
-			return float64(r.Memory.Pings) / float64(max(r.Clients, 1))
+			return float64(r.Memory.Pings) / float64(max(r.Ops, 1))
 		}), false},
 		{text("clients one broadcast reached"), mem(func(r *result) float64 { return float64(r.Memory.Reached) }), false},
 		{text("ms for that broadcast to reach every client"), mem(func(r *result) float64 { return r.Memory.AllMs }), true},
@@ -268,8 +269,8 @@ func main() {
 			if r.Skipped > 0 {
 				bad = append(bad, fmt.Sprintf("%d sends skipped (server behind the offered rate)", r.Skipped))
 			}
-			if r.Memory != nil && r.Memory.Reached != r.Clients && strings.HasPrefix(r.Tag(), "connect") {
-				bad = append(bad, fmt.Sprintf("broadcast reached %d of %d clients", r.Memory.Reached, r.Clients))
+			if r.Memory != nil && r.Memory.Reached != r.Ops && strings.HasPrefix(r.Tag(), "connect") {
+				bad = append(bad, fmt.Sprintf("broadcast reached %d of %d clients", r.Memory.Reached, r.Ops))
 			}
 			if r.Memory != nil && r.Memory.After > 0 {
 				bad = append(bad, fmt.Sprintf("%d clients still counted after all closed", r.Memory.After))
