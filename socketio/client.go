@@ -142,6 +142,7 @@ func (c *client) connect(name string, auth any) {
 	c.mu.Lock()
 	if c.closed || c.sockets[name] != nil || c.connecting[name] {
 		c.mu.Unlock()
+		n.pending.Add(-1)
 		return
 	}
 	if c.connecting == nil {
@@ -149,9 +150,7 @@ func (c *client) connect(name string, auth any) {
 	}
 	c.connecting[name] = true
 	c.mu.Unlock()
-	if !c.srv.work.add() {
-		return
-	}
+	c.srv.work.add()
 	go func() {
 		defer c.srv.work.done()
 		n.add(c, auth)

@@ -78,6 +78,10 @@ func NewConnectError(message string, data any) *ConnectError {
 	return &ConnectError{Message: message, Data: data}
 }
 
+// ErrTooManyAcks is returned by EmitWithAck when the socket already owes
+// Options.MaxPendingAcks acknowledgements.
+var ErrTooManyAcks = errors.New("socketio: too many pending acknowledgements")
+
 // ErrAckSent is returned by an Ack called a second time.
 var ErrAckSent = errors.New("socketio: acknowledgement already sent")
 

@@ -35,6 +35,20 @@ type Namespace struct {
 	onConn      []func(*Socket)
 	serverSide  map[string][]*handler
 	children    []*Namespace // of a template
+	parent      *Namespace   // the template of a dynamic namespace
+	pending     atomic.Int32 // clients running its middlewares
+}
+
+// dropChild forgets a child namespace that was removed.
+func (n *Namespace) dropChild(c *Namespace) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i, x := range n.children {
+		if x == c {
+			n.children = append(n.children[:i], n.children[i+1:]...)
+			return
+		}
+	}
 }
 
 func newNamespace(s *Server, name string) *Namespace {
@@ -319,6 +333,7 @@ func (n *Namespace) OnServerSideEmit(event string, args []parser.Value, ack func
 // connects the socket. It runs in a goroutine of its own, which goes on to
 // run the socket's handlers.
 func (n *Namespace) add(c *client, auth any) {
+	defer n.pending.Add(-1) // counted by namespaceFor
 	s := n.restore(c, auth)
 	if s == nil {
 		s = newSocket(n, c, auth, nil)
@@ -410,11 +425,16 @@ func (n *Namespace) runMiddlewares(s *Socket) error {
 	return nil
 }
 
-// remove forgets a socket.
+// remove forgets a socket, and an empty dynamic namespace with it when
+// the server cleans those up.
 func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
 	if n.sockets[s.id] == s {
 		delete(n.sockets, s.id)
 	}
+	empty := len(n.sockets) == 0
 	n.mu.Unlock()
+	if empty && n.parent != nil && n.server.opts.CleanupEmptyChildNamespaces {
+		n.server.removeChild(n)
+	}
 }

@@ -36,6 +36,45 @@ type Options struct {
 	// ConnectionStateRecovery, when set, lets clients that lost their
 	// connection get their id, rooms, data and missed events back.
 	ConnectionStateRecovery *RecoveryOptions
+	// CleanupEmptyChildNamespaces removes a dynamic namespace when its last
+	// socket leaves (the reference's option of the same name).
+	CleanupEmptyChildNamespaces bool
+
+	// Limits on what clients control. Zero means the default; -1 means no
+	// limit.
+
+	// MaxNamespaceLength bounds the namespace names clients may ask for;
+	// longer ones get "Invalid namespace". Default 256 bytes.
+	MaxNamespaceLength int
+	// MaxDynamicNamespaces bounds how many namespaces OfFunc and OfRegexp
+	// may create; past it, clients get "Invalid namespace". Default 10,000.
+	MaxDynamicNamespaces int
+	// MaxPendingEvents bounds the events of one socket waiting for its
+	// handlers; past it, the connection's reading waits for the handlers to
+	// catch up, slowing that client down and no other. Default 1024.
+	MaxPendingEvents int
+	// MaxPendingAcks bounds the acknowledgements a socket may owe the
+	// server; past it, EmitWithAck returns ErrTooManyAcks. Default 4096.
+	MaxPendingAcks int
+}
+
+// Default limits.
+const (
+	DefaultMaxNamespaceLength   = 256
+	DefaultMaxDynamicNamespaces = 10000
+	DefaultMaxPendingEvents     = 1024
+	DefaultMaxPendingAcks       = 4096
+)
+
+// limit resolves a limit option: 0 is def, below 0 is none.
+func limit(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return int(^uint(0) >> 1)
+	}
+	return v
 }
 
 // RecoveryOptions configures connection state recovery.
@@ -60,6 +99,7 @@ type Server struct {
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace
 	parents []*parentNamespace
+	dynamic int // namespaces created by parents
 	closed  bool
 
 	work workGroup // goroutines running handlers
@@ -83,6 +123,10 @@ func NewServer(opts *Options) *Server {
 	if o.Parser == nil {
 		o.Parser = &parser.JSONParser{}
 	}
+	o.MaxNamespaceLength = limit(o.MaxNamespaceLength, DefaultMaxNamespaceLength)
+	o.MaxDynamicNamespaces = limit(o.MaxDynamicNamespaces, DefaultMaxDynamicNamespaces)
+	o.MaxPendingEvents = limit(o.MaxPendingEvents, DefaultMaxPendingEvents)
+	o.MaxPendingAcks = limit(o.MaxPendingAcks, DefaultMaxPendingAcks)
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 45 * time.Second
 	}
@@ -148,14 +192,22 @@ func (s *Server) OfRegexp(re *regexp.Regexp) *Namespace {
 }
 
 // namespaceFor finds or creates the namespace a client asks for; nil when
-// there is none.
+// there is none. The namespace counts the client as connecting
+// (Namespace.pending) until the caller is done with it, so that it is not
+// cleaned up meanwhile.
 func (s *Server) namespaceFor(name string, auth any) *Namespace {
 	s.mu.RLock()
 	n := s.nsps[name]
+	if n != nil {
+		n.pending.Add(1)
+	}
 	parents := s.parents
 	s.mu.RUnlock()
 	if n != nil {
 		return n
+	}
+	if len(name) > s.opts.MaxNamespaceLength {
+		return nil
 	}
 	for _, p := range parents {
 		// User code, run by the session's reader: a panic must not stop it.
@@ -165,14 +217,39 @@ func (s *Server) namespaceFor(name string, auth any) *Namespace {
 		}
 		s.mu.Lock()
 		if n = s.nsps[name]; n == nil {
+			if s.closed || s.dynamic >= s.opts.MaxDynamicNamespaces {
+				s.mu.Unlock()
+				s.log.Warn("socketio: dynamic namespace refused", "name", name, "count", s.dynamic)
+				return nil
+			}
 			n = newNamespace(s, name)
 			n.inherit(p.tmpl)
+			n.parent = p.tmpl
 			s.nsps[name] = n
+			s.dynamic++
 		}
+		n.pending.Add(1)
 		s.mu.Unlock()
 		return n
 	}
 	return nil
+}
+
+// removeChild forgets an empty dynamic namespace
+// (CleanupEmptyChildNamespaces).
+func (s *Server) removeChild(n *Namespace) {
+	s.mu.Lock()
+	if s.nsps[n.name] != n || n.SocketCount() > 0 || n.pending.Load() > 0 {
+		s.mu.Unlock()
+		return
+	}
+	delete(s.nsps, n.name)
+	s.dynamic--
+	s.mu.Unlock()
+	n.parent.dropChild(n)
+	if n.adapter != nil {
+		_ = n.adapter.Close()
+	}
 }
 
 // Namespaces lists the namespaces that exist now.

@@ -73,6 +73,7 @@ type Socket struct {
 	acks            map[uint64]ack
 	tasks           []func()
 	running         bool
+	space           *sync.Cond // signalled when tasks shrink (MaxPendingEvents)
 }
 
 func newSocket(n *Namespace, c *client, auth any, session *adapter.Session) *Socket {
@@ -383,8 +384,8 @@ func (e Emitter) emit(event string, args []any, withAck func(id uint64) ack) err
 	p := &parser.SocketPacket{Type: parser.Event, Namespace: s.nsp.name, Data: data}
 	if withAck != nil {
 		p.ID, p.HasID = s.nsp.NextAckID(), true
-		if !s.registerAck(p.ID, withAck(p.ID)) {
-			return ErrDisconnected
+		if err := s.registerAck(p.ID, withAck(p.ID)); err != nil {
+			return err
 		}
 	} else if !s.Connected() {
 		return ErrDisconnected
@@ -407,19 +408,22 @@ func (e Emitter) emit(event string, args []any, withAck func(id uint64) ack) err
 	return nil
 }
 
-// registerAck keeps fn for the answer to packet id; false when the socket
-// is disconnected.
-func (s *Socket) registerAck(id uint64, fn ack) bool {
+// registerAck keeps fn for the answer to packet id. It fails when the
+// socket is disconnected, or already owes Options.MaxPendingAcks answers.
+func (s *Socket) registerAck(id uint64, fn ack) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.connected {
-		return false
+		return ErrDisconnected
+	}
+	if len(s.acks) >= s.nsp.server.opts.MaxPendingAcks {
+		return ErrTooManyAcks
 	}
 	if s.acks == nil {
 		s.acks = make(map[uint64]ack, 1)
 	}
 	s.acks[id] = fn
-	return true
+	return nil
 }
 
 // Disconnect disconnects the socket from its namespace
@@ -460,7 +464,7 @@ func (s *Socket) WritePacket(p *parser.SocketPacket, msgs []parser.Message, flag
 
 // RegisterAck implements adapter.Socket.
 func (s *Socket) RegisterAck(id uint64, fn func(args []parser.Value)) {
-	s.registerAck(id, func(a []parser.Value, err error) {
+	_ = s.registerAck(id, func(a []parser.Value, err error) { // a socket owing too many answers is left out
 		if err == nil {
 			fn(a)
 		}
@@ -511,7 +515,7 @@ func (s *Socket) onPacket(p *parser.SocketPacket) {
 		if p.HasID {
 			ev.Ack = s.ackSender(p.ID)
 		}
-		s.schedule(func() { s.dispatch(ev) })
+		s.schedule(func() { s.dispatch(ev) }, true)
 	case parser.Ack, parser.BinaryAck:
 		s.mu.Lock()
 		fn := s.acks[p.ID]
@@ -592,9 +596,17 @@ func (s *Socket) dispatch(ev *Event) {
 }
 
 // schedule queues a task for the socket's handler goroutine, starting it
-// when it is not running.
-func (s *Socket) schedule(task func()) {
+// when it is not running. With wait, it first waits while
+// Options.MaxPendingEvents tasks are queued: the session's reader then
+// stops reading this client until its handlers catch up.
+func (s *Socket) schedule(task func(), wait bool) {
 	s.mu.Lock()
+	for wait && s.connected && len(s.tasks) >= s.nsp.server.opts.MaxPendingEvents {
+		if s.space == nil {
+			s.space = sync.NewCond(&s.mu)
+		}
+		s.space.Wait()
+	}
 	s.tasks = append(s.tasks, task)
 	if s.running {
 		s.mu.Unlock()
@@ -622,6 +634,9 @@ func (s *Socket) drain() {
 		task := s.tasks[0]
 		s.tasks[0] = nil
 		s.tasks = s.tasks[1:]
+		if s.space != nil {
+			s.space.Signal()
+		}
 		s.mu.Unlock()
 		task()
 	}
@@ -639,12 +654,15 @@ func (s *Socket) onClose(reason Reason) {
 	s.connected = false
 	acks := s.acks
 	s.acks = nil
+	if s.space != nil {
+		s.space.Broadcast() // a reader waiting for room goes on
+	}
 	s.mu.Unlock()
 	s.client.detach(s)
 	for _, fn := range acks {
 		fn(nil, ErrDisconnected)
 	}
-	s.schedule(func() { s.cleanup(reason) })
+	s.schedule(func() { s.cleanup(reason) }, false)
 }
 
 // cleanup runs the disconnect handlers and forgets the socket.

@@ -16,11 +16,10 @@ type workGroup struct {
 	idle chan struct{} // closed when n drops to zero while someone waits
 }
 
-func (w *workGroup) add() bool {
+func (w *workGroup) add() {
 	w.mu.Lock()
 	w.n++
 	w.mu.Unlock()
-	return true
 }
 
 func (w *workGroup) done() {
