@@ -39,6 +39,7 @@ ROOT=$(cd .. && pwd)
 : "${SCALE_N:=0}"            # when set, hold this many clients through heartbeats
 : "${SCALE_HOLD:=30s}"       # ... for this long (the ping interval is 25s)
 : "${PROFILE:=0}"            # 1: CPU profiles of the Go servers in $OUT/profiles
+: "${REPEAT:=1}"             # runs of each case per server; the table shows medians
 : "${QUIET_WAIT:=30}"        # seconds to wait, before each run, for the machine to be idle
 : "${SERVER_CPUS:=0}"
 : "${TOOL_CPUS:=1}"
@@ -159,7 +160,8 @@ results="$work/results.jsonl"
 # run_case CASE SERVER-PIN-NAME ARGS...: runs the load tool once against each server.
 run_case() {
   local tag=$1 pin=$2; shift 2
-  local s
+  local s rep
+  for rep in $(seq "$REPEAT"); do
   for s in $SERVERS; do
     quiet
     if [ "$pin" = both ]; then
@@ -181,6 +183,7 @@ run_case() {
       | tee -a "$results" >&2 || echo "run.sh: $tag against $s failed" >&2
     if [ -n "$prof_pid" ]; then wait "$prof_pid" || true; fi
     stop_server
+  done
   done
 }
 
@@ -223,7 +226,7 @@ mkdir -p "$OUT"
   echo "- $(go version | cut -d' ' -f3), Node $(node --version 2>/dev/null || echo missing), socket.io $sio_version; servers with default options."
   echo "- Pinning: $pinning. ulimit -n $nofile."
   echo "- Load average (1, 5, 15 min) before: $load_before; after: $load_after."
-  echo "- Each run: a fresh server process, ${WARMUP} warm-up, ${DURATION} measured; events carry a ${PAYLOAD}-byte string."
+  echo "- Each run: a fresh server process, ${WARMUP} warm-up, ${DURATION} measured; events carry a ${PAYLOAD}-byte string; each case run $REPEAT time(s) per server, the table shows medians."
   echo
   echo "↑ higher is better, ↓ lower is better. Ratios are Duplex's figure over the other server's. Load tool CPU is in cores (1.00 = the tool's core saturated)."
   echo

@@ -1,6 +1,7 @@
 // Command benchtable turns the JSON lines of sioload runs into a markdown
 // table of absolute figures and ratios: Duplex against the Node server and
-// against the floor. bench/run.sh calls it.
+// against the floor. A case run several times shows the median of each
+// figure. bench/run.sh calls it.
 //
 //	benchtable < results.jsonl
 package main
@@ -12,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -199,8 +201,8 @@ func main() {
 		}
 		var any *result
 		for _, s := range servers {
-			if r := byServer[s]; r != nil {
-				any = r
+			if rs := byServer[s]; len(rs) > 0 {
+				any = rs[0]
 				break
 			}
 		}
@@ -215,16 +217,17 @@ func main() {
 			fmt.Fprintf(w, "| %s %s |", m.name(any), arrow)
 			vals := map[string]float64{}
 			for _, s := range servers {
-				r := byServer[s]
-				if r == nil {
+				var vs []float64
+				for _, r := range byServer[s] {
+					if v, ok := m.value(r); ok {
+						vs = append(vs, v)
+					}
+				}
+				if len(vs) == 0 {
 					fmt.Fprint(w, " – |")
 					continue
 				}
-				v, ok := m.value(r)
-				if !ok {
-					fmt.Fprint(w, " – |")
-					continue
-				}
+				v := median(vs)
 				vals[s] = v
 				fmt.Fprintf(w, " %s |", num(v))
 			}
@@ -240,8 +243,12 @@ func main() {
 			if i == 0 {
 				var cpus []string
 				for _, s := range servers {
-					if r := byServer[s]; r != nil {
-						cpus = append(cpus, strconv.FormatFloat(r.ToolCPU, 'f', 2, 64))
+					var vs []float64
+					for _, r := range byServer[s] {
+						vs = append(vs, r.ToolCPU)
+					}
+					if len(vs) > 0 {
+						cpus = append(cpus, strconv.FormatFloat(median(vs), 'f', 2, 64))
 					} else {
 						cpus = append(cpus, "–")
 					}
@@ -252,37 +259,39 @@ func main() {
 			}
 		}
 		for _, s := range servers {
-			r := byServer[s]
-			if r == nil {
-				continue
-			}
-			var bad []string
-			if r.Error != "" {
-				bad = append(bad, "error: "+r.Error)
-			}
-			if r.Errors > 0 {
-				bad = append(bad, fmt.Sprintf("%d errors", r.Errors))
-			}
-			if r.Lost > 0 {
-				bad = append(bad, fmt.Sprintf("%d deliveries lost", r.Lost))
-			}
-			if r.Skipped > 0 {
-				bad = append(bad, fmt.Sprintf("%d sends skipped (server behind the offered rate)", r.Skipped))
-			}
-			if r.Memory != nil && r.Memory.Reached != r.Ops && strings.HasPrefix(r.Tag(), "connect") {
-				bad = append(bad, fmt.Sprintf("broadcast reached %d of %d clients", r.Memory.Reached, r.Ops))
-			}
-			if r.Memory != nil && r.Memory.After > 0 {
-				bad = append(bad, fmt.Sprintf("%d clients still counted after all closed", r.Memory.After))
-			}
-			if r.OtherCPU > 0.2 {
-				bad = append(bad, fmt.Sprintf("other processes used %.2f cores meanwhile", r.OtherCPU))
-			}
-			if r.ToolCPU > 0.9 {
-				bad = append(bad, fmt.Sprintf("load tool at %.2f cores: figure bounded by the tool", r.ToolCPU))
-			}
-			if len(bad) > 0 {
-				notes = append(notes, fmt.Sprintf("%s, %s: %s", row.tag, s, strings.Join(bad, "; ")))
+			for i, r := range byServer[s] {
+				var bad []string
+				if r.Error != "" {
+					bad = append(bad, "error: "+r.Error)
+				}
+				if r.Errors > 0 {
+					bad = append(bad, fmt.Sprintf("%d errors", r.Errors))
+				}
+				if r.Lost > 0 {
+					bad = append(bad, fmt.Sprintf("%d deliveries lost", r.Lost))
+				}
+				if r.Skipped > 0 {
+					bad = append(bad, fmt.Sprintf("%d sends skipped (server behind the offered rate)", r.Skipped))
+				}
+				if r.Memory != nil && r.Memory.Reached != r.Ops && strings.HasPrefix(r.Tag(), "connect") {
+					bad = append(bad, fmt.Sprintf("broadcast reached %d of %d clients", r.Memory.Reached, r.Ops))
+				}
+				if r.Memory != nil && r.Memory.After > 0 {
+					bad = append(bad, fmt.Sprintf("%d clients still counted after all closed", r.Memory.After))
+				}
+				if r.OtherCPU > 0.2 {
+					bad = append(bad, fmt.Sprintf("other processes used %.2f cores meanwhile", r.OtherCPU))
+				}
+				if r.ToolCPU > 0.9 {
+					bad = append(bad, fmt.Sprintf("load tool at %.2f cores: figure bounded by the tool", r.ToolCPU))
+				}
+				if len(bad) > 0 {
+					run := ""
+					if len(byServer[s]) > 1 {
+						run = fmt.Sprintf(" (run %d)", i+1)
+					}
+					notes = append(notes, fmt.Sprintf("%s, %s%s: %s", row.tag, s, run, strings.Join(bad, "; ")))
+				}
 			}
 		}
 	}
@@ -302,9 +311,10 @@ func (r *result) Tag() string {
 	return r.Scenario
 }
 
-// read groups results by case and server.
-func read(in io.Reader) (map[string]map[string]*result, error) {
-	out := map[string]map[string]*result{}
+// read groups results by case and server; a case run several times has
+// several results per server.
+func read(in io.Reader) (map[string]map[string][]*result, error) {
+	out := map[string]map[string][]*result{}
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -317,11 +327,22 @@ func read(in io.Reader) (map[string]map[string]*result, error) {
 			return nil, fmt.Errorf("%q: %w", line, err)
 		}
 		if out[r.Tag()] == nil {
-			out[r.Tag()] = map[string]*result{}
+			out[r.Tag()] = map[string][]*result{}
 		}
-		out[r.Tag()][r.Server] = r
+		out[r.Tag()][r.Server] = append(out[r.Tag()][r.Server], r)
 	}
 	return out, sc.Err()
+}
+
+// median is the middle value, or the mean of the two middle ones.
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // num prints a figure with three significant digits, or as an integer.
