@@ -51,6 +51,11 @@ done
 step "examples/frameworks: go vet, go test -race (net/http, chi, gin, Echo, TLS and HTTP/2)"
 (cd examples/frameworks && go vet ./... && go test -race -count=1 ./...)
 
+step "examples/cluster: three nodes behind nginx (a real redis-server and nginx)"
+need redis-server redis-server
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need nginx nginx
+(cd examples/cluster && go vet ./... && go test -race -count=1 ./...)
+
 step "interop: npm install"
 (cd interop && npm ci --no-audit --no-fund --loglevel=error)
 
