@@ -39,6 +39,7 @@ ROOT=$(cd .. && pwd)
 : "${SCALE_N:=0}"            # when set, hold this many clients through heartbeats
 : "${SCALE_HOLD:=30s}"       # ... for this long (the ping interval is 25s)
 : "${PROFILE:=0}"            # 1: CPU profiles of the Go servers in $OUT/profiles
+: "${CASES:=}"               # the cases to run (names as in the table's notes); empty: all
 : "${REPEAT:=1}"             # runs of each case per server; the table shows medians
 : "${QUIET_WAIT:=30}"        # seconds to wait, before each run, for the machine to be idle
 : "${SERVER_CPUS:=0}"
@@ -161,6 +162,7 @@ results="$work/results.jsonl"
 run_case() {
   local tag=$1 pin=$2; shift 2
   local s rep
+  if [ -n "$CASES" ] && [[ " $CASES " != *" $tag "* ]]; then return 0; fi
   for rep in $(seq "$REPEAT"); do
   for s in $SERVERS; do
     quiet
@@ -225,6 +227,7 @@ mkdir -p "$OUT"
   echo "- Machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB, Linux $(uname -r)."
   echo "- $(go version | cut -d' ' -f3), Node $(node --version 2>/dev/null || echo missing), socket.io $sio_version; servers with default options."
   echo "- Pinning: $pinning. ulimit -n $nofile."
+  echo "- Knobs: REPEAT=$REPEAT DURATION=$DURATION WARMUP=$WARMUP CONNECT_N=$CONNECT_N CONNECT_C=$CONNECT_C POLL_CONNECT_N=$POLL_CONNECT_N ECHO_C=$ECHO_C ECHO_RATE=$ECHO_RATE BCAST_N=$BCAST_N BCAST_WINDOW=$BCAST_WINDOW BCAST_RATE=$BCAST_RATE RATE_N=$RATE_N ROOMS_N=$ROOMS_N ROOMS=$ROOMS ROOMS_WINDOW=$ROOMS_WINDOW POLL_C=$POLL_C POLL_RATE=$POLL_RATE PAYLOAD=$PAYLOAD SCALE_N=$SCALE_N."
   echo "- Load average (1, 5, 15 min) before: $load_before; after: $load_after."
   echo "- Each run: a fresh server process, ${WARMUP} warm-up, ${DURATION} measured; events carry a ${PAYLOAD}-byte string; each case run $REPEAT time(s) per server, the table shows medians."
   echo

@@ -110,6 +110,7 @@ var rows = []struct {
 	}},
 	{"echo", []metric{
 		{func(r *result) string { return "echo acks/s, closed loop, " + count(r.Clients) + " clients" }, perSec, false},
+		{text("server CPU µs per echo ack at that peak"), cpuOp, true},
 		{text("echo latency p50 µs"), p50, true},
 		{text("echo latency p99 µs"), p99, true},
 	}},
@@ -122,6 +123,7 @@ var rows = []struct {
 		{func(r *result) string {
 			return "broadcast deliveries/s to " + count(r.Clients) + " clients, " + count(r.Window) + " in flight"
 		}, perSec, false},
+		{text("server CPU µs per delivery at that peak"), cpuOp, true},
 		{text("delivery latency p50 µs"), p50, true},
 		{text("delivery latency p99 µs"), p99, true},
 	}},
@@ -136,11 +138,13 @@ var rows = []struct {
 		{func(r *result) string {
 			return "room deliveries/s, " + count(r.Rooms) + " rooms of " + count(r.Clients/max(r.Rooms, 1)) + ", " + count(r.Window) + " in flight"
 		}, perSec, false},
+		{text("server CPU µs per room delivery at that peak"), cpuOp, true},
 		{text("room delivery latency p50 µs"), p50, true},
 		{text("room delivery latency p99 µs"), p99, true},
 	}},
 	{"polling", []metric{
 		{func(r *result) string { return "polling echo acks/s, closed loop, " + count(r.Clients) + " clients" }, perSec, false},
+		{text("server CPU µs per polling echo ack at that peak"), cpuOp, true},
 		{text("polling echo latency p50 µs"), p50, true},
 		{text("polling echo latency p99 µs"), p99, true},
 	}},
