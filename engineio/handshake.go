@@ -156,7 +156,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values,
 	sess.mu.Unlock()
 	sess.startHeartbeat()
 	s.handler.OnOpen(sess)
-	sess.readLoop(ws)
+	sess.serveWebSocket(ws)
 }
 
 // openPacket is the handshake's open packet.

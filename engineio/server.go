@@ -198,7 +198,9 @@ func NewServer(h Handler, opts *Options) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	wsOpts := transport.WebSocketOptions{MaxMessageSize: o.MaxHTTPBufferSize}
+	// A small read buffer: idle connections keep it for life, and larger
+	// frames are read through it all the same.
+	wsOpts := transport.WebSocketOptions{MaxMessageSize: o.MaxHTTPBufferSize, ReadBufferSize: 1024}
 	if o.PerMessageDeflate != nil {
 		wsOpts.CompressionThreshold = o.PerMessageDeflate.Threshold
 	}

@@ -69,7 +69,7 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			s.srv.log.Debug("engineio: upgraded", "sid", s.id)
-			s.readLoop(ws)
+			s.serveWebSocket(ws)
 			return
 		default:
 			s.abortProbe(ws)
@@ -110,6 +110,18 @@ func (s *Session) abortProbe(ws *transport.WebSocket) {
 	}
 	s.mu.Unlock()
 	ws.Close()
+}
+
+// serveWebSocket reads the session's WebSocket in a goroutine of its own,
+// so that the HTTP handler returns and net/http frees what it holds for
+// the request (its buffers, the request, a deep stack): an idle connection
+// keeps only a small reader goroutine and the WebSocket's read buffer.
+func (s *Session) serveWebSocket(ws *transport.WebSocket) {
+	s.srv.active.spawn()
+	go func() {
+		defer s.srv.active.leave()
+		s.readLoop(ws)
+	}()
 }
 
 // readLoop reads the packets of the session's WebSocket until it fails.
