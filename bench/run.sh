@@ -236,7 +236,8 @@ mkdir -p "$OUT"
   echo
   echo "↑ higher is better, ↓ lower is better. Ratios are Duplex's figure over the other server's. Load tool CPU is in cores (1.00 = the tool's core saturated)."
   echo
-  "$work/benchtable" < "$results"
+  refs=$(for s in $SERVERS; do [ "$s" != duplex ] && printf '%s,' "$s"; done)
+  "$work/benchtable" -ref "${refs%,}" < "$results"
 } > "$work/latest.md"
 cp "$results" "$OUT/latest.jsonl"
 cp "$work/latest.md" "$OUT/latest.md"
