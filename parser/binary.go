@@ -159,20 +159,37 @@ func checkPlaceholders(p *SocketPacket, n int) error {
 	return nil
 }
 
+// maxSplitDepth bounds the nesting deconstruct walks: deeper values (a
+// cyclic map, say) are left to the JSON encoder, which reports cycles,
+// rather than overflowing the stack.
+const maxSplitDepth = 1000
+
+// attachmentSplit is the state of deconstruct: the attachments found so
+// far and the current depth.
+type attachmentSplit struct {
+	bufs  [][]byte
+	depth int
+}
+
 // deconstruct replaces every []byte in v with a placeholder, appending the
-// bytes to bufs. Values that hold no []byte are returned unchanged; others
+// bytes to st.bufs. Values that hold no []byte are returned unchanged; others
 // are copied into maps and slices (structs through their JSON field names).
-func deconstruct(v any, bufs *[][]byte) any {
+func deconstruct(v any, st *attachmentSplit) any {
+	if st.depth >= maxSplitDepth {
+		return v // a cycle, or absurd nesting: the JSON encoder reports it
+	}
+	st.depth++
+	defer func() { st.depth-- }()
 	switch t := v.(type) {
 	case nil, string, bool, float64, float32, int, int64, int32, uint, uint64, uint32, json.Number, json.RawMessage:
 		return v
 	case []byte:
-		*bufs = append(*bufs, t)
-		return map[string]any{"_placeholder": true, "num": len(*bufs) - 1}
+		st.bufs = append(st.bufs, t)
+		return map[string]any{"_placeholder": true, "num": len(st.bufs) - 1}
 	case []any:
 		var out []any
 		for i, e := range t {
-			d := deconstruct(e, bufs)
+			d := deconstruct(e, st)
 			if out == nil && !sameValue(d, e) {
 				out = make([]any, len(t))
 				copy(out, t[:i])
@@ -188,7 +205,7 @@ func deconstruct(v any, bufs *[][]byte) any {
 	case map[string]any:
 		var out map[string]any
 		for k, e := range t {
-			d := deconstruct(e, bufs)
+			d := deconstruct(e, st)
 			if out == nil && !sameValue(d, e) {
 				out = make(map[string]any, len(t))
 				for k2, e2 := range t {
@@ -208,7 +225,7 @@ func deconstruct(v any, bufs *[][]byte) any {
 	if !mayHoldBinary(rv.Type()) {
 		return v
 	}
-	return deconstructValue(rv, bufs)
+	return deconstructValue(rv, st)
 }
 
 // sameValue reports whether deconstruct left a value as it was; only
@@ -271,30 +288,35 @@ func computeMayHoldBinary(t reflect.Type) bool {
 }
 
 // deconstructValue is deconstruct for values that need reflection.
-func deconstructValue(rv reflect.Value, bufs *[][]byte) any {
+func deconstructValue(rv reflect.Value, st *attachmentSplit) any {
 	if !rv.IsValid() {
 		return nil
 	}
+	if st.depth >= maxSplitDepth {
+		return rv.Interface()
+	}
+	st.depth++
+	defer func() { st.depth-- }()
 	t := rv.Type()
 	if !mayHoldBinary(t) {
 		return rv.Interface()
 	}
 	if t == bytesType {
-		return deconstruct(rv.Bytes(), bufs)
+		return deconstruct(rv.Bytes(), st)
 	}
 	switch t.Kind() {
 	case reflect.Interface, reflect.Pointer:
 		if rv.IsNil() {
 			return nil
 		}
-		return deconstructValue(rv.Elem(), bufs)
+		return deconstructValue(rv.Elem(), st)
 	case reflect.Slice, reflect.Array:
 		if t.Kind() == reflect.Slice && rv.IsNil() {
 			return nil
 		}
 		out := make([]any, rv.Len())
 		for i := range out {
-			out[i] = deconstructValue(rv.Index(i), bufs)
+			out[i] = deconstructValue(rv.Index(i), st)
 		}
 		return out
 	case reflect.Map:
@@ -303,12 +325,12 @@ func deconstructValue(rv reflect.Value, bufs *[][]byte) any {
 		}
 		out := make(map[string]any, rv.Len())
 		for it := rv.MapRange(); it.Next(); {
-			out[it.Key().String()] = deconstructValue(it.Value(), bufs)
+			out[it.Key().String()] = deconstructValue(it.Value(), st)
 		}
 		return out
 	case reflect.Struct:
 		out := make(map[string]any, t.NumField())
-		deconstructFields(rv, out, bufs)
+		deconstructFields(rv, out, st)
 		return out
 	}
 	return rv.Interface()
@@ -317,7 +339,7 @@ func deconstructValue(rv reflect.Value, bufs *[][]byte) any {
 // deconstructFields copies a struct's fields under their JSON names,
 // following the json tag's name, "-" and omitempty, and flattening
 // embedded structs without a name.
-func deconstructFields(rv reflect.Value, out map[string]any, bufs *[][]byte) {
+func deconstructFields(rv reflect.Value, out map[string]any, st *attachmentSplit) {
 	t := rv.Type()
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -336,7 +358,7 @@ func deconstructFields(rv reflect.Value, out map[string]any, bufs *[][]byte) {
 				fv, ft = fv.Elem(), ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				deconstructFields(fv, out, bufs)
+				deconstructFields(fv, out, st)
 				continue
 			}
 		}
@@ -349,6 +371,6 @@ func deconstructFields(rv reflect.Value, out map[string]any, bufs *[][]byte) {
 		if strings.Contains(opts, "omitempty") && fv.IsZero() {
 			continue
 		}
-		out[name] = deconstructValue(fv, bufs)
+		out[name] = deconstructValue(fv, st)
 	}
 }

@@ -34,17 +34,17 @@ type JSONParser struct {
 // Encode returns the text message of p followed by its binary attachments.
 func (jp *JSONParser) Encode(p *SocketPacket) ([]Message, error) {
 	typ, data := p.Type, p.Data
-	var bufs [][]byte
+	var st attachmentSplit
 	if data != nil && (typ == Event || typ == Ack) {
-		data = deconstruct(data, &bufs)
-		if len(bufs) > 0 {
+		data = deconstruct(data, &st)
+		if len(st.bufs) > 0 {
 			typ += BinaryEvent - Event // EVENT→BINARY_EVENT, ACK→BINARY_ACK
 		}
 	}
 	b := make([]byte, 0, 64)
 	b = append(b, '0'+byte(typ))
 	if typ == BinaryEvent || typ == BinaryAck {
-		b = strconv.AppendInt(b, int64(len(bufs)), 10)
+		b = strconv.AppendInt(b, int64(len(st.bufs)), 10)
 		b = append(b, '-')
 	}
 	if p.Namespace != "" && p.Namespace != "/" {
@@ -60,9 +60,9 @@ func (jp *JSONParser) Encode(p *SocketPacket) ([]Message, error) {
 			return nil, err
 		}
 	}
-	msgs := make([]Message, 1, 1+len(bufs))
+	msgs := make([]Message, 1, 1+len(st.bufs))
 	msgs[0] = Message{Data: b}
-	for _, buf := range bufs {
+	for _, buf := range st.bufs {
 		msgs = append(msgs, Message{Data: buf, Binary: true})
 	}
 	return msgs, nil

@@ -770,3 +770,12 @@ func eventOf(p *SocketPacket) string {
 	}
 	return p.Event
 }
+
+// A cyclic value is an error from Encode, not a stack overflow.
+func TestEncodeCyclicValue(t *testing.T) {
+	m := map[string]any{"b": []byte{1}}
+	m["self"] = m
+	if _, err := (&JSONParser{}).Encode(&SocketPacket{Type: Event, Data: []any{"x", m}}); err == nil {
+		t.Fatal("a cyclic value encoded")
+	}
+}
