@@ -151,7 +151,8 @@ type Server struct {
 	sessions map[string]*Session
 	closed   bool
 
-	active activity
+	active   activity
+	counters counters // the figures of Stats
 }
 
 // NewServer returns a server that reports its sessions' events to h. A nil
@@ -288,15 +289,19 @@ func (s *Server) register(sess *Session) bool {
 		return false
 	}
 	s.sessions[sess.id] = sess
+	s.counters.opened(sess.transport) // not shared yet: no lock needed
 	return true
 }
 
-func (s *Server) remove(sess *Session) {
+// remove forgets a closed session; false when it was not registered.
+func (s *Server) remove(sess *Session) bool {
 	s.mu.Lock()
-	if s.sessions[sess.id] == sess {
-		delete(s.sessions, sess.id)
+	defer s.mu.Unlock()
+	if s.sessions[sess.id] != sess {
+		return false
 	}
-	s.mu.Unlock()
+	delete(s.sessions, sess.id)
+	return true
 }
 
 func (s *Server) allowsTransport(name string) bool {

@@ -219,7 +219,7 @@ func (s *Session) kickLocked() {
 }
 
 // takeLocked hands the queued packets to a writer, which gives the slice
-// back with recycle.
+// back with recycle once it has written them.
 func (s *Session) takeLocked() []parser.Packet {
 	batch := s.queue
 	s.queue, s.spare = s.spare, nil
@@ -227,7 +227,10 @@ func (s *Session) takeLocked() []parser.Packet {
 	return batch
 }
 
+// recycle is called by a writer with a batch it has written: it counts the
+// packets sent and keeps the slice for the next batch.
 func (s *Session) recycle(batch []parser.Packet) {
+	s.srv.counters.sent(batch)
 	if cap(batch) > 64 {
 		return
 	}
@@ -288,7 +291,7 @@ func (s *Session) finish(reason Reason) {
 	if s.closeTimer != nil {
 		s.closeTimer.Stop()
 	}
-	ws, probe := s.ws, s.probe
+	ws, probe, transportName := s.ws, s.probe, s.transport
 	clear(s.queue)
 	s.queue, s.spare, s.queued = nil, nil, 0
 	close(s.done)
@@ -304,7 +307,9 @@ func (s *Session) finish(reason Reason) {
 	if probe != nil {
 		probe.Close()
 	}
-	s.srv.remove(s)
+	if s.srv.remove(s) {
+		s.srv.counters.closed(transportName, reason)
+	}
 	s.srv.log.Debug("engineio: session closed", "sid", s.id, "reason", string(reason))
 	s.srv.handler.OnClose(s, reason)
 }
@@ -352,6 +357,7 @@ func (s *Session) onHeartbeat() {
 // onPacket handles one packet from the client. It returns errStop when no
 // more packets should be read from the same payload.
 func (s *Session) onPacket(p parser.Packet) error {
+	s.srv.counters.received(&p)
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()

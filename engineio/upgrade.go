@@ -50,10 +50,13 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 			s.abortProbe(ws)
 			return
 		}
+		s.srv.counters.received(&p)
 		switch {
 		case p.Type == parser.PacketPing && string(p.Data) == "probe":
 			pong := []parser.Packet{{Type: parser.PacketPong, Data: p.Data}}
-			if err := ws.WritePackets(pong, time.Now().Add(s.srv.opts.UpgradeTimeout)); err != nil {
+			err := ws.WritePackets(pong, time.Now().Add(s.srv.opts.UpgradeTimeout))
+			s.srv.counters.sent(pong)
+			if err != nil {
 				s.abortProbe(ws)
 				return
 			}
@@ -88,6 +91,7 @@ func (s *Session) switchTo(ws *transport.WebSocket) bool {
 	s.probe, s.probed = nil, false
 	s.transport = transport.NameWebSocket
 	s.ws = ws
+	s.srv.counters.upgraded()
 	// Release a poll that may still be pending.
 	select {
 	case s.pollWake <- struct{}{}:
