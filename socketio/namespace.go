@@ -342,7 +342,7 @@ func (n *Namespace) add(c *client, auth any) {
 		if err := n.runMiddlewares(s); err != nil {
 			c.refused(n.name)
 			// A recovered socket was put back in its rooms already.
-			n.adapter.DelAll(s.id)
+			s.leaveAll()
 			var ce *ConnectError
 			var data any
 			if errors.As(err, &ce) {
@@ -358,16 +358,19 @@ func (n *Namespace) add(c *client, auth any) {
 	s.mu.Lock()
 	s.connected = true
 	s.mu.Unlock()
-	n.adapter.AddAll(s.id, s.id)
+	s.joinOwn()
 	if !c.attach(s) {
 		s.mu.Lock()
 		s.connected = false
 		s.mu.Unlock()
-		n.adapter.DelAll(s.id)
+		s.leaveAll()
 		n.remove(s)
 		return
 	}
 	s.onConnect()
+	if obs := n.server.observed(); obs != nil {
+		n.server.notifySocketConnected(obs, s)
+	}
 	n.mu.RLock()
 	handlers := n.onConn
 	n.mu.RUnlock()

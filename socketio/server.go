@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
@@ -56,6 +57,12 @@ type Options struct {
 	// MaxPendingAcks bounds the acknowledgements a socket may owe the
 	// server; past it, EmitWithAck returns ErrTooManyAcks. Default 4096.
 	MaxPendingAcks int
+	// MaxRoomsPerSocket bounds the rooms one socket may be in, its own
+	// room included; a join past it is refused whole (Socket.TryJoin
+	// returns ErrTooManyRooms, Socket.Join logs it). It keeps a handler
+	// that joins rooms named by the client from growing the server's
+	// memory without bound. Default 1000.
+	MaxRoomsPerSocket int
 }
 
 // Default limits.
@@ -64,7 +71,11 @@ const (
 	DefaultMaxDynamicNamespaces = 10000
 	DefaultMaxPendingEvents     = 1024
 	DefaultMaxPendingAcks       = 4096
+	DefaultMaxRoomsPerSocket    = 1000
 )
+
+// noLimit is a limit option resolved to no limit.
+const noLimit = int(^uint(0) >> 1)
 
 // limit resolves a limit option: 0 is def, below 0 is none.
 func limit(v, def int) int {
@@ -72,7 +83,7 @@ func limit(v, def int) int {
 	case v == 0:
 		return def
 	case v < 0:
-		return int(^uint(0) >> 1)
+		return noLimit
 	}
 	return v
 }
@@ -103,6 +114,8 @@ type Server struct {
 	closed  bool
 
 	work workGroup // goroutines running handlers
+
+	observers atomic.Pointer[[]*Observer] // nil when there are none (Observe)
 }
 
 // parentNamespace creates namespaces on demand for the names it matches.
@@ -127,6 +140,7 @@ func NewServer(opts *Options) *Server {
 	o.MaxDynamicNamespaces = limit(o.MaxDynamicNamespaces, DefaultMaxDynamicNamespaces)
 	o.MaxPendingEvents = limit(o.MaxPendingEvents, DefaultMaxPendingEvents)
 	o.MaxPendingAcks = limit(o.MaxPendingAcks, DefaultMaxPendingAcks)
+	o.MaxRoomsPerSocket = limit(o.MaxRoomsPerSocket, DefaultMaxRoomsPerSocket)
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 45 * time.Second
 	}
@@ -165,12 +179,16 @@ func (s *Server) Of(name string) *Namespace {
 		name = "/" + name
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if n := s.nsps[name]; n != nil {
+		s.mu.Unlock()
 		return n
 	}
 	n := newNamespace(s, name)
 	s.nsps[name] = n
+	s.mu.Unlock()
+	if obs := s.observed(); obs != nil {
+		s.notifyNamespaceCreated(obs, n)
+	}
 	return n
 }
 
@@ -216,6 +234,7 @@ func (s *Server) namespaceFor(name string, auth any) *Namespace {
 			continue
 		}
 		s.mu.Lock()
+		created := false
 		if n = s.nsps[name]; n == nil {
 			if s.closed || s.dynamic >= s.opts.MaxDynamicNamespaces {
 				s.mu.Unlock()
@@ -227,9 +246,13 @@ func (s *Server) namespaceFor(name string, auth any) *Namespace {
 			n.parent = p.tmpl
 			s.nsps[name] = n
 			s.dynamic++
+			created = true
 		}
 		n.pending.Add(1)
 		s.mu.Unlock()
+		if obs := s.observed(); created && obs != nil {
+			s.notifyNamespaceCreated(obs, n)
+		}
 		return n
 	}
 	return nil
@@ -357,6 +380,9 @@ type engineHandler struct{ s *Server }
 func (h engineHandler) OnOpen(sess *engineio.Session) {
 	c := newClient(h.s, sess)
 	sess.SetData(c)
+	if obs := h.s.observed(); obs != nil {
+		h.s.notifyConnectionOpened(obs, sess)
+	}
 	if sess.Protocol() == parser.ProtocolV3 {
 		// socket.io 2.x clients are in "/" from the start.
 		c.connect("/", map[string]any{})
@@ -372,5 +398,8 @@ func (h engineHandler) OnMessage(sess *engineio.Session, data []byte, binary boo
 func (h engineHandler) OnClose(sess *engineio.Session, reason engineio.Reason) {
 	if c, ok := sess.Data().(*client); ok {
 		c.onClose(Reason(reason))
+	}
+	if obs := h.s.observed(); obs != nil {
+		h.s.notifyConnectionClosed(obs, sess, Reason(reason))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"sync"
 	"time"
 
@@ -74,6 +75,10 @@ type Socket struct {
 	tasks           []func()
 	running         bool
 	space           *sync.Cond // signalled when tasks shrink (MaxPendingEvents)
+
+	// roomMu makes a join's or leave's check and change one step, when
+	// rooms are counted (MaxRoomsPerSocket) or observed.
+	roomMu sync.Mutex
 }
 
 func newSocket(n *Namespace, c *client, auth any, session *adapter.Session) *Socket {
@@ -86,6 +91,9 @@ func newSocket(n *Namespace, c *client, auth any, session *adapter.Session) *Soc
 		s.missed = session.MissedPackets
 		s.recovered = true
 		n.adapter.AddAll(s.id, session.Rooms...)
+		if obs := n.server.observed(); obs != nil {
+			n.server.notifyRoomsJoined(obs, s, session.Rooms)
+		}
 	case c.sess.Protocol() == parser.ProtocolV3:
 		s.id = c.sess.ID()
 		if n.name != "/" {
@@ -146,6 +154,9 @@ func (s *Socket) SetData(v any) {
 	s.mu.Lock()
 	s.data, s.dataSet = v, true
 	s.mu.Unlock()
+	if obs := s.nsp.server.observed(); obs != nil {
+		s.nsp.server.notifySocketDataSet(obs, s)
+	}
 }
 
 // On adds a handler for event: fn is a func whose parameters take
@@ -273,11 +284,131 @@ func (s *Socket) OnDisconnect(fn func(reason Reason)) {
 
 // Rooms
 
-// Join adds the socket to rooms.
-func (s *Socket) Join(rooms ...string) { s.nsp.adapter.AddAll(s.id, rooms...) }
+// ErrTooManyRooms is returned by TryJoin when joining would put the
+// socket in more than Options.MaxRoomsPerSocket rooms.
+var ErrTooManyRooms = errors.New("socketio: too many rooms")
+
+// Join adds the socket to rooms. When that would put it in more than
+// Options.MaxRoomsPerSocket rooms, it joins none of them and logs a
+// warning; TryJoin returns the error instead.
+func (s *Socket) Join(rooms ...string) {
+	if err := s.TryJoin(rooms...); err != nil {
+		s.nsp.server.log.Warn("socketio: join refused", "nsp", s.nsp.name, "sid", s.id, "rooms", len(rooms), "err", err)
+	}
+}
+
+// TryJoin adds the socket to rooms, or to none of them, returning
+// ErrTooManyRooms, when that would put it in more than
+// Options.MaxRoomsPerSocket rooms.
+func (s *Socket) TryJoin(rooms ...string) error {
+	if len(rooms) == 0 {
+		return nil
+	}
+	srv := s.nsp.server
+	obs, most := srv.observed(), srv.opts.MaxRoomsPerSocket
+	if obs == nil && most == noLimit {
+		s.nsp.adapter.AddAll(s.id, rooms...)
+		return nil
+	}
+	s.roomMu.Lock()
+	current := s.nsp.adapter.SocketRooms(s.id)
+	if obs == nil && len(current)+len(rooms) <= most {
+		// Within the limit even if every room is new.
+		s.nsp.adapter.AddAll(s.id, rooms...)
+		s.roomMu.Unlock()
+		return nil
+	}
+	added := newRooms(current, rooms)
+	if len(current)+len(added) > most {
+		s.roomMu.Unlock()
+		return ErrTooManyRooms
+	}
+	if len(added) > 0 {
+		s.nsp.adapter.AddAll(s.id, added...)
+	}
+	s.roomMu.Unlock()
+	if obs != nil && len(added) > 0 {
+		srv.notifyRoomsJoined(obs, s, added)
+	}
+	return nil
+}
+
+// newRooms returns the rooms of want not in have, each once.
+func newRooms(have, want []string) []string {
+	in := func(list []string, r string) bool {
+		for _, x := range list {
+			if x == r {
+				return true
+			}
+		}
+		return false
+	}
+	var set map[string]struct{}
+	if len(have) > 16 {
+		set = make(map[string]struct{}, len(have))
+		for _, r := range have {
+			set[r] = struct{}{}
+		}
+	}
+	out := make([]string, 0, len(want))
+	for _, r := range want {
+		if set != nil {
+			if _, ok := set[r]; ok {
+				continue
+			}
+		} else if in(have, r) {
+			continue
+		}
+		if !in(out, r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// joinOwn puts the socket in the room named by its id.
+func (s *Socket) joinOwn() {
+	obs := s.nsp.server.observed()
+	if obs == nil {
+		s.nsp.adapter.AddAll(s.id, s.id)
+		return
+	}
+	s.roomMu.Lock()
+	added := newRooms(s.nsp.adapter.SocketRooms(s.id), []string{s.id})
+	s.nsp.adapter.AddAll(s.id, s.id)
+	s.roomMu.Unlock()
+	s.nsp.server.notifyRoomsJoined(obs, s, added)
+}
 
 // Leave removes the socket from room.
-func (s *Socket) Leave(room string) { s.nsp.adapter.Del(s.id, room) }
+func (s *Socket) Leave(room string) {
+	obs := s.nsp.server.observed()
+	if obs == nil {
+		s.nsp.adapter.Del(s.id, room)
+		return
+	}
+	s.roomMu.Lock()
+	was := len(newRooms(s.nsp.adapter.SocketRooms(s.id), []string{room})) == 0
+	s.nsp.adapter.Del(s.id, room)
+	s.roomMu.Unlock()
+	if was {
+		s.nsp.server.notifyRoomsLeft(obs, s, []string{room})
+	}
+}
+
+// leaveAll removes the socket from every room.
+func (s *Socket) leaveAll() {
+	obs := s.nsp.server.observed()
+	if obs == nil {
+		s.nsp.adapter.DelAll(s.id)
+		return
+	}
+	s.roomMu.Lock()
+	rooms := s.nsp.adapter.SocketRooms(s.id)
+	s.nsp.adapter.DelAll(s.id)
+	s.roomMu.Unlock()
+	s.nsp.server.notifyRoomsLeft(obs, s, rooms)
+}
 
 // Rooms lists the socket's rooms, its own id's room among them.
 func (s *Socket) Rooms() []string { return s.nsp.adapter.SocketRooms(s.id) }
@@ -451,9 +582,12 @@ func (s *Socket) WritePacket(p *parser.SocketPacket, msgs []parser.Message, flag
 	if !connected {
 		return
 	}
-	if len(out) > 0 && p.Type == parser.Event {
+	if obs := s.nsp.server.observed(); (len(out) > 0 || obs != nil) && p.Type == parser.Event {
 		if data, ok := p.Data.([]any); ok && len(data) > 0 {
 			name, _ := data[0].(string)
+			if obs != nil {
+				s.nsp.server.notifyEventSent(obs, s, name, data[1:])
+			}
 			for _, e := range out {
 				e.fn(name, data[1:])
 			}
@@ -555,6 +689,9 @@ func (s *Socket) dispatch(ev *Event) {
 	anyIn, mws, hs := s.anyIn, s.middlewares, s.handlers[ev.Name]
 	s.mu.Unlock()
 	srv := s.nsp.server
+	if obs := srv.observed(); obs != nil {
+		srv.notifyEventReceived(obs, s, ev.Name, ev.Args)
+	}
 	for _, e := range anyIn {
 		if err := srv.safeCall(func() error { e.fn(ev.Name, ev.Args); return nil }); err != nil {
 			srv.log.Error("socketio: any listener failed", "event", ev.Name, "err", err)
@@ -677,8 +814,11 @@ func (s *Socket) cleanup(reason Reason) {
 	if srv.opts.ConnectionStateRecovery != nil && recoverable[reason] {
 		s.nsp.adapter.PersistSession(&adapter.Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
 	}
-	s.nsp.adapter.DelAll(s.id)
+	s.leaveAll()
 	s.nsp.remove(s)
+	if obs := srv.observed(); obs != nil {
+		srv.notifySocketDisconnected(obs, s, reason)
+	}
 	for _, fn := range disconnect {
 		_ = srv.safeCall(func() error { fn(reason); return nil })
 	}
