@@ -14,7 +14,7 @@ import (
 
 // serve routes a request that passed the path and CORS checks.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
+	q := lastValues(r.URL.Query())
 	upgrade := websocket.IsWebSocketUpgrade(r)
 	sess, rerr := s.verify(r, q, upgrade)
 	if rerr != nil {
@@ -96,6 +96,17 @@ func (s *Server) refuse(w http.ResponseWriter, e *RequestError, upgrade bool) {
 		s.opts.OnError(e)
 	}
 	writeError(w, e, upgrade)
+}
+
+// lastValues keeps the last value of each repeated query parameter, the
+// one the reference server reads: "sid=a&sid=b" names session b.
+func lastValues(q url.Values) url.Values {
+	for k, v := range q {
+		if len(v) > 1 {
+			q[k] = v[len(v)-1:]
+		}
+	}
+	return q
 }
 
 func protocolOf(q url.Values) int {
