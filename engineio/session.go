@@ -62,11 +62,13 @@ type Session struct {
 	probed    bool                 // the probe answered: release the pending poll
 	queue     []parser.Packet
 	spare     []parser.Packet
-	queued    int  // bytes in queue
-	sending   int  // bytes being written by the WebSocket writer
-	polling   bool // a GET is pending and has not taken its packets yet
-	posting   bool // a POST is being read
-	flushing  bool // a WebSocket writer goroutine runs
+	queued    int    // bytes in queue
+	sending   int    // bytes being written by the WebSocket writer
+	batches   uint64 // batches the WebSocket writer has started
+	seen      uint64 // batches at the last heartbeat, while one was being written
+	polling   bool   // a GET is pending and has not taken its packets yet
+	posting   bool   // a POST is being read
+	flushing  bool   // a WebSocket writer goroutine runs
 	pollWake  chan struct{}
 	done      chan struct{}
 	data      any
@@ -214,7 +216,8 @@ func (s *Session) kickLocked() {
 	if !s.flushing && s.state != stateClosed {
 		s.flushing = true
 		s.srv.active.spawn()
-		go s.flush(s.ws)
+		ws := s.ws
+		s.srv.pool.Go(func() { s.flush(ws) })
 	}
 }
 
@@ -343,6 +346,11 @@ func (s *Session) onHeartbeat() {
 		s.mu.Unlock() // closing, or the timer was reset meanwhile
 		return
 	}
+	if s.writeStuckLocked() {
+		s.mu.Unlock()
+		s.close(ReasonTransportError, closeNow)
+		return
+	}
 	if s.protocol == parser.ProtocolV4 && !s.awaitingPong {
 		s.awaitingPong, s.refreshed = true, false
 		s.enqueueLocked(parser.Packet{Type: parser.PacketPing})
@@ -352,6 +360,22 @@ func (s *Session) onHeartbeat() {
 	}
 	s.mu.Unlock()
 	s.close(ReasonPingTimeout, closeNow)
+}
+
+// writeStuckLocked reports whether the WebSocket writer has been writing
+// the same batch since the previous heartbeat: a client that stopped
+// reading, whose connection would otherwise hold the writer forever. It is
+// what bounds a write, at one to two heartbeat periods.
+func (s *Session) writeStuckLocked() bool {
+	if s.sending == 0 {
+		s.seen = 0
+		return false
+	}
+	if s.seen == s.batches {
+		return true
+	}
+	s.seen = s.batches
+	return false
 }
 
 // onPacket handles one packet from the client. It returns errStop when no

@@ -175,8 +175,11 @@ func (s *Session) flush(ws *transport.WebSocket) {
 			return
 		}
 		s.sending = size
+		s.batches++
 		s.mu.Unlock()
-		err := ws.WritePackets(batch, time.Now().Add(s.srv.opts.PingInterval+s.srv.opts.PingTimeout))
+		// No write deadline (gorilla would arm a timer for every frame):
+		// the heartbeat closes a session whose write is stuck.
+		err := ws.WritePackets(batch, time.Time{})
 		s.recycle(batch)
 		s.mu.Lock()
 		s.sending = 0

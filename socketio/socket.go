@@ -752,10 +752,13 @@ func (s *Socket) schedule(task func(), wait bool) {
 	s.running = true
 	s.mu.Unlock()
 	s.nsp.server.work.add()
-	go func() {
-		defer s.nsp.server.work.done()
-		s.drain()
-	}()
+	s.nsp.server.pool.Go(s.drainTask)
+}
+
+// drainTask is drain as a pool task.
+func (s *Socket) drainTask() {
+	defer s.nsp.server.work.done()
+	s.drain()
 }
 
 // drain runs the queued tasks until there are none.

@@ -1,0 +1,260 @@
+package admin
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/socketio"
+)
+
+// socketJSON is a socket as the UI reads it: the fields, their names and
+// their order are those of the reference's serialization.
+type socketJSON struct {
+	ID        string        `json:"id"`
+	ClientID  string        `json:"clientId,omitempty"`
+	Transport string        `json:"transport,omitempty"`
+	Nsp       string        `json:"nsp"`
+	Data      any           `json:"data"`
+	Handshake handshakeJSON `json:"handshake"`
+	Rooms     []string      `json:"rooms"`
+}
+
+// handshakeJSON is a socket's handshake as the UI reads it, without the
+// auth payload (which holds the UI's own password, for admin sockets).
+type handshakeJSON struct {
+	Address string         `json:"address"`
+	Headers map[string]any `json:"headers"`
+	Query   map[string]any `json:"query"`
+	Issued  int64          `json:"issued"`
+	Secure  bool           `json:"secure"`
+	Time    string         `json:"time"`
+	URL     string         `json:"url"`
+	XDomain bool           `json:"xdomain"`
+}
+
+// serialize describes a socket for the UI.
+func serialize(id, nsp, clientID, transport string, hs adapter.Handshake, rooms []string, data any) socketJSON {
+	rooms = slices.Clone(rooms)
+	slices.Sort(rooms)
+	if rooms == nil {
+		rooms = []string{}
+	}
+	h := http.Header(hs.Headers)
+	address := h.Get("Cf-Connecting-Ip")
+	if address == "" {
+		address = h.Get("X-Forwarded-For")
+	}
+	if address == "" {
+		address = hs.Address
+	}
+	return socketJSON{
+		ID:        id,
+		ClientID:  clientID,
+		Transport: transport,
+		Nsp:       nsp,
+		Data:      data,
+		Handshake: handshakeJSON{
+			Address: address,
+			Headers: headersJSON(hs.Headers),
+			Query:   queryJSON(hs.Query),
+			Issued:  hs.Issued,
+			Secure:  hs.Secure,
+			Time:    hs.Time,
+			URL:     hs.URL,
+			XDomain: hs.XDomain,
+		},
+		Rooms: rooms,
+	}
+}
+
+// headersJSON writes headers as Node's request.headers has them: names in
+// lower case, repeated values joined (cookies with "; "), Set-Cookie as a
+// list.
+func headersJSON(headers map[string][]string) map[string]any {
+	out := make(map[string]any, len(headers))
+	for k, v := range headers {
+		name := strings.ToLower(k)
+		switch {
+		case len(v) == 0:
+		case name == "set-cookie":
+			out[name] = slices.Clone(v)
+		case name == "cookie":
+			out[name] = strings.Join(v, "; ")
+		default:
+			out[name] = strings.Join(v, ", ")
+		}
+	}
+	return out
+}
+
+// queryJSON writes a query as Node's parsed query: a string for a name
+// given once, a list for one given more than once.
+func queryJSON(q url.Values) map[string]any {
+	out := make(map[string]any, len(q))
+	for k, v := range q {
+		switch len(v) {
+		case 0:
+		case 1:
+			out[k] = v[0]
+		default:
+			out[k] = slices.Clone(v)
+		}
+	}
+	return out
+}
+
+// sessionOf is the client id (the Engine.IO session id, cut as the
+// reference does) and the transport of a local socket.
+func sessionOf(s *socketio.Socket) (clientID, transport string) {
+	sess := s.Session()
+	clientID = sess.ID()
+	if len(clientID) > clientIDLength {
+		clientID = clientID[:clientIDLength]
+	}
+	return clientID, sess.TransportName()
+}
+
+// serializeLocal describes a socket of this node.
+func serializeLocal(s *socketio.Socket) socketJSON {
+	info := s.Info()
+	clientID, transport := sessionOf(s)
+	return serialize(info.ID, s.Namespace().Name(), clientID, transport, info.Handshake, info.Rooms, info.Data)
+}
+
+// now is the time of a piece of news, as the reference's Date arguments
+// arrive: an ISO 8601 string in UTC, to the millisecond.
+func now() string { return time.Now().UTC().Format(isoMillis) }
+
+// The news of Development mode.
+
+// dataUpdate and transportUpdate are the socket_updated payloads.
+type dataUpdate struct {
+	ID   string `json:"id"`
+	Nsp  string `json:"nsp"`
+	Data any    `json:"data"`
+}
+
+type transportUpdate struct {
+	ID        string `json:"id"`
+	Nsp       string `json:"nsp"`
+	Transport string `json:"transport"`
+}
+
+// observer watches the server for the UI's live news.
+func (in *Instrumentation) observer() *socketio.Observer {
+	return &socketio.Observer{
+		SocketConnected: func(s *socketio.Socket) {
+			in.trackTransport(s)
+			if in.listening() {
+				in.send("socket_connected", serializeLocal(s), now())
+			}
+		},
+		SocketDisconnected: func(s *socketio.Socket, reason socketio.Reason) {
+			in.untrackTransport(s)
+			in.send("socket_disconnected", s.Namespace().Name(), s.ID(), string(reason), now())
+		},
+		SocketDataSet: func(s *socketio.Socket) {
+			if in.listening() {
+				in.send("socket_updated", dataUpdate{ID: s.ID(), Nsp: s.Namespace().Name(), Data: s.Info().Data})
+			}
+		},
+		RoomJoined: func(s *socketio.Socket, room string) {
+			in.send("room_joined", s.Namespace().Name(), room, s.ID(), now())
+		},
+		RoomLeft: func(s *socketio.Socket, room string) {
+			in.send("room_left", s.Namespace().Name(), room, s.ID(), now())
+		},
+		EventReceived: func(s *socketio.Socket, event string, args socketio.Args) {
+			// The UI's own traffic is not news: telling it would make more.
+			if s.Namespace() == in.nsp || !in.listening() {
+				return
+			}
+			values := make([]any, 1, len(args)+1)
+			values[0] = event
+			for _, a := range args {
+				var v any
+				_ = a.Decode(&v)
+				values = append(values, v)
+			}
+			in.send("event_received", s.Namespace().Name(), s.ID(), values, now())
+		},
+		EventSent: func(s *socketio.Socket, event string, args []any) {
+			if s.Namespace() == in.nsp || !in.listening() {
+				return
+			}
+			values := make([]any, 0, len(args)+1)
+			values = append(values, event)
+			values = append(values, args...)
+			in.send("event_sent", s.Namespace().Name(), s.ID(), values, now())
+		},
+	}
+}
+
+// listening reports whether a UI may be connected. With the in-memory
+// adapter that is known; with a multi-node one, a UI connected to another
+// node gets this node's news through it.
+func (in *Instrumentation) listening() bool {
+	if _, single := in.nsp.Adapter().(*adapter.Memory); single {
+		return in.nsp.SocketCount() > 0
+	}
+	return true
+}
+
+// send emits an event to the UIs, unless there is none to tell.
+func (in *Instrumentation) send(event string, args ...any) {
+	if in.closed.Load() || !in.listening() {
+		return
+	}
+	_ = in.nsp.Emit(event, args...)
+}
+
+// trackTransport remembers a socket whose connection is on long-polling,
+// so that the UI can be told when it moves to WebSocket.
+func (in *Instrumentation) trackTransport(s *socketio.Socket) {
+	sess := s.Session()
+	if sess.TransportName() != transportPoll {
+		return
+	}
+	in.mu.Lock()
+	in.polling[sess] = append(in.polling[sess], s)
+	in.mu.Unlock()
+}
+
+// untrackTransport forgets a socket that disconnected.
+func (in *Instrumentation) untrackTransport(s *socketio.Socket) {
+	sess := s.Session()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	socks, ok := in.polling[sess]
+	if !ok {
+		return
+	}
+	socks = slices.DeleteFunc(socks, func(x *socketio.Socket) bool { return x == s })
+	if len(socks) == 0 {
+		delete(in.polling, sess)
+	} else {
+		in.polling[sess] = socks
+	}
+}
+
+// checkUpgrades tells the UI about the sockets whose connection moved
+// off long-polling since they were tracked.
+func (in *Instrumentation) checkUpgrades() {
+	var moved []*socketio.Socket
+	in.mu.Lock()
+	for sess, socks := range in.polling {
+		if sess.TransportName() != transportPoll {
+			moved = append(moved, socks...)
+			delete(in.polling, sess)
+		}
+	}
+	in.mu.Unlock()
+	for _, s := range moved {
+		_, transport := sessionOf(s)
+		in.send("socket_updated", transportUpdate{ID: s.ID(), Nsp: s.Namespace().Name(), Transport: transport})
+	}
+}
