@@ -94,12 +94,12 @@ var errInvalidCredentials = errors.New("invalid credentials")
 var ErrClosed = errors.New("admin: instrumentation closed")
 
 const (
-	sessionTTL     = 24 * time.Hour   // how long a login is remembered
-	maxSessions    = 1000             // logins remembered at most
-	pendingTTL     = time.Minute      // a login whose socket never connected
-	fetchTimeout   = 5 * time.Second  // bound of all_sockets' FetchSockets
-	transportPoll  = "polling"        // Engine.IO's long-polling transport name
-	clientIDLength = 12               // the UI's client ids, as the reference cuts them
+	sessionTTL     = 24 * time.Hour  // how long a login is remembered
+	maxSessions    = 1000            // logins remembered at most
+	pendingTTL     = time.Minute     // a login whose socket never connected
+	fetchTimeout   = 5 * time.Second // bound of all_sockets' FetchSockets
+	transportPoll  = "polling"       // Engine.IO's long-polling transport name
+	clientIDLength = 12              // the UI's client ids, as the reference cuts them
 	isoMillis      = "2006-01-02T15:04:05.000Z"
 )
 
