@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/internal/leakcheck"
+	"github.com/duplexio/duplex/parser"
 	"github.com/gorilla/websocket"
 )
 
@@ -282,6 +283,29 @@ func TestStatsVolatileDropped(t *testing.T) {
 	if n := e.srv.Stats().VolatileDropped; n != 2 {
 		t.Errorf("VolatileDropped %d, want 2", n)
 	}
+}
+
+// BenchmarkCounters measures what a packet costs the counters: two atomic
+// adds for each packet read, two for each batch written, from every CPU
+// at once (the worst case: one cache line shared by all).
+func BenchmarkCounters(b *testing.B) {
+	var c counters
+	p := parser.Packet{Type: parser.PacketMessage, Data: make([]byte, 32)}
+	batch := []parser.Packet{p, p, p, p}
+	b.Run("received", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.received(&p)
+			}
+		})
+	})
+	b.Run("sent4", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.sent(batch)
+			}
+		})
+	})
 }
 
 // BenchmarkStats measures taking a snapshot.
