@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/duplexio/duplex/internal/gopool"
 	"github.com/duplexio/duplex/transport"
 )
 
@@ -152,7 +153,8 @@ type Server struct {
 	closed   bool
 
 	active   activity
-	counters counters // the figures of Stats
+	counters counters     // the figures of Stats
+	pool     *gopool.Pool // runs the WebSocket writers
 }
 
 // NewServer returns a server that reports its sessions' events to h. A nil
@@ -211,6 +213,7 @@ func NewServer(h Handler, opts *Options) *Server {
 		log:      log,
 		upgrader: transport.NewUpgrader(wsOpts),
 		sessions: make(map[string]*Session),
+		pool:     gopool.New(time.Second),
 	}
 }
 
@@ -270,7 +273,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		sess.close(ReasonServerShutdown, closeFlushNoWait)
 	}
 	err := s.active.wait(ctx)
-	if err != nil {
+	if err == nil {
+		s.pool.Close()
+	} else {
 		// Out of time: drop whatever is still flushing.
 		for _, sess := range sessions {
 			sess.close(ReasonServerShutdown, closeNow)

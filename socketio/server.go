@@ -12,6 +12,7 @@ import (
 
 	"github.com/duplexio/duplex/adapter"
 	"github.com/duplexio/duplex/engineio"
+	"github.com/duplexio/duplex/internal/gopool"
 	"github.com/duplexio/duplex/parser"
 )
 
@@ -113,7 +114,8 @@ type Server struct {
 	dynamic int // namespaces created by parents
 	closed  bool
 
-	work workGroup // goroutines running handlers
+	work workGroup    // goroutines running handlers
+	pool *gopool.Pool // runs them
 
 	observers atomic.Pointer[[]*Observer] // nil when there are none (Observe)
 }
@@ -160,7 +162,7 @@ func NewServer(opts *Options) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{opts: o, parser: o.Parser, log: log, nsps: make(map[string]*Namespace)}
+	s := &Server{opts: o, parser: o.Parser, log: log, nsps: make(map[string]*Namespace), pool: gopool.New(time.Second)}
 	s.engine = engineio.NewServer(engineHandler{s}, &o.Options)
 	s.Of("/")
 	return s
@@ -360,7 +362,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	err := s.engine.Shutdown(ctx)
-	if werr := s.work.wait(ctx); err == nil {
+	werr := s.work.wait(ctx)
+	if werr == nil {
+		s.pool.Close()
+	} else if err == nil {
 		err = werr
 	}
 	for _, n := range nsps {

@@ -1,0 +1,146 @@
+package gopool
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/duplexio/duplex/internal/leakcheck"
+)
+
+func TestRunsEveryTask(t *testing.T) {
+	defer leakcheck.Check(t)()
+	p := New(time.Second)
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for i := 0; i < 1000; i++ {
+		wg.Add(1)
+		p.Go(func() { n.Add(1); wg.Done() })
+	}
+	wg.Wait()
+	if got := n.Load(); got != 1000 {
+		t.Fatalf("ran %d tasks, want 1000", got)
+	}
+	p.Close()
+}
+
+func TestReusesIdleGoroutines(t *testing.T) {
+	defer leakcheck.Check(t)()
+	p := New(time.Minute)
+	defer p.Close()
+	done := make(chan struct{})
+	for i := 0; i < 100; i++ { // one task at a time: one goroutine serves them all
+		p.Go(func() { done <- struct{}{} })
+		<-done
+		waitIdle(t, p, 1)
+	}
+	p.mu.Lock()
+	idle := len(p.idle)
+	p.mu.Unlock()
+	if idle != 1 {
+		t.Fatalf("%d idle goroutines after sequential tasks, want 1", idle)
+	}
+}
+
+func TestIdleGoroutinesEnd(t *testing.T) {
+	defer leakcheck.Check(t)()
+	p := New(20 * time.Millisecond)
+	block := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ {
+		wg.Add(1)
+		p.Go(func() { <-block; wg.Done() })
+	}
+	close(block)
+	wg.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.Lock()
+		idle, reaper := len(p.idle), p.reaper
+		p.mu.Unlock()
+		if idle == 0 && reaper == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines still idle after their idle time", idle)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The pool still works once its goroutines have ended.
+	ran := make(chan struct{})
+	p.Go(func() { close(ran) })
+	<-ran
+	p.Close()
+}
+
+func TestCloseWaitsAndLaterTasksStillRun(t *testing.T) {
+	defer leakcheck.Check(t)()
+	p := New(time.Minute)
+	before := runtime.NumGoroutine()
+	var wg sync.WaitGroup
+	for i := 0; i < 5; i++ {
+		wg.Add(1)
+		p.Go(wg.Done)
+	}
+	wg.Wait()
+	p.Close() // ends the five idle goroutines and waits for them
+	if after := runtime.NumGoroutine(); after > before {
+		t.Fatalf("%d goroutines after Close, %d before the tasks", after, before)
+	}
+	ran := make(chan struct{})
+	p.Go(func() { close(ran) })
+	<-ran
+	p.Close() // a second Close is harmless
+}
+
+// waitIdle waits until the pool has n idle goroutines.
+func waitIdle(t *testing.T, p *Pool, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p.mu.Lock()
+		idle := len(p.idle)
+		p.mu.Unlock()
+		if idle == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d idle goroutines, want %d", idle, n)
+		}
+		runtime.Gosched()
+	}
+}
+
+func BenchmarkPoolGo(b *testing.B) {
+	p := New(time.Second)
+	defer p.Close()
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	for b.Loop() {
+		wg.Add(1)
+		p.Go(func() { deepen(32); wg.Done() })
+		wg.Wait()
+	}
+}
+
+func BenchmarkGoStatement(b *testing.B) {
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	for b.Loop() {
+		wg.Add(1)
+		go func() { deepen(32); wg.Done() }()
+		wg.Wait()
+	}
+}
+
+// deepen uses some stack, as an event handler encoding a packet does.
+func deepen(n int) int {
+	var buf [128]byte
+	buf[n%128] = byte(n)
+	if n == 0 {
+		return int(buf[0])
+	}
+	return deepen(n-1) + int(buf[n%128])
+}
