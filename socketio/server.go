@@ -310,6 +310,9 @@ func (s *Server) Emit(event string, args ...any) error { return s.Of("/").Emit(e
 // event at once.
 func (s *Server) Volatile() *BroadcastOperator { return s.Of("/").Volatile() }
 
+// Compress sets the compress flag of a broadcast to the main namespace.
+func (s *Server) Compress(compress bool) *BroadcastOperator { return s.Of("/").Compress(compress) }
+
 // Local keeps a broadcast on this node.
 func (s *Server) Local() *BroadcastOperator { return s.Of("/").Local() }
 
