@@ -3,7 +3,8 @@
 # and the floor (a bare gorilla/websocket server), one server process per
 # run, the server pinned to one core and the load tool to the other, and
 # writes a markdown table of the figures and their ratios to stdout and to
-# bench/results/latest.md (the JSON lines go to bench/results/latest.jsonl).
+# bench/results/latest.md (the JSON lines go to bench/results/latest.jsonl,
+# and a chart of them to bench/results/latest.svg).
 #
 #   bench/run.sh                      the default run, a few minutes
 #   CONNECT_N=10000 bench/run.sh      memory per client at 10,000 clients
@@ -241,4 +242,5 @@ mkdir -p "$OUT"
 } > "$work/latest.md"
 cp "$results" "$OUT/latest.jsonl"
 cp "$work/latest.md" "$OUT/latest.md"
+(cd "$ROOT" && go run ./bench/cmd/benchchart -md "$OUT/latest.md" -o "$OUT/latest.svg" < "$OUT/latest.jsonl")
 cat "$OUT/latest.md"
