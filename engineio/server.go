@@ -213,7 +213,7 @@ func NewServer(h Handler, opts *Options) *Server {
 		log:      log,
 		upgrader: transport.NewUpgrader(wsOpts),
 		sessions: make(map[string]*Session),
-		pool:     gopool.New(time.Second),
+		pool:     gopool.New(time.Second, 256),
 	}
 }
 

@@ -162,7 +162,7 @@ func NewServer(opts *Options) *Server {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{opts: o, parser: o.Parser, log: log, nsps: make(map[string]*Namespace), pool: gopool.New(time.Second)}
+	s := &Server{opts: o, parser: o.Parser, log: log, nsps: make(map[string]*Namespace), pool: gopool.New(time.Second, 256)}
 	s.engine = engineio.NewServer(engineHandler{s}, &o.Options)
 	s.Of("/")
 	return s

@@ -15,6 +15,7 @@ import (
 // New. Its methods are safe for concurrent use.
 type Pool struct {
 	idleTime time.Duration
+	maxIdle  int
 
 	mu     sync.Mutex
 	idle   []*worker // most recently parked last
@@ -28,9 +29,10 @@ type worker struct {
 	parked time.Time
 }
 
-// New returns a pool whose goroutines end after idleTime without a task.
-func New(idleTime time.Duration) *Pool {
-	return &Pool{idleTime: idleTime}
+// New returns a pool that keeps at most maxIdle goroutines without a task,
+// each for at most idleTime.
+func New(idleTime time.Duration, maxIdle int) *Pool {
+	return &Pool{idleTime: idleTime, maxIdle: maxIdle}
 }
 
 // Go runs task on an idle goroutine of the pool, or on a new one. After
@@ -70,7 +72,7 @@ func (p *Pool) run(w *worker, task func()) {
 func (p *Pool) park(w *worker) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.closed {
+	if p.closed || len(p.idle) >= p.maxIdle {
 		return false
 	}
 	w.parked = time.Now()

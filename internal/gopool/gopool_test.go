@@ -12,7 +12,7 @@ import (
 
 func TestRunsEveryTask(t *testing.T) {
 	defer leakcheck.Check(t)()
-	p := New(time.Second)
+	p := New(time.Second, 16)
 	var n atomic.Int64
 	var wg sync.WaitGroup
 	for i := 0; i < 1000; i++ {
@@ -28,7 +28,7 @@ func TestRunsEveryTask(t *testing.T) {
 
 func TestReusesIdleGoroutines(t *testing.T) {
 	defer leakcheck.Check(t)()
-	p := New(time.Minute)
+	p := New(time.Minute, 16)
 	defer p.Close()
 	done := make(chan struct{})
 	for i := 0; i < 100; i++ { // one task at a time: one goroutine serves them all
@@ -46,7 +46,7 @@ func TestReusesIdleGoroutines(t *testing.T) {
 
 func TestIdleGoroutinesEnd(t *testing.T) {
 	defer leakcheck.Check(t)()
-	p := New(20 * time.Millisecond)
+	p := New(20*time.Millisecond, 16)
 	block := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := 0; i < 10; i++ {
@@ -77,7 +77,7 @@ func TestIdleGoroutinesEnd(t *testing.T) {
 
 func TestCloseWaitsAndLaterTasksStillRun(t *testing.T) {
 	defer leakcheck.Check(t)()
-	p := New(time.Minute)
+	p := New(time.Minute, 16)
 	before := runtime.NumGoroutine()
 	var wg sync.WaitGroup
 	for i := 0; i < 5; i++ {
@@ -114,7 +114,7 @@ func waitIdle(t *testing.T, p *Pool, n int) {
 }
 
 func BenchmarkPoolGo(b *testing.B) {
-	p := New(time.Second)
+	p := New(time.Second, 16)
 	defer p.Close()
 	var wg sync.WaitGroup
 	b.ReportAllocs()
@@ -143,4 +143,26 @@ func deepen(n int) int {
 		return int(buf[0])
 	}
 	return deepen(n-1) + int(buf[n%128])
+}
+
+func TestKeepsAtMostMaxIdle(t *testing.T) {
+	defer leakcheck.Check(t)()
+	p := New(time.Minute, 3)
+	defer p.Close()
+	block := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < 10; i++ { // ten at once: ten goroutines
+		wg.Add(1)
+		p.Go(func() { <-block; wg.Done() })
+	}
+	close(block)
+	wg.Wait()
+	waitIdle(t, p, 3)
+	time.Sleep(50 * time.Millisecond) // the seven others end rather than park
+	p.mu.Lock()
+	idle := len(p.idle)
+	p.mu.Unlock()
+	if idle != 3 {
+		t.Fatalf("%d idle goroutines, want the cap of 3", idle)
+	}
 }

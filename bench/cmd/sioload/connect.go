@@ -107,6 +107,15 @@ func runConnect(ctx context.Context, cfg *config) (*result, error) {
 		return res, err
 	}
 	mem.ClientsAfter = after.Clients - 1
+	// A server may keep idle goroutines for a moment after their work
+	// (Duplex's reused writers end after a second idle): wait for them
+	// before counting what is left.
+	if after.Goroutines > mem.GoroutinesBase {
+		after, err = ctl.waitGoroutines(ctx, mem.GoroutinesBase, 5*time.Second)
+		if err != nil {
+			return res, err
+		}
+	}
 	mem.GoroutinesAfter = after.Goroutines
 	if cfg.pid != "" {
 		mem.RSSAfterKiB, _ = rssKiB(cfg.pid)

@@ -86,3 +86,16 @@ func (k *control) waitClients(ctx context.Context, want int, within time.Duratio
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// waitGoroutines asks for gc until the server counts at most want
+// goroutines, or within has passed.
+func (k *control) waitGoroutines(ctx context.Context, want int, within time.Duration) (serverInfo, error) {
+	deadline := time.Now().Add(within)
+	for {
+		info, err := k.gc(ctx)
+		if err != nil || info.Goroutines <= want || time.Now().After(deadline) {
+			return info, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
