@@ -43,11 +43,16 @@ func main() {
 
 // run serves on addr until ctx is done, then shuts down.
 func run(ctx context.Context, addr string) error {
-	handler, io := newHandler()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
+	return serve(ctx, ln)
+}
+
+// serve serves on ln until ctx is done, then shuts down.
+func serve(ctx context.Context, ln net.Listener) error {
+	handler, io := newHandler()
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -75,19 +75,17 @@ duplex_namespace_rooms{nsp="/"} 1
 	}
 }
 
-// TestRun starts the program on a free port, scrapes it and stops it.
-func TestRun(t *testing.T) {
+// TestServe starts the program on a free port, scrapes it and stops it.
+func TestServe(t *testing.T) {
 	defer leakcheck.Check(t)()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	// A port of its own, found by listening on port 0 and closing.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close()
-	go func() { done <- run(ctx, addr) }()
+	go func() { done <- serve(ctx, ln) }()
 	deadline := time.Now().Add(5 * time.Second)
 	var res *http.Response
 	for {
@@ -108,6 +106,6 @@ func TestRun(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	cancel()
 	if err := <-done; err != nil {
-		t.Errorf("run: %v", err)
+		t.Errorf("serve: %v", err)
 	}
 }
