@@ -152,6 +152,9 @@ func TestBroadcastVolatileOverPolling(t *testing.T) {
 	if got := p.poll(); !slices.Equal(got, []string{`42["kept"]`}) {
 		t.Fatalf("poll %q, want only the event that is not volatile", got)
 	}
+	if n := ts.io.Stats().Engine.VolatileDropped; n != 2 {
+		t.Errorf("Stats().Engine.VolatileDropped = %d, want 2", n)
+	}
 
 	// With a GET pending, a volatile packet goes out.
 	got := make(chan []string, 1)

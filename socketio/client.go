@@ -223,6 +223,7 @@ func (c *client) write(msgs []parser.Message, volatile bool) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if volatile && !c.sess.Writable() {
+		c.sess.CountDropped()
 		return
 	}
 	for _, m := range msgs {
