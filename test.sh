@@ -48,6 +48,9 @@ for target in $(cd adapter/redis && go test -list '^Fuzz' . | grep '^Fuzz' || tr
   (cd adapter/redis && go test . -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" >/dev/null)
 done
 
+step "metrics/prometheus: go vet, go test -race (the Prometheus collector and its example)"
+(cd metrics/prometheus && go vet ./... && go test -race -count=1 ./...)
+
 step "examples/frameworks: go vet, go test -race (net/http, chi, gin, Echo, TLS and HTTP/2)"
 (cd examples/frameworks && go vet ./... && go test -race -count=1 ./...)
 
