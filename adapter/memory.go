@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -152,11 +153,11 @@ func (m *Memory) Rooms() []string {
 func (m *Memory) Sockets(opts *BroadcastOptions) []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.selectLocked(opts)
+	return m.selectLocked(opts, nil)
 }
 
-// selectLocked lists the ids selected by opts.
-func (m *Memory) selectLocked(opts *BroadcastOptions) []string {
+// selectLocked appends the ids selected by opts to out.
+func (m *Memory) selectLocked(opts *BroadcastOptions, out []string) []string {
 	var rooms, except []string
 	if opts != nil {
 		rooms, except = opts.Rooms, opts.Except
@@ -170,7 +171,7 @@ func (m *Memory) selectLocked(opts *BroadcastOptions) []string {
 		return false
 	}
 	if len(rooms) == 0 {
-		out := make([]string, 0, len(m.sids))
+		out = slices.Grow(out, len(m.sids))
 		for id := range m.sids {
 			if !excluded(id) {
 				out = append(out, id)
@@ -179,7 +180,7 @@ func (m *Memory) selectLocked(opts *BroadcastOptions) []string {
 		return out
 	}
 	if len(rooms) == 1 {
-		out := make([]string, 0, len(m.rooms[rooms[0]]))
+		out = slices.Grow(out, len(m.rooms[rooms[0]]))
 		for id := range m.rooms[rooms[0]] {
 			if !excluded(id) {
 				out = append(out, id)
@@ -188,7 +189,6 @@ func (m *Memory) selectLocked(opts *BroadcastOptions) []string {
 		return out
 	}
 	seen := make(map[string]struct{})
-	var out []string
 	for _, r := range rooms {
 		for id := range m.rooms[r] {
 			if _, dup := seen[id]; dup || excluded(id) {
@@ -201,12 +201,25 @@ func (m *Memory) selectLocked(opts *BroadcastOptions) []string {
 	return out
 }
 
+// idLists keeps the lists of recipients of finished broadcasts for the
+// next ones.
+var idLists = sync.Pool{New: func() any { return new([]string) }}
+
 // apply calls fn for each selected local socket, outside the lock.
 func (m *Memory) apply(opts *BroadcastOptions, fn func(Socket)) {
-	for _, id := range m.Sockets(opts) {
+	list := idLists.Get().(*[]string)
+	m.mu.RLock()
+	ids := m.selectLocked(opts, (*list)[:0])
+	m.mu.RUnlock()
+	for _, id := range ids {
 		if s := m.nsp.Socket(id); s != nil {
 			fn(s)
 		}
+	}
+	if cap(ids) <= 1<<16 { // a list for a huge broadcast is left to the GC
+		clear(ids)
+		*list = ids[:0]
+		idLists.Put(list)
 	}
 }
 
