@@ -95,7 +95,7 @@ func TestObserverLifecycle(t *testing.T) {
 	}
 
 	s.Join("a", "b", "a")
-	s.Join("b") // already in: nothing
+	s.Join("b")  // already in: nothing
 	s.Leave("c") // not in: nothing
 	s.Leave("a")
 	s.SetData("x")
@@ -237,6 +237,13 @@ func TestMaxRoomsPerSocket(t *testing.T) {
 			if err := s.TryJoin("c"); err != nil {
 				t.Fatalf("join after leaving: %v", err)
 			}
+			// Rooms left make room however many joins came before.
+			for i := range 10 {
+				s.Leave("c")
+				if err := s.TryJoin("c"); err != nil {
+					t.Fatalf("join %d after leaving: %v", i, err)
+				}
+			}
 		})
 	}
 }
@@ -276,5 +283,37 @@ func TestMaxRoomsPerSocketDefault(t *testing.T) {
 	}
 	if err := s.TryJoin("one-more"); !errors.Is(err, ErrTooManyRooms) {
 		t.Fatalf("join past the default limit: %v", err)
+	}
+}
+
+// BenchmarkJoinLeave measures a join and a leave of a socket in a few
+// rooms: without a limit, with the default MaxRoomsPerSocket (which
+// counts the socket's rooms), and watched by an observer.
+func BenchmarkJoinLeave(b *testing.B) {
+	for _, bc := range []struct {
+		name     string
+		limit    int
+		observed bool
+	}{{"no-limit", -1, false}, {"default-limit", 0, false}, {"observed", 0, true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			ts := newTestServer(b, &Options{MaxRoomsPerSocket: bc.limit})
+			defer ts.Close()
+			if bc.observed {
+				ts.io.Observe(&Observer{RoomJoined: func(*Socket, string) {}, RoomLeft: func(*Socket, string) {}})
+			}
+			conns := onConnections(ts.io.Of("/"))
+			_, s := ts.connectSocket("/", conns)
+			for i := range 8 {
+				s.Join(fmt.Sprintf("r%d", i))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := s.TryJoin("room"); err != nil {
+					b.Fatal(err)
+				}
+				s.Leave("room")
+			}
+		})
 	}
 }

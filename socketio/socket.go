@@ -79,6 +79,10 @@ type Socket struct {
 	// roomMu makes a join's or leave's check and change one step, when
 	// rooms are counted (MaxRoomsPerSocket) or observed.
 	roomMu sync.Mutex
+	// roomBound is at least the number of the socket's rooms (joins add
+	// to it, leaves do not take away): while a join keeps it within
+	// MaxRoomsPerSocket, the rooms need no counting. Guarded by roomMu.
+	roomBound int
 }
 
 func newSocket(n *Namespace, c *client, auth any, session *adapter.Session) *Socket {
@@ -91,6 +95,7 @@ func newSocket(n *Namespace, c *client, auth any, session *adapter.Session) *Soc
 		s.missed = session.MissedPackets
 		s.recovered = true
 		n.adapter.AddAll(s.id, session.Rooms...)
+		s.roomBound = len(session.Rooms)
 		if obs := n.server.observed(); obs != nil {
 			n.server.notifyRoomsJoined(obs, s, session.Rooms)
 		}
@@ -311,20 +316,23 @@ func (s *Socket) TryJoin(rooms ...string) error {
 		return nil
 	}
 	s.roomMu.Lock()
-	current := s.nsp.adapter.SocketRooms(s.id)
-	if obs == nil && len(current)+len(rooms) <= most {
+	if obs == nil && s.roomBound+len(rooms) <= most {
 		// Within the limit even if every room is new.
 		s.nsp.adapter.AddAll(s.id, rooms...)
+		s.roomBound += len(rooms)
 		s.roomMu.Unlock()
 		return nil
 	}
+	current := s.nsp.adapter.SocketRooms(s.id)
 	added := newRooms(current, rooms)
+	s.roomBound = len(current)
 	if len(current)+len(added) > most {
 		s.roomMu.Unlock()
 		return ErrTooManyRooms
 	}
 	if len(added) > 0 {
 		s.nsp.adapter.AddAll(s.id, added...)
+		s.roomBound += len(added)
 	}
 	s.roomMu.Unlock()
 	if obs != nil && len(added) > 0 {
@@ -369,11 +377,13 @@ func newRooms(have, want []string) []string {
 // joinOwn puts the socket in the room named by its id.
 func (s *Socket) joinOwn() {
 	obs := s.nsp.server.observed()
+	s.roomMu.Lock()
+	s.roomBound++
 	if obs == nil {
 		s.nsp.adapter.AddAll(s.id, s.id)
+		s.roomMu.Unlock()
 		return
 	}
-	s.roomMu.Lock()
 	added := newRooms(s.nsp.adapter.SocketRooms(s.id), []string{s.id})
 	s.nsp.adapter.AddAll(s.id, s.id)
 	s.roomMu.Unlock()
@@ -399,11 +409,13 @@ func (s *Socket) Leave(room string) {
 // leaveAll removes the socket from every room.
 func (s *Socket) leaveAll() {
 	obs := s.nsp.server.observed()
+	s.roomMu.Lock()
+	s.roomBound = 0
 	if obs == nil {
 		s.nsp.adapter.DelAll(s.id)
+		s.roomMu.Unlock()
 		return
 	}
-	s.roomMu.Lock()
 	rooms := s.nsp.adapter.SocketRooms(s.id)
 	s.nsp.adapter.DelAll(s.id)
 	s.roomMu.Unlock()
