@@ -1,6 +1,8 @@
 package socketio
 
 import (
+	"runtime/debug"
+
 	"github.com/duplexio/duplex/engineio"
 )
 
@@ -100,15 +102,33 @@ func (s *Server) observed() []*Observer {
 	return nil
 }
 
-// observe runs one observer function, recovering from its panic.
-func (s *Server) observe(fn func()) {
-	_ = s.safeCall(func() error { fn(); return nil })
+// recoverObserver logs an observer's panic; deferred by the calls below,
+// which call observers without allocating.
+func (s *Server) recoverObserver() {
+	if r := recover(); r != nil {
+		s.log.Error("socketio: observer panicked", "panic", r, "stack", string(debug.Stack()))
+	}
+}
+
+func call1[A any](s *Server, f func(A), a A) {
+	defer s.recoverObserver()
+	f(a)
+}
+
+func call2[A, B any](s *Server, f func(A, B), a A, b B) {
+	defer s.recoverObserver()
+	f(a, b)
+}
+
+func call3[A, B, C any](s *Server, f func(A, B, C), a A, b B, c C) {
+	defer s.recoverObserver()
+	f(a, b, c)
 }
 
 func (s *Server) notifyNamespaceCreated(obs []*Observer, n *Namespace) {
 	for _, o := range obs {
 		if f := o.NamespaceCreated; f != nil {
-			s.observe(func() { f(n) })
+			call1(s, f, n)
 		}
 	}
 }
@@ -116,7 +136,7 @@ func (s *Server) notifyNamespaceCreated(obs []*Observer, n *Namespace) {
 func (s *Server) notifyConnectionOpened(obs []*Observer, sess *engineio.Session) {
 	for _, o := range obs {
 		if f := o.ConnectionOpened; f != nil {
-			s.observe(func() { f(sess) })
+			call1(s, f, sess)
 		}
 	}
 }
@@ -124,7 +144,7 @@ func (s *Server) notifyConnectionOpened(obs []*Observer, sess *engineio.Session)
 func (s *Server) notifyConnectionClosed(obs []*Observer, sess *engineio.Session, reason Reason) {
 	for _, o := range obs {
 		if f := o.ConnectionClosed; f != nil {
-			s.observe(func() { f(sess, reason) })
+			call2(s, f, sess, reason)
 		}
 	}
 }
@@ -132,7 +152,7 @@ func (s *Server) notifyConnectionClosed(obs []*Observer, sess *engineio.Session,
 func (s *Server) notifySocketConnected(obs []*Observer, sock *Socket) {
 	for _, o := range obs {
 		if f := o.SocketConnected; f != nil {
-			s.observe(func() { f(sock) })
+			call1(s, f, sock)
 		}
 	}
 }
@@ -140,7 +160,7 @@ func (s *Server) notifySocketConnected(obs []*Observer, sock *Socket) {
 func (s *Server) notifySocketDisconnected(obs []*Observer, sock *Socket, reason Reason) {
 	for _, o := range obs {
 		if f := o.SocketDisconnected; f != nil {
-			s.observe(func() { f(sock, reason) })
+			call2(s, f, sock, reason)
 		}
 	}
 }
@@ -148,7 +168,7 @@ func (s *Server) notifySocketDisconnected(obs []*Observer, sock *Socket, reason 
 func (s *Server) notifySocketDataSet(obs []*Observer, sock *Socket) {
 	for _, o := range obs {
 		if f := o.SocketDataSet; f != nil {
-			s.observe(func() { f(sock) })
+			call1(s, f, sock)
 		}
 	}
 }
@@ -157,7 +177,7 @@ func (s *Server) notifyRoomsJoined(obs []*Observer, sock *Socket, rooms []string
 	for _, o := range obs {
 		if f := o.RoomJoined; f != nil {
 			for _, r := range rooms {
-				s.observe(func() { f(sock, r) })
+				call2(s, f, sock, r)
 			}
 		}
 	}
@@ -167,7 +187,7 @@ func (s *Server) notifyRoomsLeft(obs []*Observer, sock *Socket, rooms []string) 
 	for _, o := range obs {
 		if f := o.RoomLeft; f != nil {
 			for _, r := range rooms {
-				s.observe(func() { f(sock, r) })
+				call2(s, f, sock, r)
 			}
 		}
 	}
@@ -176,7 +196,7 @@ func (s *Server) notifyRoomsLeft(obs []*Observer, sock *Socket, rooms []string) 
 func (s *Server) notifyEventReceived(obs []*Observer, sock *Socket, event string, args Args) {
 	for _, o := range obs {
 		if f := o.EventReceived; f != nil {
-			s.observe(func() { f(sock, event, args) })
+			call3(s, f, sock, event, args)
 		}
 	}
 }
@@ -184,7 +204,7 @@ func (s *Server) notifyEventReceived(obs []*Observer, sock *Socket, event string
 func (s *Server) notifyEventSent(obs []*Observer, sock *Socket, event string, args []any) {
 	for _, o := range obs {
 		if f := o.EventSent; f != nil {
-			s.observe(func() { f(sock, event, args) })
+			call3(s, f, sock, event, args)
 		}
 	}
 }
