@@ -159,7 +159,7 @@ func (in *Instrumentation) observer() *socketio.Observer {
 		},
 		SocketDataSet: func(s *socketio.Socket) {
 			if in.listening() {
-				in.send("socket_updated", dataUpdate{ID: s.ID(), Nsp: s.Namespace().Name(), Data: s.Info().Data})
+				in.send("socket_updated", dataUpdate{ID: s.ID(), Nsp: s.Namespace().Name(), Data: s.Data()})
 			}
 		},
 		RoomJoined: func(s *socketio.Socket, room string) {
