@@ -121,6 +121,12 @@ func (c *client) onMessage(data []byte, binary bool) {
 		return
 	}
 	if s == nil || p.Type == parser.Connect || p.Type == parser.ConnectError {
+		if c.srv.shuttingDown() {
+			// Shutdown has disconnected the socket this packet was for
+			// and closes the session next: its other sockets go with
+			// "server shutting down", not for this late packet.
+			return
+		}
 		// A packet for a namespace the client has not joined, a CONNECT
 		// for one it has, or a packet only servers send: the reference
 		// closes the connection.
@@ -128,6 +134,13 @@ func (c *client) onMessage(data []byte, binary bool) {
 		return
 	}
 	s.onPacket(p)
+}
+
+// shuttingDown reports whether Shutdown has begun.
+func (s *Server) shuttingDown() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
 }
 
 // connect joins the client to namespace name, running its middlewares in
