@@ -78,16 +78,24 @@ func TestIdleGoroutinesEnd(t *testing.T) {
 func TestCloseWaitsAndLaterTasksStillRun(t *testing.T) {
 	defer leakcheck.Check(t)()
 	p := New(time.Minute, 16)
-	before := runtime.NumGoroutine()
-	var wg sync.WaitGroup
-	for i := 0; i < 5; i++ {
-		wg.Add(1)
-		p.Go(wg.Done)
+	release := make(chan struct{})
+	running := make(chan struct{})
+	p.Go(func() { close(running); <-release })
+	<-running
+	closed := make(chan struct{})
+	go func() { p.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a task was running")
+	case <-time.After(50 * time.Millisecond):
 	}
-	wg.Wait()
-	p.Close() // ends the five idle goroutines and waits for them
-	if after := runtime.NumGoroutine(); after > before {
-		t.Fatalf("%d goroutines after Close, %d before the tasks", after, before)
+	close(release)
+	<-closed
+	p.mu.Lock()
+	idle := len(p.idle)
+	p.mu.Unlock()
+	if idle != 0 {
+		t.Fatalf("%d idle goroutines after Close", idle)
 	}
 	ran := make(chan struct{})
 	p.Go(func() { close(ran) })
