@@ -51,6 +51,9 @@ done
 step "metrics/prometheus: go vet, go test -race (the Prometheus collector and its example)"
 (cd metrics/prometheus && go vet ./... && go test -race -count=1 ./...)
 
+step "admin: go vet, go test -race (the Admin UI's server side)"
+(cd admin && go vet ./... && go test -race -count=1 ./...)
+
 step "examples/frameworks: go vet, go test -race (net/http, chi, gin, Echo, TLS and HTTP/2)"
 (cd examples/frameworks && go vet ./... && go test -race -count=1 ./...)
 
@@ -71,3 +74,7 @@ step "interop: Go server"
 step "examples/chat: browser test (Chromium)"
 need chromium chromium
 (cd examples/chat/e2e && npm ci --no-audit --no-fund --loglevel=error && npm test)
+
+step "admin: the official Admin UI in Chromium"
+need chromium chromium
+(cd admin/e2e && npm ci --no-audit --no-fund --loglevel=error && npm test)
