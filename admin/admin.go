@@ -45,14 +45,23 @@ type BasicAuth struct {
 	Password string
 }
 
+// ErrNoAuth is returned by Instrument when Options has neither Auth nor
+// NoAuth.
+var ErrNoAuth = errors.New("admin: Options.Auth is required (set Options.NoAuth to run the UI without a login)")
+
 // Options configures Instrument. Zero values mean the defaults.
 type Options struct {
 	// NamespaceName is the namespace the UI connects to; default
 	// "/admin". It is also the UI's "Namespace" advanced option.
 	NamespaceName string
-	// Auth is the account that may log in. Nil lets anyone who reaches
-	// the server in: keep that for servers on a trusted network.
+	// Auth is the account that may log in. It is required unless NoAuth
+	// is set.
 	Auth *BasicAuth
+	// NoAuth lets anyone who reaches the server in, without a login (the
+	// Node package's auth: false): keep that for servers on a trusted
+	// network. Instrument refuses options with neither Auth nor NoAuth, so
+	// that a forgotten Auth does not open the UI to everyone.
+	NoAuth bool
 	// ReadOnly keeps the UI from acting on sockets: no joining, leaving,
 	// disconnecting or emitting.
 	ReadOnly bool
@@ -157,6 +166,12 @@ func Instrument(io *socketio.Server, opts Options) (*Instrumentation, error) {
 	}
 	if opts.ServerStatsInterval <= 0 {
 		opts.ServerStatsInterval = DefaultServerStatsInterval
+	}
+	switch {
+	case opts.Auth == nil && !opts.NoAuth:
+		return nil, ErrNoAuth
+	case opts.Auth != nil && opts.NoAuth:
+		return nil, errors.New("admin: Options.Auth and Options.NoAuth are both set")
 	}
 	if a := opts.Auth; a != nil {
 		if _, err := bcrypt.Cost([]byte(a.Password)); err != nil {

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"slices"
 	"strings"
@@ -205,7 +206,7 @@ func TestLiveNews(t *testing.T) {
 		conns <- s
 	})
 	syncHandler(ts.io, "/admin")
-	in := ts.instrument(Options{})
+	in := ts.instrument(Options{NoAuth: true})
 	defer in.Close()
 
 	ui := ts.dial()
@@ -267,7 +268,7 @@ func TestActions(t *testing.T) {
 	conns := make(chan *socketio.Socket, 4)
 	ts.io.OnConnection(func(s *socketio.Socket) { conns <- s })
 	syncHandler(ts.io, "/admin")
-	in := ts.instrument(Options{})
+	in := ts.instrument(Options{NoAuth: true})
 	defer in.Close()
 
 	c1, c2 := ts.dial(), ts.dial()
@@ -323,7 +324,7 @@ func TestReadOnly(t *testing.T) {
 	conns := make(chan *socketio.Socket, 1)
 	ts.io.OnConnection(func(s *socketio.Socket) { conns <- s })
 	syncHandler(ts.io, "/admin")
-	in := ts.instrument(Options{ReadOnly: true})
+	in := ts.instrument(Options{NoAuth: true, ReadOnly: true})
 	defer in.Close()
 
 	c := ts.dial()
@@ -348,7 +349,7 @@ func TestProductionMode(t *testing.T) {
 	defer leakcheck.Check(t)()
 	ts := newTestServer(t)
 	defer ts.Close()
-	in := ts.instrument(Options{Mode: Production, ServerStatsInterval: 20 * time.Millisecond})
+	in := ts.instrument(Options{NoAuth: true, Mode: Production, ServerStatsInterval: 20 * time.Millisecond})
 	defer in.Close()
 
 	ui := ts.dial()
@@ -388,7 +389,7 @@ func TestClose(t *testing.T) {
 	defer leakcheck.Check(t)()
 	ts := newTestServer(t)
 	defer ts.Close()
-	in := ts.instrument(Options{ServerStatsInterval: 10 * time.Millisecond})
+	in := ts.instrument(Options{NoAuth: true, ServerStatsInterval: 10 * time.Millisecond})
 	ui := ts.dial()
 	ui.connectID("/admin", nil)
 	ui.waitEvent("server_stats")
@@ -409,14 +410,19 @@ func TestInstrumentErrors(t *testing.T) {
 	defer io.Close()
 	for name, opts := range map[string]Options{
 		"plain password": {Auth: &BasicAuth{Username: "a", Password: "secret"}},
-		"unknown mode":   {Mode: "staging"},
+		"unknown mode":   {NoAuth: true, Mode: "staging"},
+		"no auth given":  {},
+		"both":           {NoAuth: true, Auth: &BasicAuth{Username: "a", Password: testHash()}},
 	} {
 		if in, err := Instrument(io, opts); err == nil {
 			in.Close()
 			t.Errorf("%s: no error", name)
 		}
 	}
-	if _, err := Instrument(nil, Options{}); err == nil {
+	if _, err := Instrument(io, Options{}); !errors.Is(err, ErrNoAuth) {
+		t.Errorf("no Auth, no NoAuth: %v, want ErrNoAuth", err)
+	}
+	if _, err := Instrument(nil, Options{NoAuth: true}); err == nil {
 		t.Error("nil server: no error")
 	}
 }
