@@ -145,12 +145,26 @@ func (s *Session) SetData(v any) {
 	s.mu.Unlock()
 }
 
+// SendOptions modify one message sent with SendWith.
+type SendOptions struct {
+	// NoCompress sends the message uncompressed even when compression is
+	// on: as its own WebSocket frame without permessage-deflate, and, over
+	// polling, in a response left uncompressed unless another message of
+	// it may be compressed (as the reference decides).
+	NoCompress bool
+}
+
 // Send queues a message: UTF-8 text, or raw bytes when binary is true. The
 // session keeps data until it is written, so data must not change after the
 // call; one slice may be sent to many sessions. It returns ErrSessionClosed
 // once the session is closing, and ErrSlowConsumer (closing the session)
 // when the outgoing queue would pass Options.MaxQueueBytes.
 func (s *Session) Send(data []byte, binary bool) error {
+	return s.SendWith(data, binary, SendOptions{})
+}
+
+// SendWith is Send with options.
+func (s *Session) SendWith(data []byte, binary bool, opts SendOptions) error {
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
@@ -162,7 +176,7 @@ func (s *Session) Send(data []byte, binary bool) error {
 		s.close(ReasonSlowConsumer, closeNow)
 		return ErrSlowConsumer
 	}
-	s.enqueueLocked(parser.Packet{Type: parser.PacketMessage, Data: data, Binary: binary})
+	s.enqueueLocked(parser.Packet{Type: parser.PacketMessage, Data: data, Binary: binary, NoCompress: opts.NoCompress})
 	s.mu.Unlock()
 	return nil
 }

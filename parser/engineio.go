@@ -35,10 +35,13 @@ func (t PacketType) Valid() bool { return t <= PacketNoop }
 
 // Packet is one Engine.IO packet. Binary is only meaningful for message
 // packets: it says that Data is raw bytes rather than UTF-8 text.
+// NoCompress is a hint for the transport writing an outgoing packet: send it
+// uncompressed even when compression is on (Socket.IO's compress(false)).
 type Packet struct {
-	Type   PacketType
-	Data   []byte
-	Binary bool
+	Type       PacketType
+	Data       []byte
+	Binary     bool
+	NoCompress bool
 }
 
 // ErrInvalidPacket is returned when a packet cannot be decoded.

@@ -227,20 +227,21 @@ func (c *client) writePacket(p *parser.SocketPacket, volatile bool) {
 		c.srv.log.Error("socketio: cannot encode packet", "type", p.Type, "err", err)
 		return
 	}
-	c.write(msgs, volatile)
+	c.write(msgs, adapter.Flags{Volatile: volatile})
 }
 
 // write sends the messages of one packet; a volatile packet is dropped
-// when the session cannot take it at once.
-func (c *client) write(msgs []parser.Message, volatile bool) {
+// when the session cannot take it at once, a NoCompress one goes
+// uncompressed.
+func (c *client) write(msgs []parser.Message, flags adapter.Flags) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if volatile && !c.sess.Writable() {
+	if flags.Volatile && !c.sess.Writable() {
 		c.sess.CountDropped()
 		return
 	}
 	for _, m := range msgs {
-		if c.sess.Send(m.Data, m.Binary) != nil {
+		if c.sess.SendWith(m.Data, m.Binary, engineio.SendOptions{NoCompress: flags.NoCompress}) != nil {
 			return
 		}
 	}

@@ -605,7 +605,7 @@ func (s *Socket) WritePacket(p *parser.SocketPacket, msgs []parser.Message, flag
 			}
 		}
 	}
-	s.client.write(msgs, flags.Volatile)
+	s.client.write(msgs, flags)
 }
 
 // RegisterAck implements adapter.Socket.

@@ -104,7 +104,7 @@ func (p *Polling) WritePayload(w http.ResponseWriter, r *http.Request, packets [
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	setNoCache(h, r)
-	if p.CompressionThreshold > 0 && len(data) >= p.CompressionThreshold {
+	if p.CompressionThreshold > 0 && len(data) >= p.CompressionThreshold && compressible(packets) {
 		if enc := acceptedEncoding(r.Header.Get("Accept-Encoding")); enc != "" {
 			return writeCompressed(w, enc, data)
 		}
@@ -189,4 +189,15 @@ func writeCompressed(w http.ResponseWriter, enc string, data []byte) error {
 		return err
 	}
 	return zw.Close()
+}
+
+// compressible reports whether a response of packets may be compressed:
+// when one of them at least may be, as the reference decides.
+func compressible(packets []parser.Packet) bool {
+	for _, p := range packets {
+		if !p.NoCompress {
+			return true
+		}
+	}
+	return false
 }

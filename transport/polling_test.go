@@ -125,6 +125,10 @@ func TestWritePayload(t *testing.T) {
 			"4" + string(big.Data), "text/plain; charset=UTF-8", "gzip"},
 		{"deflate", Polling{Protocol: 4, CompressionThreshold: 1024}, []parser.Packet{big}, http.Header{"Accept-Encoding": {"deflate"}},
 			"4" + string(big.Data), "text/plain; charset=UTF-8", "deflate"},
+		{"NoCompress", Polling{Protocol: 4, CompressionThreshold: 1024}, []parser.Packet{noCompress(big), noCompress(text)}, http.Header{"Accept-Encoding": {"gzip"}},
+			"4" + string(big.Data) + "\x1e4hello", "text/plain; charset=UTF-8", ""},
+		{"one compressible among NoCompress", Polling{Protocol: 4, CompressionThreshold: 1024}, []parser.Packet{noCompress(big), text}, http.Header{"Accept-Encoding": {"gzip"}},
+			"4" + string(big.Data) + "\x1e4hello", "text/plain; charset=UTF-8", "gzip"},
 		{"below the threshold", Polling{Protocol: 4, CompressionThreshold: 1024}, []parser.Packet{text}, http.Header{"Accept-Encoding": {"gzip"}},
 			"4hello", "text/plain; charset=UTF-8", ""},
 		{"compression off", Polling{Protocol: 4}, []parser.Packet{big}, http.Header{"Accept-Encoding": {"gzip"}},
@@ -259,4 +263,10 @@ func TestAcceptedEncoding(t *testing.T) {
 			t.Errorf("acceptedEncoding(%q) = %q, want %q", header, got, want)
 		}
 	}
+}
+
+// noCompress returns p marked NoCompress.
+func noCompress(p parser.Packet) parser.Packet {
+	p.NoCompress = true
+	return p
 }

@@ -115,7 +115,7 @@ func (ws *WebSocket) writePacket(p parser.Packet) error {
 		kind = websocket.BinaryMessage
 	}
 	if ws.threshold > 0 {
-		ws.conn.EnableWriteCompression(len(p.Data) >= ws.threshold)
+		ws.conn.EnableWriteCompression(len(p.Data) >= ws.threshold && !p.NoCompress)
 	}
 	w, err := ws.conn.NextWriter(kind)
 	if err != nil {

@@ -224,6 +224,19 @@ func TestWebSocketCompression(t *testing.T) {
 	if n := read.Load() - before; n > int64(len(large.Data))/2 {
 		t.Errorf("%d bytes on the wire for %d bytes of messages: not compressed", n, len(large.Data)+10)
 	}
+	// A packet marked NoCompress goes as it is.
+	plain := large
+	plain.NoCompress = true
+	if err := ws.WritePackets([]parser.Packet{plain}, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	before = read.Load()
+	if _, got := readFrame(t, conn); got != "4"+string(plain.Data) {
+		t.Errorf("NoCompress frame of %d bytes, want %d", len(got), len(plain.Data)+1)
+	}
+	if n := read.Load() - before; n < int64(len(plain.Data)) {
+		t.Errorf("%d bytes on the wire for a NoCompress message of %d: compressed", n, len(plain.Data)+1)
+	}
 	// The client's compressed frames are read too.
 	conn.EnableWriteCompression(true)
 	if err := conn.WriteMessage(websocket.TextMessage, append([]byte("4"), large.Data...)); err != nil {
