@@ -86,6 +86,9 @@ type Session struct {
 func newSession(srv *Server, id string, protocol int, r *http.Request, q url.Values, transportName string) *Session {
 	req := r.WithContext(context.Background())
 	req.Body = http.NoBody
+	if r.Host != "" && r.Header != nil && len(r.Header["Host"]) == 0 {
+		r.Header["Host"] = []string{r.Host}
+	}
 	poll := transport.Polling{
 		Protocol:       protocol,
 		SupportsBinary: q.Get("b64") == "",
@@ -114,7 +117,9 @@ func (s *Session) ID() string { return s.id }
 func (s *Session) Protocol() int { return s.protocol }
 
 // Request is the handshake request. Its body is gone; its headers, URL and
-// RemoteAddr are there to read, not to change.
+// RemoteAddr are there to read, not to change. Its Header also holds the
+// Host header (which net/http moves to Request.Host), as the handshake's
+// headers do in the reference server.
 func (s *Session) Request() *http.Request { return s.req }
 
 // RemoteAddr is the client's address as seen by the handshake request.

@@ -442,6 +442,9 @@ func TestHandshakeDetails(t *testing.T) {
 	if hs.Headers["Upgrade"] == nil {
 		t.Fatalf("headers %v", hs.Headers)
 	}
+	if host := strings.TrimPrefix(ts.hs.URL, "http://"); http.Header(hs.Headers).Get("Host") != host {
+		t.Fatalf("Host header %q, want %q, as the reference's handshake has it", http.Header(hs.Headers).Get("Host"), host)
+	}
 	if _, err := time.Parse("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)", hs.Time); err != nil {
 		t.Fatalf("time %q: %v", hs.Time, err)
 	}
