@@ -401,8 +401,8 @@ type wsFrame struct {
 	data   string
 }
 
-func text(s string) wsFrame   { return wsFrame{data: s} }
-func binary(s string) wsFrame { return wsFrame{binary: true, data: s} }
+func textFrame(s string) wsFrame   { return wsFrame{data: s} }
+func binaryFrame(s string) wsFrame { return wsFrame{binary: true, data: s} }
 
 // tryWrite sends a text frame to a server that may have closed the
 // connection already.
@@ -431,27 +431,27 @@ func TestHostileWebSocketFrames(t *testing.T) {
 		reason    Reason    // "" when the session stays open
 		closeCode int       // the close frame's code, when the reference's is known to match
 	}{
-		{name: "unknown packet type", eio: 4, frames: []wsFrame{text("9x")}, reason: ReasonParseError},
-		{name: "empty text frame", eio: 4, frames: []wsFrame{text("")}, reason: ReasonParseError},
+		{name: "unknown packet type", eio: 4, frames: []wsFrame{textFrame("9x")}, reason: ReasonParseError},
+		{name: "empty text frame", eio: 4, frames: []wsFrame{textFrame("")}, reason: ReasonParseError},
 		// The reference decodes what base64 it can; Duplex refuses.
-		{name: "bad base64", eio: 4, frames: []wsFrame{text("b!!")}, reason: ReasonParseError},
-		{name: "ping from a v4 client", eio: 4, frames: []wsFrame{text("2")}, reason: ReasonTransportError},
-		{name: "probe on a WebSocket session", eio: 4, frames: []wsFrame{text("2probe")}, reason: ReasonTransportError},
-		{name: "pong without a ping", eio: 4, frames: []wsFrame{text("3"), text("4after")}, delivered: []message{{data: "after"}}},
-		{name: "server-only packets", eio: 4, frames: []wsFrame{text("0"), text("5"), text("6"), text("4after")}, delivered: []message{{data: "after"}}},
-		{name: "frame past MaxHTTPBufferSize", eio: 4, opts: Options{MaxHTTPBufferSize: 1000}, frames: []wsFrame{text("4" + strings.Repeat("a", 1000))}, reason: ReasonTransportError, closeCode: websocket.CloseMessageTooBig},
-		{name: "binary frame past MaxHTTPBufferSize", eio: 4, opts: Options{MaxHTTPBufferSize: 1000}, frames: []wsFrame{binary(strings.Repeat("a", 1001))}, reason: ReasonTransportError, closeCode: websocket.CloseMessageTooBig},
-		{name: "frame of exactly MaxHTTPBufferSize", eio: 4, opts: Options{MaxHTTPBufferSize: 1000}, frames: []wsFrame{text("4" + strings.Repeat("a", 999))}, delivered: []message{{data: strings.Repeat("a", 999)}}},
-		{name: "binary frames are messages in v4", eio: 4, frames: []wsFrame{binary("\x00\x01"), binary("")}, delivered: []message{{data: "\x00\x01", binary: true}, {data: "", binary: true}}},
-		{name: "close packet", eio: 4, frames: []wsFrame{text("4a"), text("1")}, delivered: []message{{data: "a"}}, reason: ReasonTransportClose},
+		{name: "bad base64", eio: 4, frames: []wsFrame{textFrame("b!!")}, reason: ReasonParseError},
+		{name: "ping from a v4 client", eio: 4, frames: []wsFrame{textFrame("2")}, reason: ReasonTransportError},
+		{name: "probe on a WebSocket session", eio: 4, frames: []wsFrame{textFrame("2probe")}, reason: ReasonTransportError},
+		{name: "pong without a ping", eio: 4, frames: []wsFrame{textFrame("3"), textFrame("4after")}, delivered: []message{{data: "after"}}},
+		{name: "server-only packets", eio: 4, frames: []wsFrame{textFrame("0"), textFrame("5"), textFrame("6"), textFrame("4after")}, delivered: []message{{data: "after"}}},
+		{name: "frame past MaxHTTPBufferSize", eio: 4, opts: Options{MaxHTTPBufferSize: 1000}, frames: []wsFrame{textFrame("4" + strings.Repeat("a", 1000))}, reason: ReasonTransportError, closeCode: websocket.CloseMessageTooBig},
+		{name: "binary frame past MaxHTTPBufferSize", eio: 4, opts: Options{MaxHTTPBufferSize: 1000}, frames: []wsFrame{binaryFrame(strings.Repeat("a", 1001))}, reason: ReasonTransportError, closeCode: websocket.CloseMessageTooBig},
+		{name: "frame of exactly MaxHTTPBufferSize", eio: 4, opts: Options{MaxHTTPBufferSize: 1000}, frames: []wsFrame{textFrame("4" + strings.Repeat("a", 999))}, delivered: []message{{data: strings.Repeat("a", 999)}}},
+		{name: "binary frames are messages in v4", eio: 4, frames: []wsFrame{binaryFrame("\x00\x01"), binaryFrame("")}, delivered: []message{{data: "\x00\x01", binary: true}, {data: "", binary: true}}},
+		{name: "close packet", eio: 4, frames: []wsFrame{textFrame("4a"), textFrame("1")}, delivered: []message{{data: "a"}}, reason: ReasonTransportClose},
 		// v3 binary frames start with the packet type as a byte; the
 		// reference ignores a frame of unknown type, Duplex refuses it.
-		{name: "v3 binary frame of unknown type", eio: 3, opts: Options{AllowEIO3: true}, frames: []wsFrame{binary("\x09\x01")}, reason: ReasonParseError},
-		{name: "v3 empty binary frame", eio: 3, opts: Options{AllowEIO3: true}, frames: []wsFrame{binary("")}, reason: ReasonParseError},
-		{name: "v3 unknown text type", eio: 3, opts: Options{AllowEIO3: true}, frames: []wsFrame{text("9")}, reason: ReasonParseError},
-		{name: "v3 empty text frame", eio: 3, opts: Options{AllowEIO3: true}, frames: []wsFrame{text("")}, reason: ReasonParseError},
-		{name: "v3 pong from the client", eio: 3, opts: Options{AllowEIO3: true}, frames: []wsFrame{text("3")}, reason: ReasonTransportError},
-		{name: "v3 binary message", eio: 3, opts: Options{AllowEIO3: true}, frames: []wsFrame{binary("\x04\x07")}, delivered: []message{{data: "\x07", binary: true}}},
+		{name: "v3 binary frame of unknown type", eio: 3, opts: Options{AllowEIO3: true}, frames: []wsFrame{binaryFrame("\x09\x01")}, reason: ReasonParseError},
+		{name: "v3 empty binary frame", eio: 3, opts: Options{AllowEIO3: true}, frames: []wsFrame{binaryFrame("")}, reason: ReasonParseError},
+		{name: "v3 unknown text type", eio: 3, opts: Options{AllowEIO3: true}, frames: []wsFrame{textFrame("9")}, reason: ReasonParseError},
+		{name: "v3 empty text frame", eio: 3, opts: Options{AllowEIO3: true}, frames: []wsFrame{textFrame("")}, reason: ReasonParseError},
+		{name: "v3 pong from the client", eio: 3, opts: Options{AllowEIO3: true}, frames: []wsFrame{textFrame("3")}, reason: ReasonTransportError},
+		{name: "v3 binary message", eio: 3, opts: Options{AllowEIO3: true}, frames: []wsFrame{binaryFrame("\x04\x07")}, delivered: []message{{data: "\x07", binary: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -97,7 +97,7 @@ func TestSlowConsumer(t *testing.T) {
 		}
 	}
 
-	heap0 := heapInUse()
+	heap0 := soakHeap()
 	peak := heap0
 	var seq, volatileSeq int64
 	emit := func() {
@@ -112,7 +112,7 @@ func TestSlowConsumer(t *testing.T) {
 			volatileSeq++
 		}
 		if seq%200 == 0 {
-			peak = max(peak, heapInUse())
+			peak = max(peak, soakHeap())
 		}
 		waitFast(seq - window)
 	}
@@ -139,7 +139,7 @@ func TestSlowConsumer(t *testing.T) {
 	for range 1000 {
 		emit()
 	}
-	peak = max(peak, heapInUse())
+	peak = max(peak, soakHeap())
 	waitFast(seq)
 	for _, f := range fast {
 		if got := f.seen.Load(); got != seq {
@@ -173,9 +173,9 @@ func TestSlowConsumer(t *testing.T) {
 	}
 	bound := heap0 + 3*maxQueue + 4<<20
 	t.Logf("the slow client was closed after %d events of %d bytes (it had read %d); %d events broadcast in all; heap after GC %.1f MiB at the start, at most %.1f MiB during the broadcast (bound %.1f MiB: 3 × MaxQueueBytes of %.0f MiB + 4 MiB)",
-		slowAt, len(payload), got, seq, mib(heap0), mib(peak), mib(bound), mib(maxQueue))
+		slowAt, len(payload), got, seq, soakMiB(heap0), soakMiB(peak), soakMiB(bound), soakMiB(maxQueue))
 	if peak > bound {
-		t.Errorf("heap reached %.1f MiB, bound %.1f MiB", mib(peak), mib(bound))
+		t.Errorf("heap reached %.1f MiB, bound %.1f MiB", soakMiB(peak), soakMiB(bound))
 	}
 }
 

@@ -81,9 +81,9 @@ func TestSoak(t *testing.T) {
 	})
 
 	// The baseline: the server started, no client yet.
-	settle()
+	soakGC()
 	goroutines0 := runtime.NumGoroutine()
-	heap0 := heapInUse()
+	heap0 := soakHeap()
 
 	const workers = 8
 	ctx, cancel := context.WithTimeout(context.Background(), *soakDuration)
@@ -150,22 +150,22 @@ func TestSoak(t *testing.T) {
 	var goroutines int
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		settle()
+		soakGC()
 		goroutines = runtime.NumGoroutine()
 		if goroutines <= goroutines0+soakGoroutineSlack || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	heap1 := heapInUse()
+	heap1 := soakHeap()
 	t.Logf("goroutines %d at the start, %d at the end; heap %.1f MiB at the start, %.1f MiB at the end",
-		goroutines0, goroutines, mib(heap0), mib(heap1))
+		goroutines0, goroutines, soakMiB(heap0), soakMiB(heap1))
 	if goroutines > goroutines0+soakGoroutineSlack {
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines at the end, %d at the start:\n%s", goroutines, goroutines0, buf[:runtime.Stack(buf, true)])
 	}
 	if heap1 > heap0+soakHeapSlack {
-		t.Errorf("heap %.1f MiB at the end, %.1f MiB at the start (allowed: %.0f MiB more)", mib(heap1), mib(heap0), mib(soakHeapSlack))
+		t.Errorf("heap %.1f MiB at the end, %.1f MiB at the start (allowed: %.0f MiB more)", soakMiB(heap1), soakMiB(heap0), soakMiB(soakHeapSlack))
 	}
 }
 
@@ -181,19 +181,21 @@ const (
 	soakHeapSlack = 8 << 20
 )
 
-func settle() {
+// soakGC collects garbage twice, so that sync.Pools are emptied too.
+func soakGC() {
 	runtime.GC()
 	runtime.GC()
 }
 
-func heapInUse() uint64 {
-	settle()
+// soakHeap is the heap in use after garbage collection.
+func soakHeap() uint64 {
+	soakGC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
 }
 
-func mib(n uint64) float64 { return float64(n) / (1 << 20) }
+func soakMiB(n uint64) float64 { return float64(n) / (1 << 20) }
 
 func countAt(c []uint8, i int) int {
 	if i < len(c) {
@@ -380,7 +382,7 @@ func (c *soakWS) join() error {
 	return nil
 }
 
-// exchange sends events from..to-1 and waits for the acknowledgements of
+// exchangeWS sends events from..to-1 and waits for the acknowledgements of
 // the first wait of them.
 func (sk *soak) exchangeWS(c *soakWS, id, from, to, wait int) error {
 	for seq := from; seq < to; seq++ {
