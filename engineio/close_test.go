@@ -387,3 +387,37 @@ func TestShutdownEndsClosingPoll(t *testing.T) {
 	}
 	e.rec.expectClose(t, s, ReasonForcedClose)
 }
+
+// TestParseErrorCloseFrame: a malformed packet over WebSocket gets a close
+// frame without status (the client sees 1005), as with the reference,
+// rather than a dropped connection.
+func TestParseErrorCloseFrame(t *testing.T) {
+	defer leakcheck.Check(t)()
+	for _, f := range []string{"9x", "", "b!!"} {
+		e := newEnv(t, newRecorder(false), nil)
+		c, _, s := e.wsHandshake()
+		c.write(f)
+		e.rec.expectClose(t, s, ReasonParseError)
+		if err := c.expectClosed(); !websocket.IsCloseError(err, websocket.CloseNoStatusReceived) {
+			t.Errorf("%q: %v, want a close frame without status", f, err)
+		}
+		c.close()
+		e.close()
+	}
+}
+
+// TestInvalidUTF8TextFrame: a text frame that is not UTF-8 closes the
+// connection with 1007 and the session with transport error, as the
+// reference's WebSocket library does.
+func TestInvalidUTF8TextFrame(t *testing.T) {
+	defer leakcheck.Check(t)()
+	e := newEnv(t, newRecorder(false), nil)
+	defer e.close()
+	c, _, s := e.wsHandshake()
+	defer c.close()
+	c.write("4\xff\xfe")
+	e.rec.expectClose(t, s, ReasonTransportError)
+	if err := c.expectClosed(); !websocket.IsCloseError(err, websocket.CloseInvalidFramePayloadData) {
+		t.Errorf("%v, want close 1007", err)
+	}
+}

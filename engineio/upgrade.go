@@ -140,8 +140,11 @@ func (s *Session) readLoop(ws *transport.WebSocket) {
 			case transport.IsProtocolError(err):
 				reason = ReasonTransportError
 			}
-			ws.Close()
+			// The session first, so that it can still send its close frame
+			// (parse error), then the connection, if it was not the
+			// session's.
 			s.close(reason, closeNow)
+			ws.Close()
 			return
 		}
 		s.readMu.Lock()

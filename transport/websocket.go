@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/duplexio/duplex/parser"
 	"github.com/gorilla/websocket"
@@ -71,6 +72,10 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, header http.H
 	return &WebSocket{conn: conn, protocol: protocol, threshold: u.threshold}, nil
 }
 
+// ErrInvalidUTF8 is returned by ReadPacket for a text frame that is not
+// valid UTF-8; the connection has been sent close code 1007.
+var ErrInvalidUTF8 = errors.New("transport: text frame is not valid UTF-8")
+
 // WebSocket is one WebSocket connection carrying Engine.IO packets, one
 // packet per frame. ReadPacket must be called from one goroutine at a time,
 // and so must the write methods.
@@ -89,6 +94,13 @@ func (ws *WebSocket) ReadPacket() (parser.Packet, error) {
 		return parser.Packet{}, err
 	}
 	binary := kind == websocket.BinaryMessage
+	if !binary && !utf8.Valid(data) {
+		// As the reference's WebSocket library does: close 1007, and the
+		// session ends with a transport error.
+		msg := websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "")
+		_ = ws.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		return parser.Packet{}, ErrInvalidUTF8
+	}
 	if ws.protocol == parser.ProtocolV3 {
 		return parser.DecodePacketV3(data, binary)
 	}
