@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -69,7 +70,16 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, header http.H
 	if u.maxSize > 0 {
 		conn.SetReadLimit(u.maxSize)
 	}
-	return &WebSocket{conn: conn, protocol: protocol, threshold: u.threshold}, nil
+	ws := &WebSocket{conn: conn, protocol: protocol, threshold: u.threshold}
+	if u.threshold == 0 {
+		// No compression can have been negotiated: frames are written
+		// straight to the connection (see frames.go), and so are the
+		// control frames gorilla would otherwise write itself.
+		ws.raw = conn.NetConn()
+		conn.SetPingHandler(ws.onPing)
+		conn.SetCloseHandler(ws.onClose)
+	}
+	return ws, nil
 }
 
 // ErrInvalidUTF8 is returned by ReadPacket for a text frame that is not
@@ -83,7 +93,13 @@ type WebSocket struct {
 	conn      *websocket.Conn
 	protocol  int
 	threshold int
-	typ       [1]byte // the type prefix being written, kept here to avoid an allocation
+
+	// raw is the connection under conn when frames are written to it
+	// directly; nil when gorilla writes them (compression on).
+	raw      net.Conn
+	wmu      sync.Mutex // serializes writes to raw
+	deadline bool       // a write deadline is set on raw
+	typ      [1]byte    // the type prefix being written, kept here to avoid an allocation
 }
 
 // ReadPacket reads the next packet. The packet's data is freshly allocated
@@ -98,7 +114,11 @@ func (ws *WebSocket) ReadPacket() (parser.Packet, error) {
 		// As the reference's WebSocket library does: close 1007, and the
 		// session ends with a transport error.
 		msg := websocket.FormatCloseMessage(websocket.CloseInvalidFramePayloadData, "")
-		_ = ws.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		if ws.raw != nil {
+			_ = ws.writeControl(opClose, msg, time.Now().Add(time.Second))
+		} else {
+			_ = ws.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		}
 		return parser.Packet{}, ErrInvalidUTF8
 	}
 	if ws.protocol == parser.ProtocolV3 {
@@ -110,6 +130,9 @@ func (ws *WebSocket) ReadPacket() (parser.Packet, error) {
 // WritePackets writes each packet as one frame. A deadline of zero means
 // none.
 func (ws *WebSocket) WritePackets(packets []parser.Packet, deadline time.Time) error {
+	if ws.raw != nil {
+		return ws.writeRaw(packets, deadline)
+	}
 	if err := ws.conn.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
@@ -155,6 +178,9 @@ func (ws *WebSocket) writePacket(p parser.Packet) error {
 // WriteClose sends a close frame without a status code, as the reference
 // server does (the client sees 1005). It waits at most a second.
 func (ws *WebSocket) WriteClose() error {
+	if ws.raw != nil {
+		return ws.writeControl(opClose, nil, time.Now().Add(time.Second))
+	}
 	msg := websocket.FormatCloseMessage(websocket.CloseNoStatusReceived, "")
 	return ws.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 }

@@ -1,0 +1,149 @@
+package transport
+
+import (
+	"encoding/binary"
+	"sync"
+	"time"
+
+	"github.com/duplexio/duplex/parser"
+	"github.com/gorilla/websocket"
+)
+
+// This file writes WebSocket frames straight to the connection when no
+// compression is in use. Gorilla's writer sets the connection's write
+// deadline (a timer update) and makes one write system call for every
+// frame; here all the frames of a batch go out in one write, with no
+// deadline unless the caller asks for one. Every frame the server sends
+// goes through ws.wmu, control frames included: gorilla's own ping and
+// close handlers are replaced by onPing and onClose, so nothing else
+// writes to the connection.
+
+// Frame opcodes (RFC 6455, section 5.2).
+const (
+	opText   = 0x1
+	opBinary = 0x2
+	opClose  = 0x8
+	opPong   = 0xA
+)
+
+// frameBufs keeps the buffers batches are framed into.
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxFrameBuf is the size past which a batch's buffer is written out
+// before more frames are added, and not kept for reuse.
+const maxFrameBuf = 64 << 10
+
+// writeRaw frames packets into one buffer and writes it. A packet whose
+// data is large is written from its own slice rather than copied.
+func (ws *WebSocket) writeRaw(packets []parser.Packet, deadline time.Time) error {
+	bp := frameBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= maxFrameBuf {
+			*bp = buf[:0]
+			frameBufs.Put(bp)
+		}
+	}()
+	ws.wmu.Lock()
+	defer ws.wmu.Unlock()
+	if err := ws.setDeadlineLocked(deadline); err != nil {
+		return err
+	}
+	for _, p := range packets {
+		op, prefix := byte(opText), -1
+		switch {
+		case !p.Binary:
+			prefix = '0' + int(p.Type)
+		case ws.protocol == parser.ProtocolV3:
+			op, prefix = opBinary, int(p.Type)
+		default:
+			op = opBinary
+		}
+		n := len(p.Data)
+		if prefix >= 0 {
+			n++
+		}
+		buf = appendFrameHeader(buf, op, n)
+		if prefix >= 0 {
+			buf = append(buf, byte(prefix))
+		}
+		if len(p.Data) > maxFrameBuf/4 {
+			// Large data goes from its own slice, after what is framed.
+			if _, err := ws.raw.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+			if _, err := ws.raw.Write(p.Data); err != nil {
+				return err
+			}
+			continue
+		}
+		buf = append(buf, p.Data...)
+		if len(buf) >= maxFrameBuf {
+			if _, err := ws.raw.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	if len(buf) > 0 {
+		_, err := ws.raw.Write(buf)
+		return err
+	}
+	return nil
+}
+
+// writeControl writes one control frame (payload at most 125 bytes).
+func (ws *WebSocket) writeControl(op byte, payload []byte, deadline time.Time) error {
+	var b [2 + 125]byte
+	frame := append(appendFrameHeader(b[:0], op, len(payload)), payload...)
+	ws.wmu.Lock()
+	defer ws.wmu.Unlock()
+	if err := ws.setDeadlineLocked(deadline); err != nil {
+		return err
+	}
+	_, err := ws.raw.Write(frame)
+	return err
+}
+
+// setDeadlineLocked sets the write deadline, or clears one set before; it
+// costs nothing when neither is needed.
+func (ws *WebSocket) setDeadlineLocked(deadline time.Time) error {
+	if deadline.IsZero() && !ws.deadline {
+		return nil
+	}
+	ws.deadline = !deadline.IsZero()
+	return ws.raw.SetWriteDeadline(deadline)
+}
+
+// onPing answers a client's ping with a pong carrying the same data, as
+// gorilla's default handler would.
+func (ws *WebSocket) onPing(data string) error {
+	if len(data) > 125 {
+		return nil // gorilla has refused such a frame already
+	}
+	_ = ws.writeControl(opPong, []byte(data), time.Now().Add(time.Second))
+	return nil // a failed pong shows as a failed read or write soon enough
+}
+
+// onClose answers a client's close frame with one carrying the same code,
+// as gorilla's default handler would; the read then fails with a
+// *websocket.CloseError.
+func (ws *WebSocket) onClose(code int, _ string) error {
+	_ = ws.writeControl(opClose, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
+	return nil
+}
+
+// appendFrameHeader appends the header of a final, unmasked frame of
+// opcode op carrying n bytes.
+func appendFrameHeader(b []byte, op byte, n int) []byte {
+	b = append(b, 0x80|op)
+	switch {
+	case n < 126:
+		return append(b, byte(n))
+	case n <= 0xFFFF:
+		return binary.BigEndian.AppendUint16(append(b, 126), uint16(n))
+	default:
+		return binary.BigEndian.AppendUint64(append(b, 127), uint64(n))
+	}
+}
