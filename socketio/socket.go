@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -343,15 +344,7 @@ func (s *Socket) TryJoin(rooms ...string) error {
 
 // newRooms returns the rooms of want not in have, each once.
 func newRooms(have, want []string) []string {
-	in := func(list []string, r string) bool {
-		for _, x := range list {
-			if x == r {
-				return true
-			}
-		}
-		return false
-	}
-	var set map[string]struct{}
+	var set map[string]struct{} // for a long have, instead of scanning it
 	if len(have) > 16 {
 		set = make(map[string]struct{}, len(have))
 		for _, r := range have {
@@ -360,16 +353,11 @@ func newRooms(have, want []string) []string {
 	}
 	out := make([]string, 0, len(want))
 	for _, r := range want {
-		if set != nil {
-			if _, ok := set[r]; ok {
-				continue
-			}
-		} else if in(have, r) {
+		_, had := set[r]
+		if had || (set == nil && slices.Contains(have, r)) || slices.Contains(out, r) {
 			continue
 		}
-		if !in(out, r) {
-			out = append(out, r)
-		}
+		out = append(out, r)
 	}
 	return out
 }
@@ -384,10 +372,12 @@ func (s *Socket) joinOwn() {
 		s.roomMu.Unlock()
 		return
 	}
-	added := newRooms(s.nsp.adapter.SocketRooms(s.id), []string{s.id})
+	had := slices.Contains(s.nsp.adapter.SocketRooms(s.id), s.id)
 	s.nsp.adapter.AddAll(s.id, s.id)
 	s.roomMu.Unlock()
-	s.nsp.server.notifyRoomsJoined(obs, s, added)
+	if !had {
+		s.nsp.server.notifyRoomsJoined(obs, s, []string{s.id})
+	}
 }
 
 // Leave removes the socket from room.
@@ -398,7 +388,7 @@ func (s *Socket) Leave(room string) {
 		return
 	}
 	s.roomMu.Lock()
-	was := len(newRooms(s.nsp.adapter.SocketRooms(s.id), []string{room})) == 0
+	was := slices.Contains(s.nsp.adapter.SocketRooms(s.id), room)
 	s.nsp.adapter.Del(s.id, room)
 	s.roomMu.Unlock()
 	if was {
