@@ -102,7 +102,7 @@ func runConnect(ctx context.Context, cfg *config) (*result, error) {
 	}
 
 	closeAll(clients)
-	after, err := ctl.waitClients(ctx, 1, 10*time.Second)
+	after, err := ctl.waitGC(ctx, 10*time.Second, func(i serverInfo) bool { return i.Clients <= 1 })
 	if err != nil {
 		return res, err
 	}
@@ -111,7 +111,7 @@ func runConnect(ctx context.Context, cfg *config) (*result, error) {
 	// (Duplex's reused writers end after a second idle): wait for them
 	// before counting what is left.
 	if after.Goroutines > mem.GoroutinesBase {
-		after, err = ctl.waitGoroutines(ctx, mem.GoroutinesBase, 5*time.Second)
+		after, err = ctl.waitGC(ctx, 5*time.Second, func(i serverInfo) bool { return i.Goroutines <= mem.GoroutinesBase })
 		if err != nil {
 			return res, err
 		}

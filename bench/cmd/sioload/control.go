@@ -74,26 +74,13 @@ func (k *control) gc(ctx context.Context) (serverInfo, error) {
 	}
 }
 
-// waitClients polls gc until the server counts want clients or the time
-// is up; it returns the last answer.
-func (k *control) waitClients(ctx context.Context, want int, within time.Duration) (serverInfo, error) {
+// waitGC polls gc until done accepts the server's answer or within has
+// passed; it returns the last answer.
+func (k *control) waitGC(ctx context.Context, within time.Duration, done func(serverInfo) bool) (serverInfo, error) {
 	deadline := time.Now().Add(within)
 	for {
 		info, err := k.gc(ctx)
-		if err != nil || info.Clients <= want || time.Now().After(deadline) {
-			return info, err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// waitGoroutines asks for gc until the server counts at most want
-// goroutines, or within has passed.
-func (k *control) waitGoroutines(ctx context.Context, want int, within time.Duration) (serverInfo, error) {
-	deadline := time.Now().Add(within)
-	for {
-		info, err := k.gc(ctx)
-		if err != nil || info.Goroutines <= want || time.Now().After(deadline) {
+		if err != nil || done(info) || time.Now().After(deadline) {
 			return info, err
 		}
 		time.Sleep(100 * time.Millisecond)
