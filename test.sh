@@ -12,6 +12,18 @@ FUZZTIME="${FUZZTIME:-5s}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+fuzz() { # fuzz DIR PACKAGE TARGET: a short fuzz run, its output shown only when it fails
+  local log
+  log="$(mktemp)"
+  if ! (cd "$1" && go test "$2" -run '^$' -fuzz "^$3\$" -fuzztime "$FUZZTIME") >"$log" 2>&1; then
+    cat "$log"
+    echo "fuzz target $3 failed (its failing input is kept under testdata/fuzz/$3 beside the package)"
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+}
+
 need() { # need COMMAND DEBIAN-PACKAGE: install the package when the command is missing
   command -v "$1" >/dev/null 2>&1 && return 0
   step "installing $2"
@@ -35,7 +47,7 @@ step "fuzz targets (${FUZZTIME} each)"
 for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
     echo "$pkg $target"
-    go test "$pkg" -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" >/dev/null
+    fuzz . "$pkg" "$target"
   done
 done
 
@@ -45,7 +57,7 @@ need redis-server redis-server
 (cd adapter/redis && go vet ./... && go test -race -count=1 ./...)
 for target in $(cd adapter/redis && go test -list '^Fuzz' . | grep '^Fuzz' || true); do
   echo "adapter/redis $target"
-  (cd adapter/redis && go test . -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" >/dev/null)
+  fuzz adapter/redis . "$target"
 done
 
 step "metrics/prometheus: go vet, go test -race (the Prometheus collector and its example)"
