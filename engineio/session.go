@@ -64,6 +64,7 @@ type Session struct {
 	spare     []parser.Packet
 	queued    int    // bytes in queue
 	sending   int    // bytes being written by the WebSocket writer
+	unsent    int    // bytes of a frame written in part by Send, left for the writer
 	batches   uint64 // batches the WebSocket writer has started
 	seen      uint64 // batches at the last heartbeat, while one was being written
 	polling   bool   // a GET is pending and has not taken its packets yet
@@ -181,7 +182,21 @@ func (s *Session) SendWith(data []byte, binary bool, opts SendOptions) error {
 		s.close(ReasonSlowConsumer, closeNow)
 		return ErrSlowConsumer
 	}
-	s.enqueueLocked(parser.Packet{Type: parser.PacketMessage, Data: data, Binary: binary, NoCompress: opts.NoCompress})
+	p := parser.Packet{Type: parser.PacketMessage, Data: data, Binary: binary, NoCompress: opts.NoCompress}
+	if s.queued == 0 && !s.flushing && s.ws != nil && s.transport == transport.NameWebSocket {
+		// Nothing is queued and no writer runs: write it from here if
+		// the connection takes it at once, rather than wake a writer.
+		if taken, pending := s.ws.TryWrite(p); taken {
+			s.srv.counters.sentOne(&p)
+			if pending > 0 {
+				s.unsent = pending
+				s.kickLocked()
+			}
+			s.mu.Unlock()
+			return nil
+		}
+	}
+	s.enqueueLocked(p)
 	s.mu.Unlock()
 	return nil
 }
@@ -209,7 +224,7 @@ func (s *Session) Writable() bool {
 		return s.polling
 	}
 	limit := min(writableBytes, s.srv.opts.MaxQueueBytes/2)
-	return s.ws != nil && s.queued+s.sending <= limit
+	return s.ws != nil && s.queued+s.sending+s.unsent <= limit
 }
 
 // Close closes the session from the server side (ReasonForcedClose), once

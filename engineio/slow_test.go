@@ -1,11 +1,14 @@
 package engineio
 
 import (
+	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/duplexio/duplex/internal/leakcheck"
+	"github.com/gorilla/websocket"
 )
 
 // TestSlowConsumerPolling: a polling client that stops polling is closed
@@ -116,4 +119,52 @@ func TestSlowConsumerWebSocket(t *testing.T) {
 	}
 	// The slow client finds its connection closed once it reads.
 	slow.expectClosed()
+}
+
+// TestWebSocketOrderWhileBehind: messages sent while a client is not
+// reading (written at once, then in part, then queued for the writer) and
+// after it reads again arrive whole and in order, binary and text mixed,
+// and are counted once each.
+func TestWebSocketOrderWhileBehind(t *testing.T) {
+	defer leakcheck.Check(t)()
+	e := newEnv(t, newRecorder(false), &Options{MaxQueueBytes: 64 << 20})
+	defer e.close()
+	c, _, s := e.wsHandshake()
+	defer c.close()
+	message := func(i int) []byte {
+		data := bytes.Repeat([]byte{byte('a' + i%26)}, 1+i*613%9000)
+		return append([]byte(strconv.Itoa(i)+":"), data...)
+	}
+	const n = 3000
+	var bytesOut uint64
+	// The client reads nothing until the first half is sent: by then the
+	// kernel's buffers are full and the rest waits in the queue.
+	for i := range n {
+		if i == n/2 {
+			go func() {
+				for j := range n {
+					kind, data, err := c.read()
+					want, wantKind := append([]byte("4"), message(j)...), websocket.TextMessage
+					if j%2 == 1 {
+						want, wantKind = message(j), websocket.BinaryMessage
+					}
+					if err != nil || kind != wantKind || !bytes.Equal(data, want) {
+						t.Errorf("message %d: kind %d, %d bytes starting %.8q, %v; want kind %d, %d bytes",
+							j, kind, len(data), data, err, wantKind, len(want))
+						return
+					}
+				}
+				c.conn.Close()
+			}()
+		}
+		m := message(i)
+		bytesOut += uint64(len(m)) + 1
+		if err := s.Send(m, i%2 == 1); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	e.rec.expectClose(t, s, ReasonTransportClose)
+	if st := e.srv.Stats(); st.PacketsOut != n || st.BytesOut != bytesOut {
+		t.Errorf("stats: %d packets, %d bytes out; want %d, %d", st.PacketsOut, st.BytesOut, n, bytesOut)
+	}
 }

@@ -203,6 +203,12 @@ func (c *counters) sent(batch []parser.Packet) {
 	}
 }
 
+// sentOne counts one message written to a client.
+func (c *counters) sentOne(p *parser.Packet) {
+	c.packetsOut.Add(1)
+	c.bytesOut.Add(packetSize(p))
+}
+
 // sessionGauge is the gauge of the sessions on a transport.
 func (c *counters) sessionGauge(name string) *atomic.Int64 {
 	if name == transport.NameWebSocket {

@@ -165,9 +165,9 @@ func (s *Session) flush(ws *transport.WebSocket) {
 			s.mu.Unlock()
 			return
 		}
-		size := s.queued
+		size := s.queued + s.unsent
 		batch := s.takeLocked()
-		if len(batch) == 0 {
+		if len(batch) == 0 && s.unsent == 0 {
 			s.flushing = false
 			closing, reason := s.state == stateClosing, s.reason
 			s.mu.Unlock()
@@ -178,6 +178,7 @@ func (s *Session) flush(ws *transport.WebSocket) {
 			return
 		}
 		s.sending = size
+		s.unsent = 0 // written first by WritePackets
 		s.batches++
 		s.mu.Unlock()
 		// No write deadline (gorilla would arm a timer for every frame):

@@ -49,24 +49,11 @@ func (ws *WebSocket) writeRaw(packets []parser.Packet, deadline time.Time) error
 	if err := ws.setDeadlineLocked(deadline); err != nil {
 		return err
 	}
+	if err := ws.flushPendingLocked(); err != nil {
+		return err
+	}
 	for _, p := range packets {
-		op, prefix := byte(opText), -1
-		switch {
-		case !p.Binary:
-			prefix = '0' + int(p.Type)
-		case ws.protocol == parser.ProtocolV3:
-			op, prefix = opBinary, int(p.Type)
-		default:
-			op = opBinary
-		}
-		n := len(p.Data)
-		if prefix >= 0 {
-			n++
-		}
-		buf = appendFrameHeader(buf, op, n)
-		if prefix >= 0 {
-			buf = append(buf, byte(prefix))
-		}
+		buf = ws.appendHeader(buf, p)
 		if len(p.Data) > maxFrameBuf/4 {
 			// Large data goes from its own slice, after what is framed.
 			if _, err := ws.raw.Write(buf); err != nil {
@@ -93,6 +80,29 @@ func (ws *WebSocket) writeRaw(packets []parser.Packet, deadline time.Time) error
 	return nil
 }
 
+// appendHeader appends the frame header of p, and the type prefix its
+// data follows.
+func (ws *WebSocket) appendHeader(buf []byte, p parser.Packet) []byte {
+	op, prefix := byte(opText), -1
+	switch {
+	case !p.Binary:
+		prefix = '0' + int(p.Type)
+	case ws.protocol == parser.ProtocolV3:
+		op, prefix = opBinary, int(p.Type)
+	default:
+		op = opBinary
+	}
+	n := len(p.Data)
+	if prefix >= 0 {
+		n++
+	}
+	buf = appendFrameHeader(buf, op, n)
+	if prefix >= 0 {
+		buf = append(buf, byte(prefix))
+	}
+	return buf
+}
+
 // writeControl writes one control frame (payload at most 125 bytes).
 func (ws *WebSocket) writeControl(op byte, payload []byte, deadline time.Time) error {
 	var b [2 + 125]byte
@@ -100,6 +110,9 @@ func (ws *WebSocket) writeControl(op byte, payload []byte, deadline time.Time) e
 	ws.wmu.Lock()
 	defer ws.wmu.Unlock()
 	if err := ws.setDeadlineLocked(deadline); err != nil {
+		return err
+	}
+	if err := ws.flushPendingLocked(); err != nil {
 		return err
 	}
 	_, err := ws.raw.Write(frame)

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 	"unicode/utf8"
 
@@ -76,6 +77,7 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, header http.H
 		// straight to the connection (see frames.go), and so are the
 		// control frames gorilla would otherwise write itself.
 		ws.raw = conn.NetConn()
+		ws.setupTryWrite(ws.raw)
 		conn.SetPingHandler(ws.onPing)
 		conn.SetCloseHandler(ws.onClose)
 	}
@@ -99,7 +101,16 @@ type WebSocket struct {
 	raw      net.Conn
 	wmu      sync.Mutex // serializes writes to raw
 	deadline bool       // a write deadline is set on raw
-	typ      [1]byte    // the type prefix being written, kept here to avoid an allocation
+	// rc writes to raw's descriptor for TryWrite; nil when raw is not a
+	// plain socket. tryFn, tryBuf and tryN are TryWrite's call to it, kept
+	// here so that it allocates nothing. pending is what TryWrite left of
+	// a frame. All are guarded by wmu.
+	rc      syscall.RawConn
+	tryFn   func(fd uintptr) bool
+	tryBuf  []byte
+	tryN    int
+	pending []byte
+	typ     [1]byte // the type prefix being written, kept here to avoid an allocation
 }
 
 // ReadPacket reads the next packet. The packet's data is freshly allocated
