@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/url"
 
@@ -16,6 +17,14 @@ import (
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	q := lastValues(r.URL.Query())
 	upgrade := websocket.IsWebSocketUpgrade(r)
+	if q.Get("sid") == "" && s.opts.MaxHandshakesPerAddress > 0 {
+		addr := addressOf(r)
+		if !s.enterHandshake(addr) {
+			s.refuse(w, s.requestError(r, ErrForbidden, "Too many handshakes in progress from this address"), upgrade)
+			return
+		}
+		defer s.leaveHandshake(addr)
+	}
 	sess, rerr := s.verify(r, q, upgrade)
 	if rerr != nil {
 		s.refuse(w, rerr, upgrade)
@@ -38,6 +47,40 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	default:
 		w.WriteHeader(http.StatusInternalServerError)
 	}
+}
+
+// addressOf is the client's address without its port.
+func addressOf(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
+}
+
+// enterHandshake counts a handshake from addr, unless
+// Options.MaxHandshakesPerAddress are in progress already.
+func (s *Server) enterHandshake(addr string) bool {
+	s.hsMu.Lock()
+	defer s.hsMu.Unlock()
+	if s.handshaking[addr] >= s.opts.MaxHandshakesPerAddress {
+		return false
+	}
+	if s.handshaking == nil {
+		s.handshaking = make(map[string]int)
+	}
+	s.handshaking[addr]++
+	return true
+}
+
+// leaveHandshake ends a handshake counted by enterHandshake.
+func (s *Server) leaveHandshake(addr string) {
+	s.hsMu.Lock()
+	defer s.hsMu.Unlock()
+	if s.handshaking[addr] <= 1 {
+		delete(s.handshaking, addr)
+		return
+	}
+	s.handshaking[addr]--
 }
 
 // verify applies the reference server's checks, in its order. It returns

@@ -107,6 +107,13 @@ type Options struct {
 	// bytes; past it the session closes with ReasonSlowConsumer. Default
 	// 8 MiB.
 	MaxQueueBytes int
+	// MaxHandshakesPerAddress bounds the handshakes in progress at once
+	// from one client address (the host of Request.RemoteAddr), the time
+	// AllowRequest takes included: past it, a handshake is refused with 403
+	// and error code 4, as AllowRequest refuses one. Zero, the default, sets
+	// no bound: behind a reverse proxy every client has the proxy's
+	// address, and the proxy is the place for such a limit.
+	MaxHandshakesPerAddress int
 	// OnError, when set, is told of every refused request (the reference's
 	// "connection_error" event).
 	OnError func(err *RequestError)
@@ -151,6 +158,9 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*Session
 	closed   bool
+
+	hsMu        sync.Mutex
+	handshaking map[string]int // handshakes in progress by address
 
 	active   activity
 	counters counters     // the figures of Stats
