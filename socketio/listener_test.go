@@ -125,8 +125,9 @@ func TestOnAnyOutgoing(t *testing.T) {
 	var log callLog
 	conns := onConnections(ts.io.Of("/"))
 	c, s := ts.connectSocket("/", conns)
-	remove := s.OnAnyOutgoing(func(event string, args []any) { log.add("out1 %s %v", event, args) })
 	s.OnAnyOutgoing(func(event string, args []any) { log.add("out2 %s", event) })
+	// Prepended: called before the listener added first.
+	remove := s.PrependAnyOutgoing(func(event string, args []any) { log.add("out1 %s %v", event, args) })
 
 	if err := s.Emit("direct", 1, "a"); err != nil {
 		t.Fatal(err)

@@ -344,6 +344,12 @@ func (s *Server) ServerSideEmit(event string, args ...any) error {
 	return s.Of("/").ServerSideEmit(event, args...)
 }
 
+// ServerSideEmitWithAck is ServerSideEmit waiting for one answer from each
+// other node; see Namespace.ServerSideEmitWithAck.
+func (s *Server) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+	return s.Of("/").ServerSideEmitWithAck(ctx, event, args...)
+}
+
 // Shutdown disconnects every socket with ReasonServerShutdown, closes the
 // adapters and the Engine.IO server, and waits for its goroutines, or for
 // ctx to be done.

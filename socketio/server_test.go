@@ -90,6 +90,12 @@ func TestServerShortcuts(t *testing.T) {
 	if err != nil || len(answers) != 0 {
 		t.Fatalf("ServerSideEmitWithAck = %v, %v", answers, err)
 	}
+	if answers, err := ts.io.ServerSideEmitWithAck(ctx, "ev"); err != nil || len(answers) != 0 {
+		t.Fatalf("Server.ServerSideEmitWithAck = %v, %v", answers, err)
+	}
+	if _, err := ts.io.ServerSideEmitWithAck(ctx, "connect"); !errors.Is(err, ErrReservedEvent) {
+		t.Fatalf("Server.ServerSideEmitWithAck of a reserved event: %v", err)
+	}
 	if _, err := ts.io.OfRegexp(regexp.MustCompile("^/t")).ServerSideEmitWithAck(ctx, "ev"); err == nil {
 		t.Fatal("ServerSideEmitWithAck on a template succeeded")
 	}

@@ -239,20 +239,33 @@ func (s *Socket) OnAnyOutgoing(fn OutgoingListener) (remove func()) {
 	s.mu.Lock()
 	s.anyOut = append(s.anyOut[:len(s.anyOut):len(s.anyOut)], e)
 	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		out := make([]*outEntry, 0, len(s.anyOut))
-		for _, x := range s.anyOut {
-			if x != e {
-				out = append(out, x)
-			}
-		}
-		s.anyOut = out
-	}
+	return func() { s.removeAnyOutgoing(e) }
 }
 
-// OffAnyOutgoing removes every listener added with OnAnyOutgoing.
+// PrependAnyOutgoing is OnAnyOutgoing, the listener called before those
+// already added.
+func (s *Socket) PrependAnyOutgoing(fn OutgoingListener) (remove func()) {
+	e := &outEntry{fn}
+	s.mu.Lock()
+	s.anyOut = append([]*outEntry{e}, s.anyOut...)
+	s.mu.Unlock()
+	return func() { s.removeAnyOutgoing(e) }
+}
+
+func (s *Socket) removeAnyOutgoing(e *outEntry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*outEntry, 0, len(s.anyOut))
+	for _, x := range s.anyOut {
+		if x != e {
+			out = append(out, x)
+		}
+	}
+	s.anyOut = out
+}
+
+// OffAnyOutgoing removes every listener added with OnAnyOutgoing and
+// PrependAnyOutgoing.
 func (s *Socket) OffAnyOutgoing() {
 	s.mu.Lock()
 	s.anyOut = nil

@@ -371,6 +371,10 @@ func TestClusterServerSideEmit(t *testing.T) {
 		if !slices.Equal(got, []string{"n1", "n2"}) {
 			t.Fatalf("answers %v", got)
 		}
+		// The same through the Server, for its main namespace.
+		if answers, err := cl.nodes[0].io.ServerSideEmitWithAck(ctx, "hello", "ack"); err != nil || len(answers) != 2 {
+			t.Fatalf("Server.ServerSideEmitWithAck: %d answers, %v", len(answers), err)
+		}
 		if n, err := cl.nodes[1].io.Of("/").Adapter().ServerCount(ctx); err != nil || n != 3 {
 			t.Fatalf("server count %d, %v", n, err)
 		}
