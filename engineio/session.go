@@ -182,21 +182,7 @@ func (s *Session) SendWith(data []byte, binary bool, opts SendOptions) error {
 		s.close(ReasonSlowConsumer, closeNow)
 		return ErrSlowConsumer
 	}
-	p := parser.Packet{Type: parser.PacketMessage, Data: data, Binary: binary, NoCompress: opts.NoCompress}
-	if s.queued == 0 && !s.flushing && s.ws != nil && s.transport == transport.NameWebSocket {
-		// Nothing is queued and no writer runs: write it from here if
-		// the connection takes it at once, rather than wake a writer.
-		if taken, pending := s.ws.TryWrite(p); taken {
-			s.srv.counters.sentOne(&p)
-			if pending > 0 {
-				s.unsent = pending
-				s.kickLocked()
-			}
-			s.mu.Unlock()
-			return nil
-		}
-	}
-	s.enqueueLocked(p)
+	s.enqueueLocked(parser.Packet{Type: parser.PacketMessage, Data: data, Binary: binary, NoCompress: opts.NoCompress})
 	s.mu.Unlock()
 	return nil
 }
@@ -231,8 +217,20 @@ func (s *Session) Writable() bool {
 // the packets already queued are sent.
 func (s *Session) Close() { s.close(ReasonForcedClose, closeFlush) }
 
-// enqueueLocked queues a packet and wakes whoever writes to the client.
+// enqueueLocked sends a packet: over WebSocket, with nothing queued and
+// no writer running, it writes it from here if the connection takes it at
+// once; otherwise it queues it and wakes whoever writes to the client.
 func (s *Session) enqueueLocked(p parser.Packet) {
+	if s.queued == 0 && !s.flushing && s.state == stateOpen && s.ws != nil && s.transport == transport.NameWebSocket {
+		if taken, pending := s.ws.TryWrite(p); taken {
+			s.srv.counters.sentOne(&p)
+			if pending > 0 {
+				s.unsent = pending
+				s.kickLocked()
+			}
+			return
+		}
+	}
 	s.queue = append(s.queue, p)
 	s.queued += len(p.Data) + 1
 	s.kickLocked()

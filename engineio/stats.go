@@ -203,8 +203,12 @@ func (c *counters) sent(batch []parser.Packet) {
 	}
 }
 
-// sentOne counts one message written to a client.
+// sentOne counts one packet written to a client, unless it is the open
+// packet of a handshake.
 func (c *counters) sentOne(p *parser.Packet) {
+	if p.Type == parser.PacketOpen {
+		return
+	}
 	c.packetsOut.Add(1)
 	c.bytesOut.Add(packetSize(p))
 }
