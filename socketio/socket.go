@@ -222,14 +222,20 @@ func (s *Socket) OffAny() {
 
 func (s *Socket) removeAny(e *anyEntry) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*anyEntry, 0, len(s.anyIn))
-	for _, x := range s.anyIn {
+	s.anyIn = without(s.anyIn, e)
+	s.mu.Unlock()
+}
+
+// without returns a new slice of the elements of list but e: the old one
+// may still be read by a dispatch that copied it.
+func without[E comparable](list []E, e E) []E {
+	out := make([]E, 0, len(list))
+	for _, x := range list {
 		if x != e {
 			out = append(out, x)
 		}
 	}
-	s.anyIn = out
+	return out
 }
 
 // OnAnyOutgoing adds a listener called with every event sent to the
@@ -254,14 +260,8 @@ func (s *Socket) PrependAnyOutgoing(fn OutgoingListener) (remove func()) {
 
 func (s *Socket) removeAnyOutgoing(e *outEntry) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*outEntry, 0, len(s.anyOut))
-	for _, x := range s.anyOut {
-		if x != e {
-			out = append(out, x)
-		}
-	}
-	s.anyOut = out
+	s.anyOut = without(s.anyOut, e)
+	s.mu.Unlock()
 }
 
 // OffAnyOutgoing removes every listener added with OnAnyOutgoing and

@@ -50,16 +50,7 @@ func TestWebSocketRawFramesOfEverySize(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- ws.WritePackets(packets, time.Time{}) }()
-	for _, p := range packets {
-		kind, got := readFrame(t, conn)
-		want, wantKind := "4"+string(p.Data), websocket.TextMessage
-		if p.Binary {
-			want, wantKind = string(p.Data), websocket.BinaryMessage
-		}
-		if kind != wantKind || got != want {
-			t.Fatalf("frame of %d bytes (kind %d), want %d bytes (kind %d)", len(got), kind, len(want), wantKind)
-		}
-	}
+	checkFrames(t, conn, packets)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}

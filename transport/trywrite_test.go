@@ -58,22 +58,6 @@ func fillByTryWrite(t *testing.T, ws *WebSocket, conn *websocket.Conn) (taken []
 	return nil, parser.Packet{}
 }
 
-// checkFrames reads the frames of packets from conn, in order and intact.
-func checkFrames(t *testing.T, conn *websocket.Conn, packets []parser.Packet) {
-	t.Helper()
-	for i, p := range packets {
-		kind, got := readFrame(t, conn)
-		want, wantKind := "4"+string(p.Data), websocket.TextMessage
-		if p.Binary {
-			want, wantKind = string(p.Data), websocket.BinaryMessage
-		}
-		if kind != wantKind || got != want {
-			t.Fatalf("frame %d: kind %d, %d bytes starting %.8q; want kind %d, %d bytes starting %.8q",
-				i, kind, len(got), got, wantKind, len(want), want)
-		}
-	}
-}
-
 // TestTryWriteRestWrittenFirst: when the kernel takes part of a frame,
 // the next WritePackets writes the rest before its own frames, and every
 // frame arrives whole and in order.

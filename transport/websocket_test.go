@@ -61,6 +61,22 @@ func readFrame(t *testing.T, conn *websocket.Conn) (int, string) {
 	return kind, string(data)
 }
 
+// checkFrames reads the frames of packets from conn, in order and intact.
+func checkFrames(t *testing.T, conn *websocket.Conn, packets []parser.Packet) {
+	t.Helper()
+	for i, p := range packets {
+		kind, got := readFrame(t, conn)
+		want, wantKind := "4"+string(p.Data), websocket.TextMessage
+		if p.Binary {
+			want, wantKind = string(p.Data), websocket.BinaryMessage
+		}
+		if kind != wantKind || got != want {
+			t.Fatalf("frame %d: kind %d, %d bytes starting %.8q; want kind %d, %d bytes starting %.8q",
+				i, kind, len(got), got, wantKind, len(want), want)
+		}
+	}
+}
+
 // TestWebSocketFrameTypes: text packets go in text frames with the type
 // digit first; binary messages go in binary frames, raw in v4 and after the
 // type byte in v3; one packet per frame.
