@@ -64,7 +64,7 @@ type Session struct {
 	spare     []parser.Packet
 	queued    int    // bytes in queue
 	sending   int    // bytes being written by the WebSocket writer
-	unsent    int    // bytes of a frame written in part by Send, left for the writer
+	unsent    int    // bytes of a frame enqueueLocked wrote in part, left for the writer
 	batches   uint64 // batches the WebSocket writer has started
 	seen      uint64 // batches at the last heartbeat, while one was being written
 	polling   bool   // a GET is pending and has not taken its packets yet
@@ -160,9 +160,12 @@ type SendOptions struct {
 	NoCompress bool
 }
 
-// Send queues a message: UTF-8 text, or raw bytes when binary is true. The
-// session keeps data until it is written, so data must not change after the
-// call; one slice may be sent to many sessions. It returns ErrSessionClosed
+// Send sends a message: UTF-8 text, or raw bytes when binary is true. Over
+// WebSocket, with nothing queued before it, it is written before Send
+// returns if the connection takes it without waiting; otherwise it is
+// queued for the session's writer, which keeps data until it is written, so
+// data must not change after the call; one slice may be sent to many
+// sessions. Send never waits for the client. It returns ErrSessionClosed
 // once the session is closing, and ErrSlowConsumer (closing the session)
 // when the outgoing queue would pass Options.MaxQueueBytes.
 func (s *Session) Send(data []byte, binary bool) error {

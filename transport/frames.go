@@ -16,7 +16,8 @@ import (
 // deadline unless the caller asks for one. Every frame the server sends
 // goes through ws.wmu, control frames included: gorilla's own ping and
 // close handlers are replaced by onPing and onClose, so nothing else
-// writes to the connection.
+// writes to the connection. TryWrite (trywrite.go) writes single small
+// frames from the sender's goroutine under the same lock.
 
 // Frame opcodes (RFC 6455, section 5.2).
 const (

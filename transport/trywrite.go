@@ -28,7 +28,9 @@ func (ws *WebSocket) TryWrite(p parser.Packet) (taken bool, pending int) {
 	bp := frameBufs.Get().(*[]byte)
 	buf := append(ws.appendHeader((*bp)[:0], p), p.Data...)
 	ws.tryBuf, ws.tryN = buf, 0
-	err := ws.rc.Write(ws.tryFn)
+	// An error here means writeOnce never ran (the connection is
+	// closed): tryN is then 0.
+	_ = ws.rc.Write(ws.tryFn)
 	n := ws.tryN
 	ws.tryBuf = nil
 	if n > 0 && n < len(buf) {
@@ -36,14 +38,12 @@ func (ws *WebSocket) TryWrite(p parser.Packet) (taken bool, pending int) {
 	}
 	*bp = buf[:0]
 	frameBufs.Put(bp)
-	switch {
-	case err != nil || n == 0:
-		// The connection is closed, broken or full: the writer finds
-		// out, or waits for room.
+	if n == 0 {
+		// Closed, broken or full: the writer finds out, or waits for
+		// room.
 		return false, 0
-	default:
-		return true, len(ws.pending)
 	}
+	return true, len(ws.pending)
 }
 
 // flushPendingLocked writes what TryWrite left of a frame, before anything
