@@ -47,10 +47,7 @@ func (ws *WebSocket) writeRaw(packets []parser.Packet, deadline time.Time) error
 	}()
 	ws.wmu.Lock()
 	defer ws.wmu.Unlock()
-	if err := ws.setDeadlineLocked(deadline); err != nil {
-		return err
-	}
-	if err := ws.flushPendingLocked(); err != nil {
+	if err := ws.startWriteLocked(deadline); err != nil {
 		return err
 	}
 	for _, p := range packets {
@@ -110,14 +107,20 @@ func (ws *WebSocket) writeControl(op byte, payload []byte, deadline time.Time) e
 	frame := append(appendFrameHeader(b[:0], op, len(payload)), payload...)
 	ws.wmu.Lock()
 	defer ws.wmu.Unlock()
-	if err := ws.setDeadlineLocked(deadline); err != nil {
-		return err
-	}
-	if err := ws.flushPendingLocked(); err != nil {
+	if err := ws.startWriteLocked(deadline); err != nil {
 		return err
 	}
 	_, err := ws.raw.Write(frame)
 	return err
+}
+
+// startWriteLocked prepares a write: it sets its deadline, then writes
+// what TryWrite left of a frame, which must go out before anything else.
+func (ws *WebSocket) startWriteLocked(deadline time.Time) error {
+	if err := ws.setDeadlineLocked(deadline); err != nil {
+		return err
+	}
+	return ws.flushPendingLocked()
 }
 
 // setDeadlineLocked sets the write deadline, or clears one set before; it
