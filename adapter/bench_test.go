@@ -52,7 +52,7 @@ func BenchmarkMemoryBroadcast(b *testing.B) {
 		nsp.sockets[id] = &countingSocket{id: id, n: &delivered}
 		m.AddAll(id, id, fmt.Sprintf("room%d", i%rooms))
 	}
-	p := &parser.SocketPacket{Type: parser.Event, Namespace: "/", Data: []any{"news", "0123456789abcdef0123456789abcdef"}}
+	p := &parser.SocketPacket{Type: parser.SocketPacketEvent, Namespace: "/", Data: []any{"news", "0123456789abcdef0123456789abcdef"}}
 	for _, bc := range []struct {
 		name string
 		opts BroadcastOptions

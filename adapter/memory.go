@@ -240,7 +240,7 @@ func (m *Memory) Broadcast(p *parser.SocketPacket, opts *BroadcastOptions) error
 // store keeps an event for recovery, appending its offset to its data as
 // the reference does, when recovery is on.
 func (m *Memory) store(p *parser.SocketPacket, opts *BroadcastOptions) {
-	if m.window <= 0 || p.Type != parser.Event || p.HasID || opts.Flags.Volatile {
+	if m.window <= 0 || p.Type != parser.SocketPacketEvent || p.HasID || opts.Flags.Volatile {
 		return
 	}
 	data, ok := p.Data.([]any)

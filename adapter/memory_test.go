@@ -126,7 +126,7 @@ func sorted(s []string) []string {
 }
 
 func event(name string, args ...any) *parser.SocketPacket {
-	return &parser.SocketPacket{Type: parser.Event, Data: append([]any{name}, args...)}
+	return &parser.SocketPacket{Type: parser.SocketPacketEvent, Data: append([]any{name}, args...)}
 }
 
 func TestMemoryRooms(t *testing.T) {
@@ -415,7 +415,7 @@ func TestMemoryOffsets(t *testing.T) {
 	if got := s1.takeWritten(); !slices.Equal(got, []string{`2["v"]`}) {
 		t.Fatalf("volatile: %q", got)
 	}
-	if err := m.Broadcast(&parser.SocketPacket{Type: parser.Disconnect}, &BroadcastOptions{Rooms: []string{"s1"}}); err != nil {
+	if err := m.Broadcast(&parser.SocketPacket{Type: parser.SocketPacketDisconnect}, &BroadcastOptions{Rooms: []string{"s1"}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := s1.takeWritten(); !slices.Equal(got, []string{"1"}) {
@@ -426,7 +426,7 @@ func TestMemoryOffsets(t *testing.T) {
 	}
 	// The caller's arguments are not changed.
 	args := []any{"c", 1}
-	p := &parser.SocketPacket{Type: parser.Event, Data: args[:2:2]}
+	p := &parser.SocketPacket{Type: parser.SocketPacketEvent, Data: args[:2:2]}
 	if err := m.Broadcast(p, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -50,21 +50,21 @@ type ErrorCode int
 
 // The error codes of the reference server.
 const (
-	ErrUnknownTransport           ErrorCode = 0
-	ErrUnknownSID                 ErrorCode = 1
-	ErrBadHandshakeMethod         ErrorCode = 2
-	ErrBadRequest                 ErrorCode = 3
-	ErrForbidden                  ErrorCode = 4
-	ErrUnsupportedProtocolVersion ErrorCode = 5
+	CodeUnknownTransport           ErrorCode = 0
+	CodeUnknownSID                 ErrorCode = 1
+	CodeBadHandshakeMethod         ErrorCode = 2
+	CodeBadRequest                 ErrorCode = 3
+	CodeForbidden                  ErrorCode = 4
+	CodeUnsupportedProtocolVersion ErrorCode = 5
 )
 
 var errorMessages = [...]string{
-	ErrUnknownTransport:           "Transport unknown",
-	ErrUnknownSID:                 "Session ID unknown",
-	ErrBadHandshakeMethod:         "Bad handshake method",
-	ErrBadRequest:                 "Bad request",
-	ErrForbidden:                  "Forbidden",
-	ErrUnsupportedProtocolVersion: "Unsupported protocol version",
+	CodeUnknownTransport:           "Transport unknown",
+	CodeUnknownSID:                 "Session ID unknown",
+	CodeBadHandshakeMethod:         "Bad handshake method",
+	CodeBadRequest:                 "Bad request",
+	CodeForbidden:                  "Forbidden",
+	CodeUnsupportedProtocolVersion: "Unsupported protocol version",
 }
 
 // String is the reference's message for the code.
@@ -78,7 +78,7 @@ func (c ErrorCode) String() string {
 // Status is the HTTP status the code is sent with: 403 for Forbidden, 400
 // for the rest.
 func (c ErrorCode) Status() int {
-	if c == ErrForbidden {
+	if c == CodeForbidden {
 		return http.StatusForbidden
 	}
 	return http.StatusBadRequest

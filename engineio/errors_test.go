@@ -18,12 +18,12 @@ func TestErrorCodeTable(t *testing.T) {
 		message string
 		status  int
 	}{
-		{ErrUnknownTransport, "Transport unknown", 400},
-		{ErrUnknownSID, "Session ID unknown", 400},
-		{ErrBadHandshakeMethod, "Bad handshake method", 400},
-		{ErrBadRequest, "Bad request", 400},
-		{ErrForbidden, "Forbidden", 403},
-		{ErrUnsupportedProtocolVersion, "Unsupported protocol version", 400},
+		{CodeUnknownTransport, "Transport unknown", 400},
+		{CodeUnknownSID, "Session ID unknown", 400},
+		{CodeBadHandshakeMethod, "Bad handshake method", 400},
+		{CodeBadRequest, "Bad request", 400},
+		{CodeForbidden, "Forbidden", 403},
+		{CodeUnsupportedProtocolVersion, "Unsupported protocol version", 400},
 	}
 	for i, tt := range tests {
 		if int(tt.code) != i || tt.code.String() != tt.message || tt.code.Status() != tt.status {

@@ -20,7 +20,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if q.Get("sid") == "" && s.opts.MaxHandshakesPerAddress > 0 {
 		addr := addressOf(r)
 		if !s.enterHandshake(addr) {
-			s.refuse(w, s.requestError(r, ErrForbidden, "Too many handshakes in progress from this address"), upgrade)
+			s.refuse(w, s.requestError(r, CodeForbidden, "Too many handshakes in progress from this address"), upgrade)
 			return
 		}
 		defer s.leaveHandshake(addr)
@@ -39,7 +39,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		sess.serveUpgrade(w, r)
 	case q.Get("transport") != transport.NamePolling:
 		// A plain request for a WebSocket session.
-		s.refuse(w, s.requestError(r, ErrBadRequest, ""), false)
+		s.refuse(w, s.requestError(r, CodeBadRequest, ""), false)
 	case r.Method == http.MethodGet:
 		sess.servePoll(w, r)
 	case r.Method == http.MethodPost:
@@ -88,39 +88,39 @@ func (s *Server) leaveHandshake(addr string) {
 func (s *Server) verify(r *http.Request, q url.Values, upgrade bool) (*Session, *RequestError) {
 	name := q.Get("transport")
 	if !s.allowsTransport(name) || (upgrade && name != transport.NameWebSocket) {
-		return nil, s.requestError(r, ErrUnknownTransport, "")
+		return nil, s.requestError(r, CodeUnknownTransport, "")
 	}
 	if !validHeaderValue(r.Header.Get("Origin")) {
-		return nil, s.requestError(r, ErrBadRequest, "")
+		return nil, s.requestError(r, CodeBadRequest, "")
 	}
 	if upgrade && s.opts.CORS != nil && !s.opts.CORS.Allows(r) {
 		// Browsers apply CORS to polling, not to WebSocket: without this
 		// check any site could open a WebSocket with the user's cookies
 		// (cross-site WebSocket hijacking). The reference lets it through.
-		return nil, s.requestError(r, ErrForbidden, "")
+		return nil, s.requestError(r, CodeForbidden, "")
 	}
 	if sid := q.Get("sid"); sid != "" {
 		sess := s.Session(sid)
 		if sess == nil {
-			return nil, s.requestError(r, ErrUnknownSID, "")
+			return nil, s.requestError(r, CodeUnknownSID, "")
 		}
 		if !upgrade && sess.TransportName() != name {
-			return nil, s.requestError(r, ErrBadRequest, "")
+			return nil, s.requestError(r, CodeBadRequest, "")
 		}
 		if protocolOf(q) != sess.protocol {
-			return nil, s.requestError(r, ErrBadRequest, "")
+			return nil, s.requestError(r, CodeBadRequest, "")
 		}
 		return sess, nil
 	}
 	if r.Method != http.MethodGet {
-		return nil, s.requestError(r, ErrBadHandshakeMethod, "")
+		return nil, s.requestError(r, CodeBadHandshakeMethod, "")
 	}
 	if name == transport.NameWebSocket && !upgrade {
-		return nil, s.requestError(r, ErrBadRequest, "")
+		return nil, s.requestError(r, CodeBadRequest, "")
 	}
 	if s.opts.AllowRequest != nil {
 		if err := s.opts.AllowRequest(r); err != nil {
-			return nil, s.requestError(r, ErrForbidden, err.Error())
+			return nil, s.requestError(r, CodeForbidden, err.Error())
 		}
 	}
 	return nil, nil
@@ -163,12 +163,12 @@ func protocolOf(q url.Values) int {
 func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values, upgrade bool) {
 	protocol := protocolOf(q)
 	if protocol == parser.ProtocolV3 && !s.opts.AllowEIO3 {
-		s.refuse(w, s.requestError(r, ErrUnsupportedProtocolVersion, ""), upgrade)
+		s.refuse(w, s.requestError(r, CodeUnsupportedProtocolVersion, ""), upgrade)
 		return
 	}
 	id, err := s.opts.GenerateID(r)
 	if err != nil || id == "" {
-		s.refuse(w, s.requestError(r, ErrBadRequest, ""), upgrade)
+		s.refuse(w, s.requestError(r, CodeBadRequest, ""), upgrade)
 		return
 	}
 	name := transport.NamePolling
@@ -186,7 +186,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values,
 	open := s.openPacket(id, name)
 	if !upgrade {
 		if !s.register(sess) {
-			s.refuse(w, s.requestError(r, ErrBadRequest, ""), false)
+			s.refuse(w, s.requestError(r, CodeBadRequest, ""), false)
 			return
 		}
 		sess.startHeartbeat()

@@ -125,9 +125,9 @@ type benchFile struct {
 }
 
 var (
-	benchEvent       = SocketPacket{Type: Event, Data: []any{"chat message", benchMessage{"alice", "hello there", 42}}}
-	benchBinaryEvent = SocketPacket{Type: Event, Data: []any{"upload", []byte(strings.Repeat("x", 1024))}}
-	benchStructEvent = SocketPacket{Type: Event, Data: []any{"upload", benchFile{"a.bin", []byte(strings.Repeat("x", 1024))}}}
+	benchEvent       = SocketPacket{Type: SocketPacketEvent, Data: []any{"chat message", benchMessage{"alice", "hello there", 42}}}
+	benchBinaryEvent = SocketPacket{Type: SocketPacketEvent, Data: []any{"upload", []byte(strings.Repeat("x", 1024))}}
+	benchStructEvent = SocketPacket{Type: SocketPacketEvent, Data: []any{"upload", benchFile{"a.bin", []byte(strings.Repeat("x", 1024))}}}
 )
 
 func benchEncode(b *testing.B, p *SocketPacket) {

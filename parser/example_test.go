@@ -9,7 +9,7 @@ import (
 func ExampleJSONParser_Encode() {
 	var jp parser.JSONParser
 	msgs, err := jp.Encode(&parser.SocketPacket{
-		Type:      parser.Event,
+		Type:      parser.SocketPacketEvent,
 		Namespace: "/chat",
 		ID:        1,
 		HasID:     true,

@@ -196,7 +196,7 @@ func FuzzSocketDecoder(f *testing.F) {
 		if p == nil {
 			return // attachments still expected
 		}
-		if p.Type > ConnectError || p.Namespace == "" || p.Namespace[0] != '/' || p.ID > maxAckID || (p.Event != "" && p.Type != Event) {
+		if p.Type > SocketPacketConnectError || p.Namespace == "" || p.Namespace[0] != '/' || p.ID > maxAckID || (p.Event != "" && p.Type != SocketPacketEvent) {
 			t.Fatalf("decoded %+v", p)
 		}
 		if IsReservedEvent(p.Event) {
@@ -221,11 +221,11 @@ func socketRoundTrip(t *testing.T, p *SocketPacket) {
 	}
 	out := &SocketPacket{Type: p.Type, Namespace: p.Namespace, ID: p.ID, HasID: p.HasID}
 	switch p.Type {
-	case Connect, ConnectError:
+	case SocketPacketConnect, SocketPacketConnectError:
 		out.Data = payload
-	case Event:
+	case SocketPacketEvent:
 		out.Data = append([]any{p.Event}, args...)
-	case Ack:
+	case SocketPacketAck:
 		out.Data = append([]any{}, args...)
 	}
 	msgs, err := (&JSONParser{}).Encode(out)

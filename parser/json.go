@@ -35,15 +35,15 @@ type JSONParser struct {
 func (jp *JSONParser) Encode(p *SocketPacket) ([]Message, error) {
 	typ, data := p.Type, p.Data
 	var st attachmentSplit
-	if data != nil && (typ == Event || typ == Ack) {
+	if data != nil && (typ == SocketPacketEvent || typ == SocketPacketAck) {
 		data = deconstruct(data, &st)
 		if len(st.bufs) > 0 {
-			typ += BinaryEvent - Event // EVENT→BINARY_EVENT, ACK→BINARY_ACK
+			typ += SocketPacketBinaryEvent - SocketPacketEvent // EVENT→BINARY_EVENT, ACK→BINARY_ACK
 		}
 	}
 	b := make([]byte, 0, 64)
 	b = append(b, '0'+byte(typ))
-	if typ == BinaryEvent || typ == BinaryAck {
+	if typ == SocketPacketBinaryEvent || typ == SocketPacketBinaryAck {
 		b = strconv.AppendInt(b, int64(len(st.bufs)), 10)
 		b = append(b, '-')
 	}
@@ -134,12 +134,12 @@ func (d *jsonDecoder) Add(data []byte, binary bool) (*SocketPacket, error) {
 // decodeString decodes the text form of a packet. n is its number of
 // binary attachments still to come.
 func (d *jsonDecoder) decodeString(s []byte) (p *SocketPacket, att *attachments, n int, err error) {
-	if len(s) == 0 || s[0] < '0' || s[0] > '0'+byte(BinaryAck) {
+	if len(s) == 0 || s[0] < '0' || s[0] > '0'+byte(SocketPacketBinaryAck) {
 		return nil, nil, 0, invalid("unknown packet type")
 	}
 	p = &SocketPacket{Type: SocketPacketType(s[0] - '0'), Namespace: "/"}
 	i := 1
-	if p.Type == BinaryEvent || p.Type == BinaryAck {
+	if p.Type == SocketPacketBinaryEvent || p.Type == SocketPacketBinaryAck {
 		dash := bytes.IndexByte(s[i:], '-')
 		if dash <= 0 || dash > 4 {
 			return nil, nil, 0, invalid("illegal attachments")
@@ -179,8 +179,8 @@ func (d *jsonDecoder) decodeString(s []byte) (p *SocketPacket, att *attachments,
 		return nil, nil, 0, err
 	}
 	// The packet reaches handlers as EVENT or ACK, attachments in place.
-	if p.Type == BinaryEvent || p.Type == BinaryAck {
-		p.Type -= BinaryEvent - Event
+	if p.Type == SocketPacketBinaryEvent || p.Type == SocketPacketBinaryAck {
+		p.Type -= SocketPacketBinaryEvent - SocketPacketEvent
 	}
 	return p, att, n, nil
 }
@@ -190,12 +190,12 @@ func (d *jsonDecoder) decodeString(s []byte) (p *SocketPacket, att *attachments,
 func (d *jsonDecoder) decodePayload(p *SocketPacket, payload []byte, att *attachments) error {
 	if len(payload) == 0 {
 		switch p.Type {
-		case Connect, Disconnect:
+		case SocketPacketConnect, SocketPacketDisconnect:
 			return nil
 		}
 		return invalid("missing payload")
 	}
-	if p.Type == Disconnect {
+	if p.Type == SocketPacketDisconnect {
 		return invalid("unexpected payload")
 	}
 	if !json.Valid(payload) {
@@ -206,17 +206,17 @@ func (d *jsonDecoder) decodePayload(p *SocketPacket, payload []byte, att *attach
 		return err
 	}
 	switch p.Type {
-	case Connect:
+	case SocketPacketConnect:
 		if payload[0] != '{' {
 			return invalid("CONNECT payload must be an object")
 		}
 		p.Payload = jsonValue{raw: payload, att: att}
-	case ConnectError:
+	case SocketPacketConnectError:
 		if payload[0] != '{' && payload[0] != '"' {
 			return invalid("CONNECT_ERROR payload must be an object or a string")
 		}
 		p.Payload = jsonValue{raw: payload, att: att}
-	case Event, BinaryEvent:
+	case SocketPacketEvent, SocketPacketBinaryEvent:
 		if payload[0] != '[' || len(elems) == 0 {
 			return invalid("EVENT payload must be an array starting with the event name")
 		}
@@ -229,7 +229,7 @@ func (d *jsonDecoder) decodePayload(p *SocketPacket, payload []byte, att *attach
 			return invalid("reserved event name")
 		}
 		p.Args = jsonValues(elems[1:], att)
-	case Ack, BinaryAck:
+	case SocketPacketAck, SocketPacketBinaryAck:
 		if payload[0] != '[' {
 			return invalid("ACK payload must be an array")
 		}

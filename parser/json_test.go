@@ -58,115 +58,115 @@ var socketCases = []struct {
 	want   decoded
 }{
 	{
-		"connect", SocketPacket{Type: Connect},
+		"connect", SocketPacket{Type: SocketPacketConnect},
 		[]frame{text("0")},
-		decoded{typ: Connect, ns: "/"},
+		decoded{typ: SocketPacketConnect, ns: "/"},
 	},
 	{
-		"connect to /", SocketPacket{Type: Connect, Namespace: "/"},
+		"connect to /", SocketPacket{Type: SocketPacketConnect, Namespace: "/"},
 		[]frame{text("0")},
-		decoded{typ: Connect, ns: "/"},
+		decoded{typ: SocketPacketConnect, ns: "/"},
 	},
 	{
-		"connect to a namespace", SocketPacket{Type: Connect, Namespace: "/admin"},
+		"connect to a namespace", SocketPacket{Type: SocketPacketConnect, Namespace: "/admin"},
 		[]frame{text("0/admin,")},
-		decoded{typ: Connect, ns: "/admin"},
+		decoded{typ: SocketPacketConnect, ns: "/admin"},
 	},
 	{
-		"connect with auth", SocketPacket{Type: Connect, Data: obj{"token": "abc"}},
+		"connect with auth", SocketPacket{Type: SocketPacketConnect, Data: obj{"token": "abc"}},
 		[]frame{text(`0{"token":"abc"}`)},
-		decoded{typ: Connect, ns: "/", payload: obj{"token": "abc"}},
+		decoded{typ: SocketPacketConnect, ns: "/", payload: obj{"token": "abc"}},
 	},
 	{
-		"connect to a namespace with auth", SocketPacket{Type: Connect, Namespace: "/admin", Data: obj{"token": "abc"}},
+		"connect to a namespace with auth", SocketPacket{Type: SocketPacketConnect, Namespace: "/admin", Data: obj{"token": "abc"}},
 		[]frame{text(`0/admin,{"token":"abc"}`)},
-		decoded{typ: Connect, ns: "/admin", payload: obj{"token": "abc"}},
+		decoded{typ: SocketPacketConnect, ns: "/admin", payload: obj{"token": "abc"}},
 	},
 	{
-		"connect reply with sid", SocketPacket{Type: Connect, Data: obj{"sid": "wZX3oN0bSVIhsaknAAAI"}},
+		"connect reply with sid", SocketPacket{Type: SocketPacketConnect, Data: obj{"sid": "wZX3oN0bSVIhsaknAAAI"}},
 		[]frame{text(`0{"sid":"wZX3oN0bSVIhsaknAAAI"}`)},
-		decoded{typ: Connect, ns: "/", payload: obj{"sid": "wZX3oN0bSVIhsaknAAAI"}},
+		decoded{typ: SocketPacketConnect, ns: "/", payload: obj{"sid": "wZX3oN0bSVIhsaknAAAI"}},
 	},
 	{
-		"disconnect", SocketPacket{Type: Disconnect},
+		"disconnect", SocketPacket{Type: SocketPacketDisconnect},
 		[]frame{text("1")},
-		decoded{typ: Disconnect, ns: "/"},
+		decoded{typ: SocketPacketDisconnect, ns: "/"},
 	},
 	{
-		"disconnect from a namespace", SocketPacket{Type: Disconnect, Namespace: "/admin"},
+		"disconnect from a namespace", SocketPacket{Type: SocketPacketDisconnect, Namespace: "/admin"},
 		[]frame{text("1/admin,")},
-		decoded{typ: Disconnect, ns: "/admin"},
+		decoded{typ: SocketPacketDisconnect, ns: "/admin"},
 	},
 	{
-		"event", SocketPacket{Type: Event, Data: []any{"hello", 1, obj{"a": "<b>&"}}},
+		"event", SocketPacket{Type: SocketPacketEvent, Data: []any{"hello", 1, obj{"a": "<b>&"}}},
 		[]frame{text(`2["hello",1,{"a":"<b>&"}]`)},
-		decoded{typ: Event, ns: "/", event: "hello", args: []any{1.0, obj{"a": "<b>&"}}},
+		decoded{typ: SocketPacketEvent, ns: "/", event: "hello", args: []any{1.0, obj{"a": "<b>&"}}},
 	},
 	{
-		"event without arguments", SocketPacket{Type: Event, Data: []any{"ping"}},
+		"event without arguments", SocketPacket{Type: SocketPacketEvent, Data: []any{"ping"}},
 		[]frame{text(`2["ping"]`)},
-		decoded{typ: Event, ns: "/", event: "ping"},
+		decoded{typ: SocketPacketEvent, ns: "/", event: "ping"},
 	},
 	{
-		"event with ack id in a namespace", SocketPacket{Type: Event, Namespace: "/admin", ID: 12, HasID: true, Data: []any{"hello"}},
+		"event with ack id in a namespace", SocketPacket{Type: SocketPacketEvent, Namespace: "/admin", ID: 12, HasID: true, Data: []any{"hello"}},
 		[]frame{text(`2/admin,12["hello"]`)},
-		decoded{typ: Event, ns: "/admin", id: 12, hasID: true, event: "hello"},
+		decoded{typ: SocketPacketEvent, ns: "/admin", id: 12, hasID: true, event: "hello"},
 	},
 	{
-		"event with ack id 0", SocketPacket{Type: Event, HasID: true, Data: []any{"a", nil, true}},
+		"event with ack id 0", SocketPacket{Type: SocketPacketEvent, HasID: true, Data: []any{"a", nil, true}},
 		[]frame{text(`20["a",null,true]`)},
-		decoded{typ: Event, ns: "/", hasID: true, event: "a", args: []any{nil, true}},
+		decoded{typ: SocketPacketEvent, ns: "/", hasID: true, event: "a", args: []any{nil, true}},
 	},
 	{
-		"event with the largest ack id", SocketPacket{Type: Event, ID: 1<<53 - 1, HasID: true, Data: []any{"a"}},
+		"event with the largest ack id", SocketPacket{Type: SocketPacketEvent, ID: 1<<53 - 1, HasID: true, Data: []any{"a"}},
 		[]frame{text(`29007199254740991["a"]`)},
-		decoded{typ: Event, ns: "/", id: 1<<53 - 1, hasID: true, event: "a"},
+		decoded{typ: SocketPacketEvent, ns: "/", id: 1<<53 - 1, hasID: true, event: "a"},
 	},
 	{
-		"ack", SocketPacket{Type: Ack, ID: 7, HasID: true, Data: []any{"ok"}},
+		"ack", SocketPacket{Type: SocketPacketAck, ID: 7, HasID: true, Data: []any{"ok"}},
 		[]frame{text(`37["ok"]`)},
-		decoded{typ: Ack, ns: "/", id: 7, hasID: true, args: []any{"ok"}},
+		decoded{typ: SocketPacketAck, ns: "/", id: 7, hasID: true, args: []any{"ok"}},
 	},
 	{
-		"empty ack in a namespace", SocketPacket{Type: Ack, Namespace: "/admin", HasID: true, Data: []any{}},
+		"empty ack in a namespace", SocketPacket{Type: SocketPacketAck, Namespace: "/admin", HasID: true, Data: []any{}},
 		[]frame{text(`3/admin,0[]`)},
-		decoded{typ: Ack, ns: "/admin", hasID: true},
+		decoded{typ: SocketPacketAck, ns: "/admin", hasID: true},
 	},
 	{
-		"connect error", SocketPacket{Type: ConnectError, Data: obj{"message": "Not authorized"}},
+		"connect error", SocketPacket{Type: SocketPacketConnectError, Data: obj{"message": "Not authorized"}},
 		[]frame{text(`4{"message":"Not authorized"}`)},
-		decoded{typ: ConnectError, ns: "/", payload: obj{"message": "Not authorized"}},
+		decoded{typ: SocketPacketConnectError, ns: "/", payload: obj{"message": "Not authorized"}},
 	},
 	{
-		"connect error string in a namespace", SocketPacket{Type: ConnectError, Namespace: "/admin", Data: "nope"},
+		"connect error string in a namespace", SocketPacket{Type: SocketPacketConnectError, Namespace: "/admin", Data: "nope"},
 		[]frame{text(`4/admin,"nope"`)},
-		decoded{typ: ConnectError, ns: "/admin", payload: "nope"},
+		decoded{typ: SocketPacketConnectError, ns: "/admin", payload: "nope"},
 	},
 	{
-		"binary event", SocketPacket{Type: Event, Data: []any{"x", []byte{1, 2, 3}}},
+		"binary event", SocketPacket{Type: SocketPacketEvent, Data: []any{"x", []byte{1, 2, 3}}},
 		[]frame{text(`51-["x",{"_placeholder":true,"num":0}]`), att(1, 2, 3)},
-		decoded{typ: Event, ns: "/", event: "x", args: []any{[]byte{1, 2, 3}}},
+		decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{[]byte{1, 2, 3}}},
 	},
 	{
-		"binary event with two attachments", SocketPacket{Type: Event, Data: []any{"x", []byte{1}, "y", []byte{2, 3}}},
+		"binary event with two attachments", SocketPacket{Type: SocketPacketEvent, Data: []any{"x", []byte{1}, "y", []byte{2, 3}}},
 		[]frame{text(`52-["x",{"_placeholder":true,"num":0},"y",{"_placeholder":true,"num":1}]`), att(1), att(2, 3)},
-		decoded{typ: Event, ns: "/", event: "x", args: []any{[]byte{1}, "y", []byte{2, 3}}},
+		decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{[]byte{1}, "y", []byte{2, 3}}},
 	},
 	{
-		"nested binary event with ack id in a namespace", SocketPacket{Type: Event, Namespace: "/admin", ID: 5, HasID: true,
+		"nested binary event with ack id in a namespace", SocketPacket{Type: SocketPacketEvent, Namespace: "/admin", ID: 5, HasID: true,
 			Data: []any{"x", []any{[]byte{1}, obj{"b": []any{[]byte{2, 3}}}}}},
 		[]frame{text(`52-/admin,5["x",[{"_placeholder":true,"num":0},{"b":[{"_placeholder":true,"num":1}]}]]`), att(1), att(2, 3)},
-		decoded{typ: Event, ns: "/admin", id: 5, hasID: true, event: "x", args: []any{[]any{[]byte{1}, obj{"b": []any{[]byte{2, 3}}}}}},
+		decoded{typ: SocketPacketEvent, ns: "/admin", id: 5, hasID: true, event: "x", args: []any{[]any{[]byte{1}, obj{"b": []any{[]byte{2, 3}}}}}},
 	},
 	{
-		"binary ack", SocketPacket{Type: Ack, ID: 3, HasID: true, Data: []any{[]byte{9}}},
+		"binary ack", SocketPacket{Type: SocketPacketAck, ID: 3, HasID: true, Data: []any{[]byte{9}}},
 		[]frame{text(`61-3[{"_placeholder":true,"num":0}]`), att(9)},
-		decoded{typ: Ack, ns: "/", id: 3, hasID: true, args: []any{[]byte{9}}},
+		decoded{typ: SocketPacketAck, ns: "/", id: 3, hasID: true, args: []any{[]byte{9}}},
 	},
 	{
-		"binary ack with two attachments in a namespace", SocketPacket{Type: Ack, Namespace: "/admin", ID: 4, HasID: true, Data: []any{[]byte{}, "s", []byte{0xff}}},
+		"binary ack with two attachments in a namespace", SocketPacket{Type: SocketPacketAck, Namespace: "/admin", ID: 4, HasID: true, Data: []any{[]byte{}, "s", []byte{0xff}}},
 		[]frame{text(`62-/admin,4[{"_placeholder":true,"num":0},"s",{"_placeholder":true,"num":1}]`), att(), att(0xff)},
-		decoded{typ: Ack, ns: "/admin", id: 4, hasID: true, args: []any{[]byte{}, "s", []byte{0xff}}},
+		decoded{typ: SocketPacketAck, ns: "/admin", id: 4, hasID: true, args: []any{[]byte{}, "s", []byte{0xff}}},
 	},
 }
 
@@ -264,46 +264,46 @@ func TestDecodeSocketPacketForms(t *testing.T) {
 		wire []frame
 		want decoded
 	}{
-		{"namespace without comma", []frame{text("0/admin")}, decoded{typ: Connect, ns: "/admin"}},
-		{"disconnect namespace without comma", []frame{text("1/admin")}, decoded{typ: Disconnect, ns: "/admin"}},
-		{"root namespace spelled out", []frame{text(`2/,["a"]`)}, decoded{typ: Event, ns: "/", event: "a"}},
-		{"nested namespace", []frame{text(`2/a/b,["a"]`)}, decoded{typ: Event, ns: "/a/b", event: "a"}},
-		{"namespace with a query-like tail", []frame{text(`0/admin?x=1,{}`)}, decoded{typ: Connect, ns: "/admin?x=1", payload: obj{}}},
-		{"connect with ack id", []frame{text(`0/admin,5`)}, decoded{typ: Connect, ns: "/admin", id: 5, hasID: true}},
-		{"ack id with leading zeros", []frame{text(`2007["a"]`)}, decoded{typ: Event, ns: "/", id: 7, hasID: true, event: "a"}},
-		{"white space inside the array", []frame{text("2[ \"a\" ,\t1 , [2] ]")}, decoded{typ: Event, ns: "/", event: "a", args: []any{1.0, []any{2.0}}}},
-		{"commas inside values", []frame{text(`2["a",{"b":1,"c":[1,2]},"d,e"]`)}, decoded{typ: Event, ns: "/", event: "a", args: []any{obj{"b": 1.0, "c": []any{1.0, 2.0}}, "d,e"}}},
-		{"brackets inside strings", []frame{text(`2["a","[[[[\"]]]","{"]`)}, decoded{typ: Event, ns: "/", event: "a", args: []any{`[[[["]]]`, "{"}}},
-		{"escaped event name", []frame{text(`2["h\u00e9llo"]`)}, decoded{typ: Event, ns: "/", event: "héllo"}},
-		{"event named like a reserved one", []frame{text(`2["Connect"]`)}, decoded{typ: Event, ns: "/", event: "Connect"}},
-		{"trailing white space", []frame{text("2[\"a\"] \n")}, decoded{typ: Event, ns: "/", event: "a"}},
-		{"empty connect error string", []frame{text(`4""`)}, decoded{typ: ConnectError, ns: "/", payload: ""}},
+		{"namespace without comma", []frame{text("0/admin")}, decoded{typ: SocketPacketConnect, ns: "/admin"}},
+		{"disconnect namespace without comma", []frame{text("1/admin")}, decoded{typ: SocketPacketDisconnect, ns: "/admin"}},
+		{"root namespace spelled out", []frame{text(`2/,["a"]`)}, decoded{typ: SocketPacketEvent, ns: "/", event: "a"}},
+		{"nested namespace", []frame{text(`2/a/b,["a"]`)}, decoded{typ: SocketPacketEvent, ns: "/a/b", event: "a"}},
+		{"namespace with a query-like tail", []frame{text(`0/admin?x=1,{}`)}, decoded{typ: SocketPacketConnect, ns: "/admin?x=1", payload: obj{}}},
+		{"connect with ack id", []frame{text(`0/admin,5`)}, decoded{typ: SocketPacketConnect, ns: "/admin", id: 5, hasID: true}},
+		{"ack id with leading zeros", []frame{text(`2007["a"]`)}, decoded{typ: SocketPacketEvent, ns: "/", id: 7, hasID: true, event: "a"}},
+		{"white space inside the array", []frame{text("2[ \"a\" ,\t1 , [2] ]")}, decoded{typ: SocketPacketEvent, ns: "/", event: "a", args: []any{1.0, []any{2.0}}}},
+		{"commas inside values", []frame{text(`2["a",{"b":1,"c":[1,2]},"d,e"]`)}, decoded{typ: SocketPacketEvent, ns: "/", event: "a", args: []any{obj{"b": 1.0, "c": []any{1.0, 2.0}}, "d,e"}}},
+		{"brackets inside strings", []frame{text(`2["a","[[[[\"]]]","{"]`)}, decoded{typ: SocketPacketEvent, ns: "/", event: "a", args: []any{`[[[["]]]`, "{"}}},
+		{"escaped event name", []frame{text(`2["h\u00e9llo"]`)}, decoded{typ: SocketPacketEvent, ns: "/", event: "héllo"}},
+		{"event named like a reserved one", []frame{text(`2["Connect"]`)}, decoded{typ: SocketPacketEvent, ns: "/", event: "Connect"}},
+		{"trailing white space", []frame{text("2[\"a\"] \n")}, decoded{typ: SocketPacketEvent, ns: "/", event: "a"}},
+		{"empty connect error string", []frame{text(`4""`)}, decoded{typ: SocketPacketConnectError, ns: "/", payload: ""}},
 		{"placeholder in a text event stays an object",
 			[]frame{text(`2["a",{"_placeholder":true,"num":0}]`)},
-			decoded{typ: Event, ns: "/", event: "a", args: []any{obj{"_placeholder": true, "num": 0.0}}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "a", args: []any{obj{"_placeholder": true, "num": 0.0}}}},
 		{"attachments out of order",
 			[]frame{text(`52-["a",{"_placeholder":true,"num":1},{"_placeholder":true,"num":0}]`), att(1), att(2)},
-			decoded{typ: Event, ns: "/", event: "a", args: []any{[]byte{2}, []byte{1}}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "a", args: []any{[]byte{2}, []byte{1}}}},
 		{"duplicate placeholders share an attachment (as in the reference)",
 			[]frame{text(`51-["a",{"_placeholder":true,"num":0},{"_placeholder":true,"num":0}]`), att(7)},
-			decoded{typ: Event, ns: "/", event: "a", args: []any{[]byte{7}, []byte{7}}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "a", args: []any{[]byte{7}, []byte{7}}}},
 		{"unreferenced attachment",
 			[]frame{text(`52-["a",{"_placeholder":true,"num":0}]`), att(1), att(2)},
-			decoded{typ: Event, ns: "/", event: "a", args: []any{[]byte{1}}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "a", args: []any{[]byte{1}}}},
 		{"placeholder with extra keys",
 			[]frame{text(`51-["a",{"num":0,"_placeholder":true,"x":1}]`), att(1)},
-			decoded{typ: Event, ns: "/", event: "a", args: []any{[]byte{1}}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "a", args: []any{[]byte{1}}}},
 		{"placeholder spelled with escapes (JSON.parse sees the same object)",
 			[]frame{text(`51-["a",{"\u005fplaceholder":true,"num":0}]`), att(1)},
-			decoded{typ: Event, ns: "/", event: "a", args: []any{[]byte{1}}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "a", args: []any{[]byte{1}}}},
 		{"false placeholder is an object",
 			[]frame{text(`51-["a",{"_placeholder":false,"num":0},{"_placeholder":true,"num":0}]`), att(1)},
-			decoded{typ: Event, ns: "/", event: "a", args: []any{obj{"_placeholder": false, "num": 0.0}, []byte{1}}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "a", args: []any{obj{"_placeholder": false, "num": 0.0}, []byte{1}}}},
 		{"ten attachments",
 			[]frame{text(`510-["a"` + strings.Repeat(`,{"_placeholder":true,"num":0}`, 10) + `]`),
 				att(0), att(1), att(2), att(3), att(4), att(5), att(6), att(7), att(8), att(9)},
-			decoded{typ: Event, ns: "/", event: "a", args: []any{[]byte{0}, []byte{0}, []byte{0}, []byte{0}, []byte{0}, []byte{0}, []byte{0}, []byte{0}, []byte{0}, []byte{0}}}},
-		{"depth 32", []frame{text(nestedArrays(31))}, decoded{typ: Event, ns: "/", event: "x", args: []any{nestedValue(31)}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "a", args: []any{[]byte{0}, []byte{0}, []byte{0}, []byte{0}, []byte{0}, []byte{0}, []byte{0}, []byte{0}, []byte{0}, []byte{0}}}},
+		{"depth 32", []frame{text(nestedArrays(31))}, decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{nestedValue(31)}}},
 	}
 	var jp JSONParser
 	for _, tt := range tests {
@@ -470,7 +470,7 @@ func TestDecodeIncompleteBinaryPacket(t *testing.T) {
 	if err != nil || p == nil {
 		t.Fatalf("last attachment: %v, %v", p, err)
 	}
-	checkDecoded(t, p, decoded{typ: Event, ns: "/", event: "a", args: []any{[]byte{0}, []byte{1}, []byte{2}}})
+	checkDecoded(t, p, decoded{typ: SocketPacketEvent, ns: "/", event: "a", args: []any{[]byte{0}, []byte{1}, []byte{2}}})
 
 	// The decoder is ready for the next packet.
 	p, err = d.Add([]byte(`2["b"]`), false)
@@ -597,7 +597,7 @@ func TestEncodeStructs(t *testing.T) {
 	var jp JSONParser
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			msgs, err := jp.Encode(&SocketPacket{Type: Event, Data: tt.data})
+			msgs, err := jp.Encode(&SocketPacket{Type: SocketPacketEvent, Data: tt.data})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -642,7 +642,7 @@ func TestEncodeEmbeddedStructs(t *testing.T) {
 	var jp JSONParser
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			msgs, err := jp.Encode(&SocketPacket{Type: Event, Data: []any{"m", tt.arg}})
+			msgs, err := jp.Encode(&SocketPacket{Type: SocketPacketEvent, Data: []any{"m", tt.arg}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -655,7 +655,7 @@ func TestEncodeDoesNotChangeData(t *testing.T) {
 	inner := map[string]any{"b": []byte{2}, "s": "x"}
 	list := []any{[]byte{3}}
 	data := []any{"x", []byte{1}, inner, list}
-	if _, err := (&JSONParser{}).Encode(&SocketPacket{Type: Event, Data: data}); err != nil {
+	if _, err := (&JSONParser{}).Encode(&SocketPacket{Type: SocketPacketEvent, Data: data}); err != nil {
 		t.Fatal(err)
 	}
 	want := []any{"x", []byte{1}, map[string]any{"b": []byte{2}, "s": "x"}, []any{[]byte{3}}}
@@ -669,7 +669,7 @@ func TestEncodeDoesNotChangeData(t *testing.T) {
 func TestEncodeMapAttachments(t *testing.T) {
 	data := []any{"x", map[string]any{"a": []byte("A"), "b": []byte("B"), "c": []byte("C"), "d": "D"}}
 	for range 20 {
-		msgs, err := (&JSONParser{}).Encode(&SocketPacket{Type: Event, Data: data})
+		msgs, err := (&JSONParser{}).Encode(&SocketPacket{Type: SocketPacketEvent, Data: data})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -678,7 +678,7 @@ func TestEncodeMapAttachments(t *testing.T) {
 			t.Fatalf("encoded %v", frames)
 		}
 		p := decodeFrames(t, (&JSONParser{}).NewDecoder(), frames)
-		checkDecoded(t, p, decoded{typ: Event, ns: "/", event: "x",
+		checkDecoded(t, p, decoded{typ: SocketPacketEvent, ns: "/", event: "x",
 			args: []any{obj{"a": []byte("A"), "b": []byte("B"), "c": []byte("C"), "d": "D"}}})
 	}
 }
@@ -686,7 +686,7 @@ func TestEncodeMapAttachments(t *testing.T) {
 func TestEncodeConnectKeepsBinaryAsJSON(t *testing.T) {
 	// Only EVENT and ACK carry attachments; the reference encoder does the
 	// same.
-	msgs, err := (&JSONParser{}).Encode(&SocketPacket{Type: Connect, Data: obj{"k": []byte{1}}})
+	msgs, err := (&JSONParser{}).Encode(&SocketPacket{Type: SocketPacketConnect, Data: obj{"k": []byte{1}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -699,7 +699,7 @@ func TestEncodeError(t *testing.T) {
 		[]any{"x", func() {}},
 		[]any{"x", []byte{1}, make(chan int)},
 	} {
-		if msgs, err := (&JSONParser{}).Encode(&SocketPacket{Type: Event, Data: data}); err == nil {
+		if msgs, err := (&JSONParser{}).Encode(&SocketPacket{Type: SocketPacketEvent, Data: data}); err == nil {
 			t.Errorf("Encode(%#v) = %v, want an error", data, framesOf(msgs))
 		}
 	}
@@ -754,7 +754,7 @@ func TestNumericEventNames(t *testing.T) {
 		}
 	}
 	var mp MsgpackParser
-	msgs, err := mp.Encode(&SocketPacket{Type: Event, Data: []any{7, "x"}})
+	msgs, err := mp.Encode(&SocketPacket{Type: SocketPacketEvent, Data: []any{7, "x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -775,7 +775,7 @@ func eventOf(p *SocketPacket) string {
 func TestEncodeCyclicValue(t *testing.T) {
 	m := map[string]any{"b": []byte{1}}
 	m["self"] = m
-	if _, err := (&JSONParser{}).Encode(&SocketPacket{Type: Event, Data: []any{"x", m}}); err == nil {
+	if _, err := (&JSONParser{}).Encode(&SocketPacket{Type: SocketPacketEvent, Data: []any{"x", m}}); err == nil {
 		t.Fatal("a cyclic value encoded")
 	}
 }

@@ -42,8 +42,8 @@ func (mp *MsgpackParser) Encode(p *SocketPacket) ([]Message, error) {
 	defer msgpackEncoders.Put(e)
 	e.buf.Reset()
 	typ := p.Type
-	if typ == BinaryEvent || typ == BinaryAck {
-		typ -= BinaryEvent - Event
+	if typ == SocketPacketBinaryEvent || typ == SocketPacketBinaryAck {
+		typ -= SocketPacketBinaryEvent - SocketPacketEvent
 	}
 	n := 2
 	if p.Data != nil {
@@ -119,7 +119,7 @@ func (d *msgpackDecoder) Add(data []byte, binary bool) (*SocketPacket, error) {
 		switch key {
 		case "type":
 			v, ok := r.uint()
-			if !ok || v > uint64(ConnectError) {
+			if !ok || v > uint64(SocketPacketConnectError) {
 				return nil, invalid("invalid packet type")
 			}
 			typ, hasType = v, true
@@ -182,7 +182,7 @@ func isUndefined(v []byte) bool { return len(v) == 3 && v[0] == 0xd4 && v[1] == 
 // into values.
 func (d *msgpackDecoder) decodePayload(p *SocketPacket, payload []byte) error {
 	switch p.Type {
-	case Connect:
+	case SocketPacketConnect:
 		if payload == nil {
 			return nil
 		}
@@ -191,12 +191,12 @@ func (d *msgpackDecoder) decodePayload(p *SocketPacket, payload []byte) error {
 		}
 		p.Payload = newMsgpackValue(payload)
 		return nil
-	case Disconnect:
+	case SocketPacketDisconnect:
 		if payload != nil {
 			return invalid("invalid payload")
 		}
 		return nil
-	case ConnectError:
+	case SocketPacketConnectError:
 		if payload == nil || !(isMap(payload) || isStr(payload)) {
 			return invalid("invalid payload")
 		}
@@ -216,7 +216,7 @@ func (d *msgpackDecoder) decodePayload(p *SocketPacket, payload []byte) error {
 		}
 		values = append(values, newMsgpackValue(payload[start:r.i]))
 	}
-	if p.Type == Event {
+	if p.Type == SocketPacketEvent {
 		if len(values) == 0 {
 			return invalid("missing event name")
 		}

@@ -38,48 +38,48 @@ var msgpackCases = []struct {
 	wire   string
 	want   decoded
 }{
-	{"connect", SocketPacket{Type: Connect},
+	{"connect", SocketPacket{Type: SocketPacketConnect},
 		"82 " + mpType + " 00 " + mpNsp + " " + mpRoot,
-		decoded{typ: Connect, ns: "/"}},
-	{"connect with auth", SocketPacket{Type: Connect, Namespace: "/admin", Data: obj{"token": "abc"}},
+		decoded{typ: SocketPacketConnect, ns: "/"}},
+	{"connect with auth", SocketPacket{Type: SocketPacketConnect, Namespace: "/admin", Data: obj{"token": "abc"}},
 		"83 " + mpType + " 00 " + mpNsp + " a6 2f61646d696e " + mpData + " 81 a5 746f6b656e a3 616263",
-		decoded{typ: Connect, ns: "/admin", payload: obj{"token": "abc"}}},
-	{"disconnect", SocketPacket{Type: Disconnect, Namespace: "/admin"},
+		decoded{typ: SocketPacketConnect, ns: "/admin", payload: obj{"token": "abc"}}},
+	{"disconnect", SocketPacket{Type: SocketPacketDisconnect, Namespace: "/admin"},
 		"82 " + mpType + " 01 " + mpNsp + " a6 2f61646d696e",
-		decoded{typ: Disconnect, ns: "/admin"}},
-	{"event", SocketPacket{Type: Event, Data: []any{"hello", 1, -1, 1.5, true, nil, obj{"a": "b"}}},
+		decoded{typ: SocketPacketDisconnect, ns: "/admin"}},
+	{"event", SocketPacket{Type: SocketPacketEvent, Data: []any{"hello", 1, -1, 1.5, true, nil, obj{"a": "b"}}},
 		"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 97 a5 68656c6c6f 01 ff cb 3ff8000000000000 c3 c0 81 a161 a162",
-		decoded{typ: Event, ns: "/", event: "hello", args: []any{int64(1), int64(-1), 1.5, true, nil, obj{"a": "b"}}}},
-	{"event with ack id", SocketPacket{Type: Event, ID: 12, HasID: true, Data: []any{"hello"}},
+		decoded{typ: SocketPacketEvent, ns: "/", event: "hello", args: []any{int64(1), int64(-1), 1.5, true, nil, obj{"a": "b"}}}},
+	{"event with ack id", SocketPacket{Type: SocketPacketEvent, ID: 12, HasID: true, Data: []any{"hello"}},
 		"84 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 91 a5 68656c6c6f " + mpID + " 0c",
-		decoded{typ: Event, ns: "/", id: 12, hasID: true, event: "hello"}},
-	{"wide integers and the largest ack id", SocketPacket{Type: Event, ID: 1<<53 - 1, HasID: true, Data: []any{"x", 300, 70000, 5000000000}},
+		decoded{typ: SocketPacketEvent, ns: "/", id: 12, hasID: true, event: "hello"}},
+	{"wide integers and the largest ack id", SocketPacket{Type: SocketPacketEvent, ID: 1<<53 - 1, HasID: true, Data: []any{"x", 300, 70000, 5000000000}},
 		"84 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 94 " + mpX + " cd 012c ce 00011170 cf 000000012a05f200 " + mpID + " cf 001fffffffffffff",
-		decoded{typ: Event, ns: "/", id: 1<<53 - 1, hasID: true, event: "x", args: []any{int64(300), int64(70000), int64(5000000000)}}},
-	{"binary inline", SocketPacket{Type: Event, Data: []any{"x", []byte{1, 2, 3}}},
+		decoded{typ: SocketPacketEvent, ns: "/", id: 1<<53 - 1, hasID: true, event: "x", args: []any{int64(300), int64(70000), int64(5000000000)}}},
+	{"binary inline", SocketPacket{Type: SocketPacketEvent, Data: []any{"x", []byte{1, 2, 3}}},
 		"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 92 " + mpX + " c4 03 010203",
-		decoded{typ: Event, ns: "/", event: "x", args: []any{[]byte{1, 2, 3}}}},
-	{"binary event type is sent as event", SocketPacket{Type: BinaryEvent, Data: []any{"x", []byte{1}}},
+		decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{[]byte{1, 2, 3}}}},
+	{"binary event type is sent as event", SocketPacket{Type: SocketPacketBinaryEvent, Data: []any{"x", []byte{1}}},
 		"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 92 " + mpX + " c4 01 01",
-		decoded{typ: Event, ns: "/", event: "x", args: []any{[]byte{1}}}},
-	{"ack", SocketPacket{Type: Ack, ID: 7, HasID: true, Data: []any{"ok"}},
+		decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{[]byte{1}}}},
+	{"ack", SocketPacket{Type: SocketPacketAck, ID: 7, HasID: true, Data: []any{"ok"}},
 		"84 " + mpType + " 03 " + mpNsp + " " + mpRoot + " " + mpData + " 91 a2 6f6b " + mpID + " 07",
-		decoded{typ: Ack, ns: "/", id: 7, hasID: true, args: []any{"ok"}}},
-	{"empty ack with id 0", SocketPacket{Type: Ack, Namespace: "/admin", HasID: true, Data: []any{}},
+		decoded{typ: SocketPacketAck, ns: "/", id: 7, hasID: true, args: []any{"ok"}}},
+	{"empty ack with id 0", SocketPacket{Type: SocketPacketAck, Namespace: "/admin", HasID: true, Data: []any{}},
 		"84 " + mpType + " 03 " + mpNsp + " a6 2f61646d696e " + mpData + " 90 " + mpID + " 00",
-		decoded{typ: Ack, ns: "/admin", hasID: true}},
-	{"connect error", SocketPacket{Type: ConnectError, Data: obj{"message": "Not authorized"}},
+		decoded{typ: SocketPacketAck, ns: "/admin", hasID: true}},
+	{"connect error", SocketPacket{Type: SocketPacketConnectError, Data: obj{"message": "Not authorized"}},
 		"83 " + mpType + " 04 " + mpNsp + " " + mpRoot + " " + mpData + " 81 a7 6d657373616765 ae 4e6f7420617574686f72697a6564",
-		decoded{typ: ConnectError, ns: "/", payload: obj{"message": "Not authorized"}}},
-	{"connect error string", SocketPacket{Type: ConnectError, Data: "nope"},
+		decoded{typ: SocketPacketConnectError, ns: "/", payload: obj{"message": "Not authorized"}}},
+	{"connect error string", SocketPacket{Type: SocketPacketConnectError, Data: "nope"},
 		"83 " + mpType + " 04 " + mpNsp + " " + mpRoot + " " + mpData + " a4 6e6f7065",
-		decoded{typ: ConnectError, ns: "/", payload: "nope"}},
-	{"nested values", SocketPacket{Type: Event, Data: []any{"x", []any{1, "two", []any{3.25}}}},
+		decoded{typ: SocketPacketConnectError, ns: "/", payload: "nope"}},
+	{"nested values", SocketPacket{Type: SocketPacketEvent, Data: []any{"x", []any{1, "two", []any{3.25}}}},
 		"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 92 " + mpX + " 93 01 a3 74776f 91 cb 400a000000000000",
-		decoded{typ: Event, ns: "/", event: "x", args: []any{[]any{int64(1), "two", []any{3.25}}}}},
-	{"str 8 event name", SocketPacket{Type: Event, Data: []any{strings.Repeat("a", 40)}},
+		decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{[]any{int64(1), "two", []any{3.25}}}}},
+	{"str 8 event name", SocketPacket{Type: SocketPacketEvent, Data: []any{strings.Repeat("a", 40)}},
 		"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 91 d9 28 " + strings.Repeat("61", 40),
-		decoded{typ: Event, ns: "/", event: strings.Repeat("a", 40)}},
+		decoded{typ: SocketPacketEvent, ns: "/", event: strings.Repeat("a", 40)}},
 }
 
 func TestMsgpackEncode(t *testing.T) {
@@ -123,46 +123,46 @@ func TestMsgpackDecodeClientForms(t *testing.T) {
 	}{
 		{"emit with options, keys in client order",
 			"85 " + mpType + " 02 " + mpData + " 92 " + mpX + " 01 a7 6f7074696f6e73 81 a8 636f6d7072657373 c3 " + mpID + " 03 " + mpNsp + " a6 2f61646d696e",
-			decoded{typ: Event, ns: "/admin", id: 3, hasID: true, event: "x", args: []any{int64(1)}}},
+			decoded{typ: SocketPacketEvent, ns: "/admin", id: 3, hasID: true, event: "x", args: []any{int64(1)}}},
 		{"ack in server order",
 			"84 " + mpType + " 03 " + mpData + " 91 a2 6f6b " + mpID + " 07 " + mpNsp + " " + mpRoot,
-			decoded{typ: Ack, ns: "/", id: 7, hasID: true, args: []any{"ok"}}},
+			decoded{typ: SocketPacketAck, ns: "/", id: 7, hasID: true, args: []any{"ok"}}},
 		{"connect with undefined data",
 			"83 " + mpType + " 00 " + mpData + " d4 00 00 " + mpNsp + " " + mpRoot,
-			decoded{typ: Connect, ns: "/"}},
+			decoded{typ: SocketPacketConnect, ns: "/"}},
 		{"null id",
 			"84 " + mpType + " 03 " + mpNsp + " " + mpRoot + " " + mpData + " 90 " + mpID + " c0",
-			decoded{typ: Ack, ns: "/"}},
+			decoded{typ: SocketPacketAck, ns: "/"}},
 		{"id as a double",
 			"84 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 91 " + mpX + " " + mpID + " cb 4028000000000000",
-			decoded{typ: Event, ns: "/", id: 12, hasID: true, event: "x"}},
+			decoded{typ: SocketPacketEvent, ns: "/", id: 12, hasID: true, event: "x"}},
 		{"type as a double",
 			"83 " + mpType + " cb 4000000000000000 " + mpNsp + " " + mpRoot + " " + mpData + " 91 " + mpX,
-			decoded{typ: Event, ns: "/", event: "x"}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "x"}},
 		{"type as uint 8",
 			"83 " + mpType + " cc 02 " + mpNsp + " " + mpRoot + " " + mpData + " 91 " + mpX,
-			decoded{typ: Event, ns: "/", event: "x"}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "x"}},
 		{"ArrayBuffer extension is binary",
 			"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 92 " + mpX + " c7 03 00 010203",
-			decoded{typ: Event, ns: "/", event: "x", args: []any{[]byte{1, 2, 3}}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{[]byte{1, 2, 3}}}},
 		{"ArrayBuffer inside an object",
 			"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 92 " + mpX + " 81 a1 62 c7 01 00 ff",
-			decoded{typ: Event, ns: "/", event: "x", args: []any{obj{"b": []byte{0xff}}}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{obj{"b": []byte{0xff}}}}},
 		{"undefined argument is nil",
 			"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 92 " + mpX + " d4 00 00",
-			decoded{typ: Event, ns: "/", event: "x", args: []any{nil}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{nil}}},
 		{"Date is milliseconds",
 			"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 92 " + mpX + " d7 00 0000018b cfe5687b",
-			decoded{typ: Event, ns: "/", event: "x", args: []any{int64(1700000000123)}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{int64(1700000000123)}}},
 		{"float 32 widens",
 			"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 92 " + mpX + " ca 3fc00000",
-			decoded{typ: Event, ns: "/", event: "x", args: []any{1.5}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{1.5}}},
 		{"int 16",
 			"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 92 " + mpX + " d1 fc18",
-			decoded{typ: Event, ns: "/", event: "x", args: []any{int64(-1000)}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{int64(-1000)}}},
 		{"bin 16 and map 16",
 			"83 " + mpType + " 02 " + mpNsp + " " + mpRoot + " " + mpData + " 93 " + mpX + " c5 0002 0102 de 0001 a1 6b c2",
-			decoded{typ: Event, ns: "/", event: "x", args: []any{[]byte{1, 2}, obj{"k": false}}}},
+			decoded{typ: SocketPacketEvent, ns: "/", event: "x", args: []any{[]byte{1, 2}, obj{"k": false}}}},
 	}
 	var mp MsgpackParser
 	for _, tt := range tests {
@@ -328,7 +328,7 @@ func TestMsgpackValueDecodeIntoTypes(t *testing.T) {
 		Size int    `json:"size"`
 	}
 	var mp MsgpackParser
-	msgs, err := mp.Encode(&SocketPacket{Type: Event, Data: []any{"upload", upload{"a", []byte{1, 2}, 2}}})
+	msgs, err := mp.Encode(&SocketPacket{Type: SocketPacketEvent, Data: []any{"upload", upload{"a", []byte{1, 2}, 2}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func TestMsgpackValueDecodeIntoTypes(t *testing.T) {
 // an any argument do.
 func TestMsgpackValueDecodeGeneric(t *testing.T) {
 	var mp MsgpackParser
-	msgs, err := mp.Encode(&SocketPacket{Type: Event, Data: []any{"x", map[string]any{
+	msgs, err := mp.Encode(&SocketPacket{Type: SocketPacketEvent, Data: []any{"x", map[string]any{
 		"bin": []byte{1, 2}, "n": 7, "list": []any{[]byte{3}, 300, map[string]any{"deep": []byte{4}}},
 	}}})
 	if err != nil {
@@ -401,7 +401,7 @@ func FuzzMsgpackDecoder(f *testing.F) {
 			}
 			return
 		}
-		if p.Type > ConnectError || p.ID > maxAckID || IsReservedEvent(p.Event) || (p.Event != "" && p.Type != Event) {
+		if p.Type > SocketPacketConnectError || p.ID > maxAckID || IsReservedEvent(p.Event) || (p.Event != "" && p.Type != SocketPacketEvent) {
 			t.Fatalf("decoded %+v", p)
 		}
 		args, ok := decodeAll(p.Args)
@@ -414,11 +414,11 @@ func FuzzMsgpackDecoder(f *testing.F) {
 		}
 		out := &SocketPacket{Type: p.Type, Namespace: p.Namespace, ID: p.ID, HasID: p.HasID}
 		switch p.Type {
-		case Connect, ConnectError:
+		case SocketPacketConnect, SocketPacketConnectError:
 			out.Data = payload
-		case Event:
+		case SocketPacketEvent:
 			out.Data = append([]any{p.Event}, args...)
-		case Ack:
+		case SocketPacketAck:
 			out.Data = append([]any{}, args...)
 		}
 		msgs, err := mp.Encode(out)

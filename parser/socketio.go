@@ -10,13 +10,13 @@ type SocketPacketType byte
 
 // The Socket.IO packet types (protocol v5).
 const (
-	Connect SocketPacketType = iota
-	Disconnect
-	Event
-	Ack
-	ConnectError
-	BinaryEvent
-	BinaryAck
+	SocketPacketConnect SocketPacketType = iota
+	SocketPacketDisconnect
+	SocketPacketEvent
+	SocketPacketAck
+	SocketPacketConnectError
+	SocketPacketBinaryEvent
+	SocketPacketBinaryAck
 )
 
 var socketPacketTypeNames = [...]string{"CONNECT", "DISCONNECT", "EVENT", "ACK", "CONNECT_ERROR", "BINARY_EVENT", "BINARY_ACK"}

@@ -87,7 +87,7 @@ func (b *BroadcastOperator) Emit(event string, args ...any) error {
 		data := make([]any, 0, len(args)+1)
 		data = append(data, event)
 		data = append(data, args...)
-		p := &parser.SocketPacket{Type: parser.Event, Namespace: n.name, Data: data}
+		p := &parser.SocketPacket{Type: parser.SocketPacketEvent, Namespace: n.name, Data: data}
 		if err := n.adapter.Broadcast(p, b.options()); err != nil {
 			return err
 		}
@@ -126,7 +126,7 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 		data := make([]any, 0, len(args)+1)
 		data = append(data, event)
 		data = append(data, args...)
-		p := &parser.SocketPacket{Type: parser.Event, Namespace: n.name, Data: data}
+		p := &parser.SocketPacket{Type: parser.SocketPacketEvent, Namespace: n.name, Data: data}
 		if err := n.adapter.BroadcastWithAck(p, opts, col.onCount, col.onAck); err != nil {
 			return nil, err
 		}

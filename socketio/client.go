@@ -108,7 +108,7 @@ func (c *client) onMessage(data []byte, binary bool) {
 	c.mu.Lock()
 	s := c.sockets[name]
 	c.mu.Unlock()
-	if p.Type == parser.Connect && s == nil {
+	if p.Type == parser.SocketPacketConnect && s == nil {
 		// The auth payload is an object, {} when the client sent none.
 		auth := map[string]any{}
 		if p.Payload != nil {
@@ -120,7 +120,7 @@ func (c *client) onMessage(data []byte, binary bool) {
 		c.connect(name, auth)
 		return
 	}
-	if s == nil || p.Type == parser.Connect || p.Type == parser.ConnectError {
+	if s == nil || p.Type == parser.SocketPacketConnect || p.Type == parser.SocketPacketConnectError {
 		if c.srv.shuttingDown() {
 			// Shutdown has disconnected the socket this packet was for
 			// and closes the session next: its other sockets go with
@@ -149,7 +149,7 @@ func (c *client) connect(name string, auth any) {
 	n := c.srv.namespaceFor(name, auth)
 	if n == nil {
 		// An object whatever the protocol revision, as the reference does.
-		c.writePacket(&parser.SocketPacket{Type: parser.ConnectError, Namespace: name, Data: connectError{Message: "Invalid namespace"}}, false)
+		c.writePacket(&parser.SocketPacket{Type: parser.SocketPacketConnectError, Namespace: name, Data: connectError{Message: "Invalid namespace"}}, false)
 		return
 	}
 	c.mu.Lock()

@@ -591,11 +591,11 @@ func dialErr(serverURL, nsp string, auth any, p parser.Parser) (*client, error) 
 	if auth != nil {
 		data = auth
 	}
-	if err := c.send(&parser.SocketPacket{Type: parser.Connect, Namespace: nsp, Data: data}); err != nil {
+	if err := c.send(&parser.SocketPacket{Type: parser.SocketPacketConnect, Namespace: nsp, Data: data}); err != nil {
 		return nil, err
 	}
 	p2, err := c.packet()
-	for err == nil && p2.Type == parser.Event {
+	for err == nil && p2.Type == parser.SocketPacketEvent {
 		// Missed events of a recovered connection come first.
 		c.queue = append(c.queue, p2)
 		p2, err = c.packet()
@@ -604,7 +604,7 @@ func dialErr(serverURL, nsp string, auth any, p parser.Parser) (*client, error) 
 		return nil, err
 	}
 	switch p2.Type {
-	case parser.Connect:
+	case parser.SocketPacketConnect:
 		var reply struct {
 			SID string `json:"sid"`
 			PID string `json:"pid"`
@@ -614,7 +614,7 @@ func dialErr(serverURL, nsp string, auth any, p parser.Parser) (*client, error) 
 		}
 		c.sid, c.pid = reply.SID, reply.PID
 		return c, nil
-	case parser.ConnectError:
+	case parser.SocketPacketConnectError:
 		c.conn.Close()
 		var e struct {
 			Message string `json:"message"`
@@ -691,7 +691,7 @@ func (c *client) send(p *parser.SocketPacket) error {
 
 // emit sends an event.
 func (c *client) emit(event string, args ...any) {
-	if err := c.send(&parser.SocketPacket{Type: parser.Event, Namespace: c.nsp, Data: append([]any{event}, args...)}); err != nil {
+	if err := c.send(&parser.SocketPacket{Type: parser.SocketPacketEvent, Namespace: c.nsp, Data: append([]any{event}, args...)}); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -701,7 +701,7 @@ func (c *client) emit(event string, args ...any) {
 func (c *client) emitWithAck(event string, args ...any) string {
 	id := c.acks
 	c.acks++
-	if err := c.send(&parser.SocketPacket{Type: parser.Event, Namespace: c.nsp, ID: id, HasID: true, Data: append([]any{event}, args...)}); err != nil {
+	if err := c.send(&parser.SocketPacket{Type: parser.SocketPacketEvent, Namespace: c.nsp, ID: id, HasID: true, Data: append([]any{event}, args...)}); err != nil {
 		log.Fatal(err)
 	}
 	for {
@@ -709,7 +709,7 @@ func (c *client) emitWithAck(event string, args ...any) string {
 		if err != nil {
 			log.Fatal(err)
 		}
-		if p.Type == parser.Ack && p.ID == id {
+		if p.Type == parser.SocketPacketAck && p.ID == id {
 			return strings.TrimPrefix(received{args: p.Args}.String(), " ")
 		}
 		c.queue = append(c.queue, p)
@@ -728,7 +728,7 @@ func (c *client) next() received {
 			return received{name: "connection closed"}
 		}
 	}
-	if p.Type != parser.Event {
+	if p.Type != parser.SocketPacketEvent {
 		return received{name: p.Type.String()}
 	}
 	args := socketio.Args(p.Args)
@@ -745,7 +745,7 @@ func (c *client) ack(r received, args ...any) {
 	if args == nil {
 		args = []any{}
 	}
-	if err := c.send(&parser.SocketPacket{Type: parser.Ack, Namespace: c.nsp, ID: r.id, HasID: true, Data: args}); err != nil {
+	if err := c.send(&parser.SocketPacket{Type: parser.SocketPacketAck, Namespace: c.nsp, ID: r.id, HasID: true, Data: args}); err != nil {
 		log.Fatal(err)
 	}
 }

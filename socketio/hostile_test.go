@@ -523,7 +523,7 @@ func TestHostileMsgpack(t *testing.T) {
 						s.OnDisconnect(func(r Reason) { reasons <- r })
 					})
 					ts.io.Of("/chat")
-					connect := encode(&parser.SocketPacket{Type: parser.Connect})
+					connect := encode(&parser.SocketPacket{Type: parser.SocketPacketConnect})
 					var o offender
 					switch tr {
 					case "websocket":
@@ -544,7 +544,7 @@ func TestHostileMsgpack(t *testing.T) {
 						o = pollOffender{p}
 					}
 					// A good event first: the connection works.
-					good := encode(&parser.SocketPacket{Type: parser.Event, Data: []any{"echo", 1}})
+					good := encode(&parser.SocketPacket{Type: parser.SocketPacketEvent, Data: []any{"echo", 1}})
 					o.send([]frame{bin(good)})
 					if got := recv(t, handled); got != "echo" {
 						t.Fatal(got)

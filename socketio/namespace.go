@@ -348,7 +348,7 @@ func (n *Namespace) add(c *client, auth any) {
 			if errors.As(err, &ce) {
 				data = ce.Data
 			}
-			c.writePacket(&parser.SocketPacket{Type: parser.ConnectError, Namespace: n.name, Data: c.connectErrorData(err.Error(), data)}, false)
+			c.writePacket(&parser.SocketPacket{Type: parser.SocketPacketConnectError, Namespace: n.name, Data: c.connectErrorData(err.Error(), data)}, false)
 			return
 		}
 	}

@@ -264,10 +264,10 @@ func TestMsgpackParser(t *testing.T) {
 		return p
 	}
 
-	send(&parser.SocketPacket{Type: parser.Connect, Data: map[string]any{"token": "t"}})
+	send(&parser.SocketPacket{Type: parser.SocketPacketConnect, Data: map[string]any{"token": "t"}})
 	reply := receive()
 	var r connectReplyData
-	if reply.Type != parser.Connect || reply.Payload == nil || reply.Payload.Decode(&r) != nil {
+	if reply.Type != parser.SocketPacketConnect || reply.Payload == nil || reply.Payload.Decode(&r) != nil {
 		t.Fatalf("reply %+v", reply)
 	}
 	s := recv(t, conns)
@@ -278,12 +278,12 @@ func TestMsgpackParser(t *testing.T) {
 		t.Fatalf("auth %#v", s.Handshake().Auth)
 	}
 
-	send(&parser.SocketPacket{Type: parser.Event, ID: 3, HasID: true, Data: []any{"item", item{"box", []byte{1, 2}}, 41}})
+	send(&parser.SocketPacket{Type: parser.SocketPacketEvent, ID: 3, HasID: true, Data: []any{"item", item{"box", []byte{1, 2}}, 41}})
 	ack := receive()
 	var name string
 	var n int
 	var data []byte
-	if ack.Type != parser.Ack || ack.ID != 3 || Args(ack.Args).Decode(&name, &n, &data) != nil {
+	if ack.Type != parser.SocketPacketAck || ack.ID != 3 || Args(ack.Args).Decode(&name, &n, &data) != nil {
 		t.Fatalf("ack %+v", ack)
 	}
 	if name != "box" || n != 42 || !bytes.Equal(data, []byte{1, 2}) {
@@ -295,7 +295,7 @@ func TestMsgpackParser(t *testing.T) {
 	}
 	ev := receive()
 	var b []byte
-	if ev.Type != parser.Event || ev.Event != "bin" || Args(ev.Args).Decode(&b) != nil || !bytes.Equal(b, []byte{7}) {
+	if ev.Type != parser.SocketPacketEvent || ev.Event != "bin" || Args(ev.Args).Decode(&b) != nil || !bytes.Equal(b, []byte{7}) {
 		t.Fatalf("event %+v", ev)
 	}
 }

@@ -527,7 +527,7 @@ func (e Emitter) emit(event string, args []any, withAck func(id uint64) ack) err
 	data := make([]any, 0, len(args)+1)
 	data = append(data, event)
 	data = append(data, args...)
-	p := &parser.SocketPacket{Type: parser.Event, Namespace: s.nsp.name, Data: data}
+	p := &parser.SocketPacket{Type: parser.SocketPacketEvent, Namespace: s.nsp.name, Data: data}
 	if withAck != nil {
 		p.ID, p.HasID = s.nsp.NextAckID(), true
 		if err := s.registerAck(p.ID, withAck(p.ID)); err != nil {
@@ -583,7 +583,7 @@ func (s *Socket) Disconnect(close bool) {
 		s.client.disconnectAll()
 		return
 	}
-	s.client.writePacket(&parser.SocketPacket{Type: parser.Disconnect, Namespace: s.nsp.name}, false)
+	s.client.writePacket(&parser.SocketPacket{Type: parser.SocketPacketDisconnect, Namespace: s.nsp.name}, false)
 	s.onClose(ReasonServerNamespaceDisconnect)
 }
 
@@ -597,7 +597,7 @@ func (s *Socket) WritePacket(p *parser.SocketPacket, msgs []parser.Message, flag
 	if !connected {
 		return
 	}
-	if obs := s.nsp.server.observed(); (len(out) > 0 || obs != nil) && p.Type == parser.Event {
+	if obs := s.nsp.server.observed(); (len(out) > 0 || obs != nil) && p.Type == parser.SocketPacketEvent {
 		if data, ok := p.Data.([]any); ok && len(data) > 0 {
 			name, _ := data[0].(string)
 			if obs != nil {
@@ -639,10 +639,10 @@ func (s *Socket) Info() adapter.SocketInfo {
 func (s *Socket) onConnect() {
 	c := s.client
 	for _, data := range s.missed {
-		c.writePacket(&parser.SocketPacket{Type: parser.Event, Namespace: s.nsp.name, Data: data}, false)
+		c.writePacket(&parser.SocketPacket{Type: parser.SocketPacketEvent, Namespace: s.nsp.name, Data: data}, false)
 	}
 	s.missed = nil
-	p := &parser.SocketPacket{Type: parser.Connect, Namespace: s.nsp.name}
+	p := &parser.SocketPacket{Type: parser.SocketPacketConnect, Namespace: s.nsp.name}
 	if c.sess.Protocol() != parser.ProtocolV3 {
 		p.Data = connectReply{SID: s.id, PID: s.pid}
 	}
@@ -659,13 +659,13 @@ type connectReply struct {
 // events are queued for the socket's handlers.
 func (s *Socket) onPacket(p *parser.SocketPacket) {
 	switch p.Type {
-	case parser.Event, parser.BinaryEvent:
+	case parser.SocketPacketEvent, parser.SocketPacketBinaryEvent:
 		ev := &Event{Name: p.Event, Args: Args(p.Args)}
 		if p.HasID {
 			ev.Ack = s.ackSender(p.ID)
 		}
 		s.schedule(func() { s.dispatch(ev) }, true)
-	case parser.Ack, parser.BinaryAck:
+	case parser.SocketPacketAck, parser.SocketPacketBinaryAck:
 		s.mu.Lock()
 		fn := s.acks[p.ID]
 		delete(s.acks, p.ID)
@@ -673,7 +673,7 @@ func (s *Socket) onPacket(p *parser.SocketPacket) {
 		if fn != nil {
 			fn(p.Args, nil)
 		}
-	case parser.Disconnect:
+	case parser.SocketPacketDisconnect:
 		s.onClose(ReasonClientNamespaceDisconnect)
 	}
 }
@@ -692,7 +692,7 @@ func (s *Socket) ackSender(id uint64) Ack {
 				return
 			}
 			err = nil
-			s.client.writePacket(&parser.SocketPacket{Type: parser.Ack, Namespace: s.nsp.name, ID: id, HasID: true, Data: args}, false)
+			s.client.writePacket(&parser.SocketPacket{Type: parser.SocketPacketAck, Namespace: s.nsp.name, ID: id, HasID: true, Data: args}, false)
 		})
 		return err
 	}

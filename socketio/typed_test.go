@@ -202,14 +202,14 @@ func TestTypedHandlersMsgpack(t *testing.T) {
 		}
 		return p
 	}
-	send(&parser.SocketPacket{Type: parser.Connect})
-	if p := next(); p.Type != parser.Connect {
+	send(&parser.SocketPacket{Type: parser.SocketPacketConnect})
+	if p := next(); p.Type != parser.SocketPacketConnect {
 		t.Fatalf("got packet type %v, want CONNECT", p.Type)
 	}
 	recv(t, conns)
 
 	event := func(id uint64, args ...any) *parser.SocketPacket {
-		return &parser.SocketPacket{Type: parser.Event, ID: id, HasID: id != 0, Data: args}
+		return &parser.SocketPacket{Type: parser.SocketPacketEvent, ID: id, HasID: id != 0, Data: args}
 	}
 	send(event(0, "file", blob{Name: "m", Data: []byte{0xbe, 0xef}}))
 	if got := recv(t, results); got != "file m beef" {
@@ -218,14 +218,14 @@ func TestTypedHandlersMsgpack(t *testing.T) {
 	send(event(1, "sum", point{4, 5}))
 	p := next()
 	var sum int
-	if p.Type != parser.Ack || p.ID != 1 || len(p.Args) != 1 || p.Args[0].Decode(&sum) != nil || sum != 9 {
+	if p.Type != parser.SocketPacketAck || p.ID != 1 || len(p.Args) != 1 || p.Args[0].Decode(&sum) != nil || sum != 9 {
 		t.Fatalf("got %+v (%d), want the answer 9 to ack 1", p, sum)
 	}
 	recv(t, results)
 
 	send(event(0, "count", "seven"))
 	send(event(2, "barrier"))
-	if p := next(); p.Type != parser.Ack || p.ID != 2 {
+	if p := next(); p.Type != parser.SocketPacketAck || p.ID != 2 {
 		t.Fatalf("got %+v, want ack 2", p)
 	}
 	select {

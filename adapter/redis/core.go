@@ -131,7 +131,7 @@ func (c *core) eventPacket(p *parser.SocketPacket) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"type": int64(parser.Event), "data": norm, "nsp": c.nsp.Name()}, nil
+	return map[string]any{"type": int64(parser.SocketPacketEvent), "data": norm, "nsp": c.nsp.Name()}, nil
 }
 
 // Broadcast implements adapter.Adapter: the packet goes to the other nodes
@@ -447,7 +447,7 @@ func (c *core) localPacket(pkt map[string]any) (*parser.SocketPacket, bool) {
 	}
 	typ, _ := asInt(pkt["type"])
 	switch parser.SocketPacketType(typ) {
-	case parser.Event, parser.BinaryEvent:
+	case parser.SocketPacketEvent, parser.SocketPacketBinaryEvent:
 	default:
 		return nil, false
 	}
@@ -455,7 +455,7 @@ func (c *core) localPacket(pkt map[string]any) (*parser.SocketPacket, bool) {
 	if len(data) == 0 {
 		return nil, false
 	}
-	return &parser.SocketPacket{Type: parser.Event, Namespace: c.nsp.Name(), Data: data}, true
+	return &parser.SocketPacket{Type: parser.SocketPacketEvent, Namespace: c.nsp.Name(), Data: data}, true
 }
 
 func (c *core) onBroadcast(o *op) {

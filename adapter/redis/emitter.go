@@ -178,7 +178,7 @@ func (o *EmitterOperator) Emit(ctx context.Context, event string, args ...any) e
 		return err
 	}
 	opts := o.opts()
-	packet := map[string]any{"type": int64(parser.Event), "data": data, "nsp": o.e.nsp}
+	packet := map[string]any{"type": int64(parser.SocketPacketEvent), "data": data, "nsp": o.e.nsp}
 	payload, err := encodeMsgpack([]any{emitterUID, packet, encodeOpts(opts, true)})
 	if err != nil {
 		return err
