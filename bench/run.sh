@@ -10,6 +10,11 @@
 #   CONNECT_N=10000 bench/run.sh      memory per client at 10,000 clients
 #   SCALE_N=19000 bench/run.sh        also hold 19,000 clients through heartbeats
 #   SERVERS="duplex node" bench/run.sh
+#   BASELINE=HEAD~3 CASES="connect echo" REPEAT=3 bench/run.sh
+#
+# BASELINE=<git revision> also builds bench/servers/duplex at that revision
+# and runs it as the server "baseline", right before duplex in every case,
+# so the table gains a baseline column and the ratio duplex/baseline.
 #
 # Every knob is an environment variable; see the defaults below and
 # bench/README.md.
@@ -19,6 +24,7 @@ BENCH=$PWD
 ROOT=$(cd .. && pwd)
 
 : "${SERVERS:=duplex node floor}"
+: "${BASELINE:=}"            # a git revision: also run Duplex built from it, as "baseline"
 : "${DURATION:=5s}"          # measurement window of each run
 : "${WARMUP:=1s}"            # run before the window
 : "${CONNECT_N:=2000}"       # connect: clients, held for the memory figures
@@ -79,11 +85,39 @@ cleanup() {
 }
 trap cleanup EXIT
 
+baseline_rev=""
+if [ -n "$BASELINE" ]; then
+  if ! baseline_rev=$(git -C "$ROOT" rev-parse --short --verify --quiet "$BASELINE^{commit}"); then
+    echo "run.sh: BASELINE=$BASELINE is not a revision of $ROOT" >&2
+    exit 1
+  fi
+  # baseline runs right before duplex, so the two runs of a case are back to back.
+  if [[ " $SERVERS " == *" duplex "* ]]; then
+    SERVERS=$(for s in $SERVERS; do [ "$s" = duplex ] && printf 'baseline '; printf '%s ' "$s"; done)
+  else
+    SERVERS="baseline $SERVERS"
+  fi
+  SERVERS=${SERVERS% }
+elif [[ " $SERVERS " == *" baseline "* ]]; then
+  echo "run.sh: the server baseline needs BASELINE=<git revision>" >&2
+  exit 1
+fi
+
 echo "==> building" >&2
 (cd "$ROOT" && go build -o "$work/sioload" ./bench/cmd/sioload \
   && go build -o "$work/benchtable" ./bench/cmd/benchtable \
   && go build -o "$work/duplex" ./bench/servers/duplex \
   && go build -o "$work/floor" ./bench/servers/floor)
+if [ -n "$BASELINE" ]; then
+  # git archive, not a worktree: nothing to undo in the repository afterwards.
+  echo "==> building baseline: Duplex at $baseline_rev ($BASELINE)" >&2
+  mkdir "$work/baseline-src"
+  git -C "$ROOT" archive "$baseline_rev" | tar -x -C "$work/baseline-src"
+  if ! (cd "$work/baseline-src" && go build -o "$work/baseline" ./bench/servers/duplex); then
+    echo "run.sh: bench/servers/duplex does not build at $BASELINE ($baseline_rev)" >&2
+    exit 1
+  fi
+fi
 if [[ " $SERVERS " == *" node "* ]]; then
   if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     echo "==> npm ci (bench/servers/node)" >&2
@@ -135,6 +169,7 @@ start_server() {
   local cmd
   case $name in
     duplex) cmd=("$work/duplex") ;;
+    baseline) cmd=("$work/baseline") ;;
     floor) cmd=("$work/floor") ;;
     node) cmd=(node --expose-gc "$BENCH/servers/node/server.mjs") ;;
     *) echo "run.sh: unknown server $name" >&2; return 1 ;;
@@ -228,6 +263,9 @@ mkdir -p "$OUT"
   echo "# Benchmark results"
   echo
   echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); Duplex at $commit; bench/run.sh took ${elapsed}s."
+  if [ -n "$BASELINE" ]; then
+    echo "- Baseline: Duplex at $baseline_rev (BASELINE=$BASELINE), the same server built from that revision, run right before duplex in each case."
+  fi
   echo "- Machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB, Linux $(uname -r)."
   echo "- $(go version | cut -d' ' -f3), Node $(node --version 2>/dev/null || echo missing), socket.io $sio_version; servers with default options."
   echo "- Pinning: $pinning. ulimit -n $nofile."
@@ -237,8 +275,10 @@ mkdir -p "$OUT"
   echo
   echo "↑ higher is better, ↓ lower is better. Ratios are Duplex's figure over the other server's. Load tool CPU is in cores (1.00 = the tool's core saturated)."
   echo
-  refs=$(for s in $SERVERS; do [ "$s" != duplex ] && printf '%s,' "$s"; done)
-  "$work/benchtable" -ref "${refs%,}" < "$results"
+  refs=$(for s in $SERVERS; do case $s in duplex|baseline) ;; *) printf '%s,' "$s" ;; esac; done)
+  baseline_flag=()
+  if [ -n "$BASELINE" ]; then baseline_flag=(-baseline baseline); fi
+  "$work/benchtable" "${baseline_flag[@]}" -ref "${refs%,}" < "$results"
 } > "$work/latest.md"
 cp "$results" "$OUT/latest.jsonl"
 cp "$work/latest.md" "$OUT/latest.md"

@@ -1,9 +1,11 @@
 // Command benchtable turns the JSON lines of sioload runs into a markdown
 // table of absolute figures and ratios: Duplex against the Node server and
-// against the floor. A case run several times shows the median of each
-// figure. bench/run.sh calls it.
+// against the floor and, with -baseline, against another build of Duplex
+// (bench/run.sh's BASELINE=<rev>). A case run several times shows the
+// median of each figure. bench/run.sh calls it.
 //
 //	benchtable < results.jsonl
+//	benchtable -baseline baseline -ref node,floor < results.jsonl
 package main
 
 import (
@@ -172,20 +174,41 @@ var rows = []struct {
 func main() {
 	base := flag.String("base", "duplex", "the server compared")
 	others := flag.String("ref", "node,floor", "comma-separated reference servers")
+	baseline := flag.String("baseline", "", "an earlier build of the server compared: its column comes first, its ratio before the references'")
 	flag.Parse()
 	results, err := read(os.Stdin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
 	}
-	refs := strings.Split(*others, ",")
-	servers := append([]string{*base}, refs...)
+	var refs []string
+	for _, r := range strings.Split(*others, ",") {
+		if r = strings.TrimSpace(r); r != "" && r != *base && r != *baseline && !slices.Contains(refs, r) {
+			refs = append(refs, r)
+		}
+	}
 	w := bufio.NewWriter(os.Stdout)
-	defer w.Flush()
+	table(w, results, *base, *baseline, refs)
+	if err := w.Flush(); err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable:", err)
+		os.Exit(1)
+	}
+}
+
+// table writes the markdown table of results: a column per server, then
+// base's figure over each other server's. A baseline (when not "") is
+// another build of base: its column goes right before base's, as its runs
+// do, and its ratio before the references'.
+func table(w io.Writer, results map[string]map[string][]*result, base, baseline string, refs []string) {
+	servers := append([]string{base}, refs...)
+	if baseline != "" {
+		refs = append([]string{baseline}, refs...)
+		servers = append([]string{baseline}, servers...)
+	}
 
 	fmt.Fprintf(w, "| figure | %s |", strings.Join(servers, " | "))
 	for _, r := range refs {
-		fmt.Fprintf(w, " %s/%s |", *base, r)
+		fmt.Fprintf(w, " %s/%s |", base, r)
 	}
 	fmt.Fprintf(w, " load tool CPU (%s) |\n", strings.Join(servers, " / "))
 	fmt.Fprint(w, "|---|")
@@ -236,7 +259,7 @@ func main() {
 				fmt.Fprintf(w, " %s |", num(v))
 			}
 			for _, ref := range refs {
-				b, ok1 := vals[*base]
+				b, ok1 := vals[base]
 				o, ok2 := vals[ref]
 				if !ok1 || !ok2 || o == 0 {
 					fmt.Fprint(w, " – |")

@@ -38,3 +38,63 @@ func TestNum(t *testing.T) {
 		}
 	}
 }
+
+// TestTable checks the columns and ratios, with and without a baseline
+// build of Duplex beside the current one.
+func TestTable(t *testing.T) {
+	in := `{"case":"echo","scenario":"echo","server":"baseline","clients":50,"per_s":100,"tool_cpu":0.5,"server_cpu_us_per_op":40}
+{"case":"echo","scenario":"echo","server":"duplex","clients":50,"per_s":200,"tool_cpu":0.75,"server_cpu_us_per_op":20}
+{"case":"echo","scenario":"echo","server":"node","clients":50,"per_s":50,"tool_cpu":0.25,"server_cpu_us_per_op":80}
+{"case":"echo-rate","scenario":"echo","server":"baseline","clients":50,"offered_per_s":5000,"per_s":5000,"tool_cpu":0.2,"server_cpu_us_per_op":30}
+{"case":"echo-rate","scenario":"echo","server":"duplex","clients":50,"offered_per_s":5000,"per_s":5000,"tool_cpu":0.2,"server_cpu_us_per_op":24}
+`
+	res, err := read(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		baseline string
+		refs     []string
+		want     string
+	}{
+		{"node only", "", []string{"node"}, `| figure | duplex | node | duplex/node | load tool CPU (duplex / node) |
+|---|---:|---:|---:|---|
+| echo acks/s, closed loop, 50 clients ↑ | 200 | 50.0 | 4.00 | 0.75 / 0.25 |
+| server CPU µs per echo ack at that peak ↓ | 20.0 | 80.0 | 0.25 | |
+| echo latency p50 µs ↓ | – | – | – | |
+| echo latency p99 µs ↓ | – | – | – | |
+| server CPU µs per echo ack at 5000 acks/s ↓ | 24.0 | – | – | 0.20 / – |
+| echo latency p50 µs at that rate ↓ | – | – | – | |
+| echo latency p99 µs at that rate ↓ | – | – | – | |
+`},
+		{"baseline", "baseline", []string{"node"}, `| figure | baseline | duplex | node | duplex/baseline | duplex/node | load tool CPU (baseline / duplex / node) |
+|---|---:|---:|---:|---:|---:|---|
+| echo acks/s, closed loop, 50 clients ↑ | 100 | 200 | 50.0 | 2.00 | 4.00 | 0.50 / 0.75 / 0.25 |
+| server CPU µs per echo ack at that peak ↓ | 40.0 | 20.0 | 80.0 | 0.50 | 0.25 | |
+| echo latency p50 µs ↓ | – | – | – | – | – | |
+| echo latency p99 µs ↓ | – | – | – | – | – | |
+| server CPU µs per echo ack at 5000 acks/s ↓ | 30.0 | 24.0 | – | 0.80 | – | 0.20 / 0.20 / – |
+| echo latency p50 µs at that rate ↓ | – | – | – | – | – | |
+| echo latency p99 µs at that rate ↓ | – | – | – | – | – | |
+`},
+		{"baseline alone", "baseline", nil, `| figure | baseline | duplex | duplex/baseline | load tool CPU (baseline / duplex) |
+|---|---:|---:|---:|---|
+| echo acks/s, closed loop, 50 clients ↑ | 100 | 200 | 2.00 | 0.50 / 0.75 |
+| server CPU µs per echo ack at that peak ↓ | 40.0 | 20.0 | 0.50 | |
+| echo latency p50 µs ↓ | – | – | – | |
+| echo latency p99 µs ↓ | – | – | – | |
+| server CPU µs per echo ack at 5000 acks/s ↓ | 30.0 | 24.0 | 0.80 | 0.20 / 0.20 |
+| echo latency p50 µs at that rate ↓ | – | – | – | |
+| echo latency p99 µs at that rate ↓ | – | – | – | |
+`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			table(&b, res, "duplex", tc.baseline, tc.refs)
+			if got := b.String(); got != tc.want {
+				t.Errorf("got\n%s\nwant\n%s", got, tc.want)
+			}
+		})
+	}
+}
