@@ -60,40 +60,39 @@ type SocketInfo struct {
 	Data      any       `json:"data"`
 }
 
-// Socket is what an adapter sees of a socket connected to this node.
-type Socket interface {
-	// ID is the socket's id, also the name of its own room.
-	ID() string
-	// WritePacket sends packet p, already encoded as msgs (the same
-	// messages go to every recipient and must not be changed).
-	WritePacket(p *parser.SocketPacket, msgs []parser.Message, flags Flags)
-	// RegisterAck sets the function called with the client's answer to the
-	// packet sent with ack id id.
-	RegisterAck(id uint64, fn func(args []parser.Value))
-	// Join adds the socket to rooms.
-	Join(rooms ...string)
-	// Leave removes the socket from room.
-	Leave(room string)
-	// Disconnect disconnects the socket from its namespace, or closes the
-	// whole client connection when close is true.
-	Disconnect(close bool)
-	// Info describes the socket.
-	Info() SocketInfo
-}
-
-// Namespace is what an adapter sees of the namespace it serves.
+// Namespace is what an adapter sees of the namespace it serves on this
+// node. An adapter selects socket ids (its rooms are the truth of who is
+// where) and hands them back here, once per operation; the namespace acts
+// on those of its sockets still connected and skips the others. Package
+// socketio implements it on an unexported type, so none of these methods
+// are in its public API. The ids slices belong to the adapter, which may
+// reuse them once the call returns: the namespace must not keep them.
 type Namespace interface {
 	// Name is the namespace's name, like "/" or "/chat".
 	Name() string
-	// Encode encodes a packet with the server's parser, once for all its
-	// recipients.
-	Encode(p *parser.SocketPacket) ([]parser.Message, error)
-	// NextAckID returns a fresh acknowledgement id.
-	NextAckID() uint64
-	// Socket returns the local socket with the given id, or nil.
-	Socket(id string) Socket
+	// Deliver sends packet p to the sockets ids, encoding it once for all
+	// of them.
+	Deliver(ids []string, p *parser.SocketPacket, flags Flags) error
+	// DeliverWithAck sends p to the sockets ids with a fresh
+	// acknowledgement id (set in p), encoded once, and calls onAck with
+	// each socket's answer. It returns how many sockets it was sent to: a
+	// socket already owing the server its limit of answers is left out.
+	// When ctx is done, the answers not yet in are no longer waited for
+	// and their sockets forget them.
+	DeliverWithAck(ctx context.Context, ids []string, p *parser.SocketPacket, flags Flags, onAck func(args []parser.Value)) (int, error)
+	// Join makes the sockets ids join rooms.
+	Join(ids, rooms []string)
+	// Leave makes the sockets ids leave rooms.
+	Leave(ids, rooms []string)
+	// Disconnect disconnects the sockets ids from the namespace, or closes
+	// their whole client connections when close is true.
+	Disconnect(ids []string, close bool)
+	// Describe describes the sockets ids.
+	Describe(ids []string) []SocketInfo
+	// Connected reports whether a socket of id is connected to this node.
+	Connected(id string) bool
 	// OnServerSideEmit hands an event from another node to the namespace's
-	// server-side listeners; ack, when not nil, answers it.
+	// server-side handlers; ack, when not nil, answers it.
 	OnServerSideEmit(event string, args []parser.Value, ack func(args ...any))
 }
 
@@ -114,15 +113,17 @@ type Session struct {
 var ErrSessionNotFound = errors.New("adapter: session not found")
 
 // Adapter keeps the rooms of one namespace and carries its broadcasts. Its
-// methods are safe for concurrent use and never call socket methods while
-// holding a lock of their own.
+// methods are safe for concurrent use and never call the Namespace while
+// holding a lock of their own. Methods that may reach other nodes take a
+// context, which bounds how long they wait.
 type Adapter interface {
-	// AddAll adds socket id to rooms.
-	AddAll(id string, rooms ...string)
-	// Del removes socket id from room.
-	Del(id, room string)
-	// DelAll removes socket id from every room.
-	DelAll(id string)
+	// AddAll adds socket id to rooms and returns those it was not in
+	// already, each once.
+	AddAll(id string, rooms ...string) (added []string)
+	// Del removes socket id from room and reports whether it was in it.
+	Del(id, room string) bool
+	// DelAll removes socket id from every room and returns them.
+	DelAll(id string) (removed []string)
 	// SocketRooms lists the rooms of local socket id.
 	SocketRooms(id string) []string
 	// Rooms lists the rooms that have local members.
@@ -131,20 +132,22 @@ type Adapter interface {
 	Sockets(opts *BroadcastOptions) []string
 
 	// Broadcast sends p to every socket selected by opts, on every node.
-	Broadcast(p *parser.SocketPacket, opts *BroadcastOptions) error
+	Broadcast(ctx context.Context, p *parser.SocketPacket, opts *BroadcastOptions) error
 	// BroadcastWithAck is Broadcast asking each recipient for an
 	// acknowledgement: onCount is told how many sockets were reached (once
-	// per node), onAck gets each answer.
-	BroadcastWithAck(p *parser.SocketPacket, opts *BroadcastOptions, onCount func(n int), onAck func(args []parser.Value)) error
+	// per node), onAck gets each answer. The broadcast ends when ctx is
+	// done: answers still missing are no longer waited for, here or on
+	// other nodes.
+	BroadcastWithAck(ctx context.Context, p *parser.SocketPacket, opts *BroadcastOptions, onCount func(n int), onAck func(args []parser.Value)) error
 
 	// FetchSockets describes the sockets selected by opts on every node.
 	FetchSockets(ctx context.Context, opts *BroadcastOptions) ([]SocketInfo, error)
 	// AddSockets makes the selected sockets join rooms.
-	AddSockets(opts *BroadcastOptions, rooms []string) error
+	AddSockets(ctx context.Context, opts *BroadcastOptions, rooms []string) error
 	// DelSockets makes the selected sockets leave rooms.
-	DelSockets(opts *BroadcastOptions, rooms []string) error
+	DelSockets(ctx context.Context, opts *BroadcastOptions, rooms []string) error
 	// DisconnectSockets disconnects the selected sockets.
-	DisconnectSockets(opts *BroadcastOptions, close bool) error
+	DisconnectSockets(ctx context.Context, opts *BroadcastOptions, close bool) error
 	// ServerSideEmit sends an event to the other nodes' namespaces. With
 	// onAck set, it collects one answer per node until ctx is done.
 	ServerSideEmit(ctx context.Context, event string, args []any, onAck func(args []parser.Value)) (expected int, err error)
@@ -152,10 +155,10 @@ type Adapter interface {
 	ServerCount(ctx context.Context) (int, error)
 
 	// PersistSession keeps a disconnected socket's state for recovery.
-	PersistSession(s *Session)
+	PersistSession(ctx context.Context, s *Session) error
 	// RestoreSession finds the session of pid with the packets missed since
-	// offset, and forgets it.
-	RestoreSession(pid, offset string) (*Session, error)
+	// offset, and forgets it; ErrSessionNotFound when there is none.
+	RestoreSession(ctx context.Context, pid, offset string) (*Session, error)
 
 	// Close releases the adapter's resources.
 	Close() error

@@ -41,7 +41,9 @@ func ExampleMemory() {
 	fmt.Println(selected)
 
 	a.Del("ann", "sport")
-	fmt.Println(a.SocketRooms("ann"))
+	annRooms := a.SocketRooms("ann")
+	slices.Sort(annRooms)
+	fmt.Println(annRooms)
 	a.DelAll("bob")
 	rooms := a.Rooms()
 	slices.Sort(rooms)
@@ -59,9 +61,9 @@ type tracing struct {
 }
 
 // Broadcast prints the broadcast, then lets Memory carry it.
-func (t tracing) Broadcast(p *parser.SocketPacket, opts *adapter.BroadcastOptions) error {
+func (t tracing) Broadcast(ctx context.Context, p *parser.SocketPacket, opts *adapter.BroadcastOptions) error {
 	fmt.Printf("broadcast %v to %v except %v\n", p.Data, opts.Rooms, opts.Except)
-	return t.Memory.Broadcast(p, opts)
+	return t.Memory.Broadcast(ctx, p, opts)
 }
 
 // A custom adapter wraps another: a Factory makes one per namespace.

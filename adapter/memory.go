@@ -2,14 +2,13 @@ package adapter
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/duplexio/duplex/internal/randid"
 	"github.com/duplexio/duplex/parser"
 )
 
@@ -55,14 +54,12 @@ type storedSession struct {
 
 // NewMemory returns a Memory adapter for nsp.
 func NewMemory(nsp Namespace, opts MemoryOptions) *Memory {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
 	return &Memory{
 		nsp:      nsp,
 		window:   opts.RecoveryWindow,
 		rooms:    make(map[string]map[string]struct{}),
 		sids:     make(map[string]map[string]struct{}),
-		prefix:   hex.EncodeToString(b[:]),
+		prefix:   randid.Hex(12),
 		joinedAt: make(map[string]uint64),
 		sessions: make(map[string]storedSession),
 	}
@@ -74,7 +71,7 @@ func MemoryFactory(opts MemoryOptions) Factory {
 }
 
 // AddAll implements Adapter.
-func (m *Memory) AddAll(id string, rooms ...string) {
+func (m *Memory) AddAll(id string, rooms ...string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	mine := m.sids[id]
@@ -85,8 +82,13 @@ func (m *Memory) AddAll(id string, rooms ...string) {
 			m.joinedAt[id] = m.seq
 		}
 	}
+	var added []string
 	for _, r := range rooms {
+		if _, in := mine[r]; in {
+			continue
+		}
 		mine[r] = struct{}{}
+		added = append(added, r)
 		members := m.rooms[r]
 		if members == nil {
 			members = make(map[string]struct{}, 1)
@@ -94,16 +96,20 @@ func (m *Memory) AddAll(id string, rooms ...string) {
 		}
 		members[id] = struct{}{}
 	}
+	return added
 }
 
 // Del implements Adapter.
-func (m *Memory) Del(id, room string) {
+func (m *Memory) Del(id, room string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if mine := m.sids[id]; mine != nil {
-		delete(mine, room)
+	mine := m.sids[id]
+	if _, in := mine[room]; !in {
+		return false
 	}
+	delete(mine, room)
 	m.leaveLocked(id, room)
+	return true
 }
 
 func (m *Memory) leaveLocked(id, room string) {
@@ -116,15 +122,18 @@ func (m *Memory) leaveLocked(id, room string) {
 }
 
 // DelAll implements Adapter.
-func (m *Memory) DelAll(id string) {
+func (m *Memory) DelAll(id string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	removed := make([]string, 0, len(m.sids[id]))
 	for r := range m.sids[id] {
 		m.leaveLocked(id, r)
+		removed = append(removed, r)
 	}
 	delete(m.sids, id)
 	// PersistSession, called before DelAll, has read it already.
 	delete(m.joinedAt, id)
+	return removed
 }
 
 // SocketRooms implements Adapter.
@@ -205,17 +214,15 @@ func (m *Memory) selectLocked(opts *BroadcastOptions, out []string) []string {
 // next ones.
 var idLists = sync.Pool{New: func() any { return new([]string) }}
 
-// apply calls fn for each selected local socket, outside the lock.
-func (m *Memory) apply(opts *BroadcastOptions, fn func(Socket)) {
+// selected hands fn the ids of the local sockets selected by opts, read
+// under the lock and used outside it; none selected is still a call, so
+// that a packet that cannot be encoded is an error whoever it is for.
+func (m *Memory) selected(opts *BroadcastOptions, fn func(ids []string)) {
 	list := idLists.Get().(*[]string)
 	m.mu.RLock()
 	ids := m.selectLocked(opts, (*list)[:0])
 	m.mu.RUnlock()
-	for _, id := range ids {
-		if s := m.nsp.Socket(id); s != nil {
-			fn(s)
-		}
-	}
+	fn(ids)
 	if cap(ids) <= 1<<16 { // a list for a huge broadcast is left to the GC
 		clear(ids)
 		*list = ids[:0]
@@ -224,17 +231,14 @@ func (m *Memory) apply(opts *BroadcastOptions, fn func(Socket)) {
 }
 
 // Broadcast implements Adapter.
-func (m *Memory) Broadcast(p *parser.SocketPacket, opts *BroadcastOptions) error {
+func (m *Memory) Broadcast(_ context.Context, p *parser.SocketPacket, opts *BroadcastOptions) error {
 	if opts == nil {
 		opts = &BroadcastOptions{}
 	}
 	m.store(p, opts)
-	msgs, err := m.nsp.Encode(p)
-	if err != nil {
-		return err
-	}
-	m.apply(opts, func(s Socket) { s.WritePacket(p, msgs, opts.Flags) })
-	return nil
+	var err error
+	m.selected(opts, func(ids []string) { err = m.nsp.Deliver(ids, p, opts.Flags) })
+	return err
 }
 
 // store keeps an event for recovery, appending its offset to its data as
@@ -281,21 +285,16 @@ func (m *Memory) pruneLocked(now time.Time) {
 }
 
 // BroadcastWithAck implements Adapter.
-func (m *Memory) BroadcastWithAck(p *parser.SocketPacket, opts *BroadcastOptions, onCount func(int), onAck func([]parser.Value)) error {
+func (m *Memory) BroadcastWithAck(ctx context.Context, p *parser.SocketPacket, opts *BroadcastOptions, onCount func(int), onAck func([]parser.Value)) error {
 	if opts == nil {
 		opts = &BroadcastOptions{}
 	}
-	p.ID, p.HasID = m.nsp.NextAckID(), true
-	msgs, err := m.nsp.Encode(p)
+	n := 0
+	var err error
+	m.selected(opts, func(ids []string) { n, err = m.nsp.DeliverWithAck(ctx, ids, p, opts.Flags, onAck) })
 	if err != nil {
 		return err
 	}
-	n := 0
-	m.apply(opts, func(s Socket) {
-		n++
-		s.RegisterAck(p.ID, onAck)
-		s.WritePacket(p, msgs, opts.Flags)
-	})
 	onCount(n)
 	return nil
 }
@@ -303,29 +302,25 @@ func (m *Memory) BroadcastWithAck(p *parser.SocketPacket, opts *BroadcastOptions
 // FetchSockets implements Adapter.
 func (m *Memory) FetchSockets(_ context.Context, opts *BroadcastOptions) ([]SocketInfo, error) {
 	var out []SocketInfo
-	m.apply(opts, func(s Socket) { out = append(out, s.Info()) })
+	m.selected(opts, func(ids []string) { out = m.nsp.Describe(ids) })
 	return out, nil
 }
 
 // AddSockets implements Adapter.
-func (m *Memory) AddSockets(opts *BroadcastOptions, rooms []string) error {
-	m.apply(opts, func(s Socket) { s.Join(rooms...) })
+func (m *Memory) AddSockets(_ context.Context, opts *BroadcastOptions, rooms []string) error {
+	m.selected(opts, func(ids []string) { m.nsp.Join(ids, rooms) })
 	return nil
 }
 
 // DelSockets implements Adapter.
-func (m *Memory) DelSockets(opts *BroadcastOptions, rooms []string) error {
-	m.apply(opts, func(s Socket) {
-		for _, r := range rooms {
-			s.Leave(r)
-		}
-	})
+func (m *Memory) DelSockets(_ context.Context, opts *BroadcastOptions, rooms []string) error {
+	m.selected(opts, func(ids []string) { m.nsp.Leave(ids, rooms) })
 	return nil
 }
 
 // DisconnectSockets implements Adapter.
-func (m *Memory) DisconnectSockets(opts *BroadcastOptions, close bool) error {
-	m.apply(opts, func(s Socket) { s.Disconnect(close) })
+func (m *Memory) DisconnectSockets(_ context.Context, opts *BroadcastOptions, close bool) error {
+	m.selected(opts, func(ids []string) { m.nsp.Disconnect(ids, close) })
 	return nil
 }
 
@@ -338,21 +333,22 @@ func (m *Memory) ServerSideEmit(context.Context, string, []any, func([]parser.Va
 func (m *Memory) ServerCount(context.Context) (int, error) { return 1, nil }
 
 // PersistSession implements Adapter.
-func (m *Memory) PersistSession(s *Session) {
+func (m *Memory) PersistSession(_ context.Context, s *Session) error {
 	if m.window <= 0 {
-		return
+		return nil
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	since := m.joinedAt[s.SID]
 	delete(m.joinedAt, s.SID)
 	m.sessions[s.PID] = storedSession{s: *s, since: since, at: time.Now()}
+	return nil
 }
 
 // RestoreSession implements Adapter. An empty offset means the client got
 // no event before it lost the connection: it gets every event sent to it
 // since it connected.
-func (m *Memory) RestoreSession(pid, offset string) (*Session, error) {
+func (m *Memory) RestoreSession(_ context.Context, pid, offset string) (*Session, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	stored, ok := m.sessions[pid]
@@ -392,10 +388,8 @@ func (m *Memory) RestoreSession(pid, offset string) (*Session, error) {
 func includes(rooms, targets, excepted []string) bool {
 	in := func(list []string) bool {
 		for _, r := range list {
-			for _, mine := range rooms {
-				if r == mine {
-					return true
-				}
+			if slices.Contains(rooms, r) {
+				return true
 			}
 		}
 		return false

@@ -103,13 +103,13 @@ var errInvalidCredentials = errors.New("invalid credentials")
 var ErrClosed = errors.New("admin: instrumentation closed")
 
 const (
-	sessionTTL     = 24 * time.Hour  // how long a login is remembered
-	maxSessions    = 1000            // logins remembered at most
-	pendingTTL     = time.Minute     // a login whose socket never connected
-	fetchTimeout   = 5 * time.Second // bound of all_sockets' FetchSockets
-	transportPoll  = "polling"       // Engine.IO's long-polling transport name
-	clientIDLength = 12              // the UI's client ids, as the reference cuts them
-	isoMillis      = "2006-01-02T15:04:05.000Z"
+	sessionTTL         = 24 * time.Hour  // how long a login is remembered
+	maxSessions        = 1000            // logins remembered at most
+	pendingTTL         = time.Minute     // a login whose socket never connected
+	fetchTimeout       = 5 * time.Second // bound of all_sockets' FetchSockets
+	serverCountTimeout = time.Second     // bound of the adapter's ServerCount, for listening
+	clientIDLength     = 12              // the UI's client ids, as the reference cuts them
+	isoMillis          = "2006-01-02T15:04:05.000Z"
 )
 
 // processStart approximates the start of the process, for the uptime the
@@ -134,9 +134,13 @@ type Instrumentation struct {
 	sessions sessionStore
 	pending  sync.Map // *socketio.Socket → pendingLogin: session ids to send once connected
 
+	// multiNode is whether the server may have other nodes, where a UI may
+	// be connected (see listening); true until checkNodes first asks.
+	multiNode atomic.Bool
+
 	mu      sync.Mutex
-	last    engineio.Stats                           // the figures at the previous server_stats
-	polling map[*engineio.Session][]*socketio.Socket // sockets of sessions on polling (Development)
+	last    engineio.Stats                       // the figures at the previous server_stats
+	polling map[engineio.Conn][]*socketio.Socket // sockets of connections on polling (Development)
 }
 
 type pendingLogin struct {
@@ -191,9 +195,10 @@ func Instrument(io *socketio.Server, opts Options) (*Instrumentation, error) {
 		hostname: hostname,
 		done:     make(chan struct{}),
 		sessions: sessionStore{ids: make(map[string]time.Time)},
-		polling:  make(map[*engineio.Session][]*socketio.Socket),
+		polling:  make(map[engineio.Conn][]*socketio.Socket),
 		last:     io.Engine().Stats(),
 	}
+	in.multiNode.Store(true)
 	in.nsp = io.Of(opts.NamespaceName)
 	in.nsp.Use(in.authenticate)
 	in.nsp.OnConnection(in.onAdminConnection)
@@ -262,6 +267,7 @@ func (in *Instrumentation) run() {
 
 // tick sends server_stats and does the periodic chores.
 func (in *Instrumentation) tick() {
+	in.checkNodes()
 	in.emitStats()
 	now := time.Now()
 	in.pending.Range(func(k, v any) bool {
@@ -277,20 +283,17 @@ func (in *Instrumentation) tick() {
 // authenticate is the admin namespace's middleware: it lets in a known
 // session id, or the right username and password, for which it makes a
 // session id that the connection handler sends to the UI.
-func (in *Instrumentation) authenticate(s *socketio.Socket, next func(error)) {
+func (in *Instrumentation) authenticate(s *socketio.Socket) error {
 	if in.closed.Load() {
-		next(ErrClosed)
-		return
+		return ErrClosed
 	}
 	a := in.opts.Auth
 	if a == nil {
-		next(nil)
-		return
+		return nil
 	}
 	auth, _ := s.Handshake().Auth.(map[string]any)
 	if id, _ := auth["sessionId"].(string); id != "" && in.sessions.valid(id) {
-		next(nil)
-		return
+		return nil
 	}
 	user, _ := auth["username"].(string)
 	pass, _ := auth["password"].(string)
@@ -299,13 +302,12 @@ func (in *Instrumentation) authenticate(s *socketio.Socket, next func(error)) {
 	userOK := subtle.ConstantTimeCompare([]byte(user), []byte(a.Username)) == 1
 	passOK := bcrypt.CompareHashAndPassword([]byte(a.Password), []byte(pass)) == nil
 	if !userOK || !passOK {
-		next(errInvalidCredentials)
-		return
+		return errInvalidCredentials
 	}
 	id := newSessionID()
 	in.sessions.add(id)
 	in.pending.Store(s, pendingLogin{id: id, at: time.Now()})
-	next(nil)
+	return nil
 }
 
 // newSessionID returns 32 random hexadecimal digits.
@@ -415,8 +417,8 @@ func sortedNamespaces(io *socketio.Server) []*socketio.Namespace {
 // the room filter when it is not empty (a socket's id for one socket).
 func (in *Instrumentation) handleActions(s *socketio.Socket) {
 	s.On("emit", func(nsp, filter, event string, args socketio.Args) error {
-		op := in.target(nsp, filter)
-		if op == nil {
+		op, ok := in.target(nsp, filter)
+		if !ok {
 			return nil
 		}
 		values := make([]any, len(args))
@@ -428,19 +430,19 @@ func (in *Instrumentation) handleActions(s *socketio.Socket) {
 		return op.Emit(event, values...)
 	})
 	s.On("join", func(nsp, room, filter string) error {
-		if op := in.target(nsp, filter); op != nil {
+		if op, ok := in.target(nsp, filter); ok {
 			return op.SocketsJoin(room)
 		}
 		return nil
 	})
 	s.On("leave", func(nsp, room, filter string) error {
-		if op := in.target(nsp, filter); op != nil {
+		if op, ok := in.target(nsp, filter); ok {
 			return op.SocketsLeave(room)
 		}
 		return nil
 	})
 	s.On("_disconnect", func(nsp string, close bool, filter string) error {
-		if op := in.target(nsp, filter); op != nil {
+		if op, ok := in.target(nsp, filter); ok {
 			return op.DisconnectSockets(close)
 		}
 		return nil
@@ -448,17 +450,17 @@ func (in *Instrumentation) handleActions(s *socketio.Socket) {
 }
 
 // target selects the sockets of namespace nsp in room filter, or all of
-// them when filter is empty; nil when there is no such namespace (the UI
-// does not create namespaces).
-func (in *Instrumentation) target(nsp, filter string) *socketio.BroadcastOperator {
+// them when filter is empty; ok is false when there is no such namespace
+// (the UI does not create namespaces).
+func (in *Instrumentation) target(nsp, filter string) (op socketio.BroadcastOperator, ok bool) {
 	for _, n := range in.io.Namespaces() {
 		if n.Name() != nsp {
 			continue
 		}
 		if filter == "" {
-			return n.To()
+			return n.To(), true
 		}
-		return n.In(filter)
+		return n.In(filter), true
 	}
-	return nil
+	return socketio.BroadcastOperator{}, false
 }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/engineio"
 	"github.com/duplexio/duplex/socketio"
 )
 
@@ -110,19 +112,23 @@ func queryJSON(q url.Values) map[string]any {
 // sessionOf is the client id (the Engine.IO session id, cut as the
 // reference does) and the transport of a local socket.
 func sessionOf(s *socketio.Socket) (clientID, transport string) {
-	sess := s.Session()
-	clientID = sess.ID()
+	conn := s.Conn()
+	clientID = conn.ID()
 	if len(clientID) > clientIDLength {
 		clientID = clientID[:clientIDLength]
 	}
-	return clientID, sess.TransportName()
+	return clientID, conn.Transport().String()
 }
 
-// serializeLocal describes a socket of this node.
+// serializeLocal describes a socket of this node. Data that was never set
+// shows as an empty object, as the reference's socket.data does.
 func serializeLocal(s *socketio.Socket) socketJSON {
-	info := s.Info()
+	data := s.Data()
+	if data == nil {
+		data = map[string]any{}
+	}
 	clientID, transport := sessionOf(s)
-	return serialize(info.ID, s.Namespace().Name(), clientID, transport, info.Handshake, info.Rooms, info.Data)
+	return serialize(s.ID(), s.Namespace().Name(), clientID, transport, *s.Handshake(), s.Rooms(), data)
 }
 
 // now is the time of a piece of news, as the reference's Date arguments
@@ -194,14 +200,25 @@ func (in *Instrumentation) observer() *socketio.Observer {
 	}
 }
 
-// listening reports whether a UI may be connected. With the in-memory
-// adapter that is known; with a multi-node one, a UI connected to another
-// node gets this node's news through it.
+// listening reports whether a UI may be connected. On a single node that
+// is known; when the server may have other nodes, a UI connected to
+// another node gets this node's news through it.
 func (in *Instrumentation) listening() bool {
-	if _, single := in.nsp.Adapter().(*adapter.Memory); single {
-		return in.nsp.SocketCount() > 0
+	if in.multiNode.Load() {
+		return true
 	}
-	return true
+	return in.nsp.SocketCount() > 0
+}
+
+// checkNodes asks the admin namespace's adapter how many nodes the server
+// has, for listening. The answer is kept until the next check (each
+// ServerStatsInterval), since the observer must not wait on the adapter;
+// when the adapter does not answer, other nodes are assumed.
+func (in *Instrumentation) checkNodes() {
+	ctx, cancel := context.WithTimeout(context.Background(), serverCountTimeout)
+	n, err := in.nsp.Adapter().ServerCount(ctx)
+	cancel()
+	in.multiNode.Store(err != nil || n != 1)
 }
 
 // send emits an event to the UIs, unless there is none to tell.
@@ -215,29 +232,29 @@ func (in *Instrumentation) send(event string, args ...any) {
 // trackTransport remembers a socket whose connection is on long-polling,
 // so that the UI can be told when it moves to WebSocket.
 func (in *Instrumentation) trackTransport(s *socketio.Socket) {
-	sess := s.Session()
-	if sess.TransportName() != transportPoll {
+	conn := s.Conn()
+	if conn.Transport() != engineio.TransportPolling {
 		return
 	}
 	in.mu.Lock()
-	in.polling[sess] = append(in.polling[sess], s)
+	in.polling[conn] = append(in.polling[conn], s)
 	in.mu.Unlock()
 }
 
 // untrackTransport forgets a socket that disconnected.
 func (in *Instrumentation) untrackTransport(s *socketio.Socket) {
-	sess := s.Session()
+	conn := s.Conn()
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	socks, ok := in.polling[sess]
+	socks, ok := in.polling[conn]
 	if !ok {
 		return
 	}
 	socks = slices.DeleteFunc(socks, func(x *socketio.Socket) bool { return x == s })
 	if len(socks) == 0 {
-		delete(in.polling, sess)
+		delete(in.polling, conn)
 	} else {
-		in.polling[sess] = socks
+		in.polling[conn] = socks
 	}
 }
 
@@ -246,10 +263,10 @@ func (in *Instrumentation) untrackTransport(s *socketio.Socket) {
 func (in *Instrumentation) checkUpgrades() {
 	var moved []*socketio.Socket
 	in.mu.Lock()
-	for sess, socks := range in.polling {
-		if sess.TransportName() != transportPoll {
+	for conn, socks := range in.polling {
+		if conn.Transport() != engineio.TransportPolling {
 			moved = append(moved, socks...)
-			delete(in.polling, sess)
+			delete(in.polling, conn)
 		}
 	}
 	in.mu.Unlock()

@@ -82,7 +82,7 @@ func TestSessionCloseWebSocket(t *testing.T) {
 	c, _, s := e.wsHandshake()
 	defer c.close()
 	for _, m := range []string{"a", "b", "c"} {
-		if err := s.Send([]byte(m), false); err != nil {
+		if err := s.Send(textMsg(m), SendOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -106,12 +106,12 @@ func TestShutdown(t *testing.T) {
 
 	ws, _, wsSess := e.wsHandshake()
 	defer ws.close()
-	if err := wsSess.Send([]byte("queued"), false); err != nil {
+	if err := wsSess.Send(textMsg("queued"), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	pc, _, pollSess := e.handshake()
 	pending := pc.asyncGet()
-	waitFor(t, "a pending poll", pollSess.Writable)
+	waitFor(t, "a pending poll", pollSess.writableForTest)
 	_, _, idleSess := e.handshake()
 
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
@@ -227,7 +227,7 @@ func TestShutdownDuringPollWrite(t *testing.T) {
 	// More than the socket buffers hold, so that the write blocks until the
 	// client reads.
 	big := strings.Repeat("x", 8<<20)
-	if err := s.Send([]byte(big), false); err != nil {
+	if err := s.Send(textMsg(big), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := net.Dial("tcp", e.ts.Listener.Addr().String())
@@ -271,7 +271,7 @@ func TestCloseReasonsPolling(t *testing.T) {
 		{"ping from v4 client", func(t *testing.T, e *env, c *pollClient, s *Session) { c.post("2") }, ReasonTransportError},
 		{"forced close", func(t *testing.T, e *env, c *pollClient, s *Session) {
 			ch := c.asyncGet()
-			waitFor(t, "a pending poll", s.Writable)
+			waitFor(t, "a pending poll", s.writableForTest)
 			s.Close()
 			if got := packetString(pollResult(t, ch)); got != "1" {
 				t.Errorf("poll %q", got)
@@ -307,7 +307,7 @@ func TestSendAfterClose(t *testing.T) {
 	c, _, s := e.wsHandshake()
 	c.close()
 	e.rec.expectClose(t, s, ReasonTransportClose)
-	if err := s.Send([]byte("x"), false); !errors.Is(err, ErrSessionClosed) {
+	if err := s.Send(textMsg("x"), SendOptions{}); !errors.Is(err, ErrSessionClosed) {
 		t.Errorf("Send: %v", err)
 	}
 	s.Close() // no second OnClose
@@ -357,7 +357,7 @@ func TestClosingReasonStands(t *testing.T) {
 	defer e.close()
 	c, _, s := e.wsHandshake()
 	// The client does not read: the writer blocks on this message.
-	if err := s.Send([]byte(strings.Repeat("x", 8<<20)), false); err != nil {
+	if err := s.Send(textMsg(strings.Repeat("x", 8<<20)), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the writer taking the message", func() bool {

@@ -60,7 +60,7 @@ func TestEIO3Polling(t *testing.T) {
 		t.Errorf("echo: %q %q", res.body, res.header.Get("Content-Type"))
 	}
 	// A binary message makes the whole payload binary, as the reference.
-	if err := s.Send([]byte{1, 2, 3}, true); err != nil {
+	if err := s.Send(binaryMsg([]byte{1, 2, 3}), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	res = e.mustDo("GET", c.query(), "", nil)
@@ -92,7 +92,7 @@ func TestEIO3Base64(t *testing.T) {
 	defer e.close()
 	c, _, s := e.v3Handshake("&b64=1")
 	c.extra = "&b64=1"
-	if err := s.Send([]byte{1, 2, 3}, true); err != nil {
+	if err := s.Send(binaryMsg([]byte{1, 2, 3}), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	res := e.mustDo("GET", c.query(), "", nil)
@@ -178,8 +178,8 @@ func TestEIO3WebSocket(t *testing.T) {
 	if got := up.readText(); got != "4hi" {
 		t.Errorf("echo %q", got)
 	}
-	if ps.TransportName() != "websocket" {
-		t.Errorf("transport %q", ps.TransportName())
+	if ps.Transport() != TransportWebSocket {
+		t.Errorf("transport %q", ps.Transport())
 	}
 	// An upgrade with another protocol revision is refused.
 	c, _, _ = e.v3Handshake("")

@@ -34,6 +34,9 @@ const (
 
 // Sentinel errors.
 var (
+	// ErrDropped is returned by Session.Send for a volatile packet that
+	// was dropped because the client could not take it at once.
+	ErrDropped = errors.New("engineio: volatile packet dropped")
 	// ErrSessionClosed is returned by Session.Send once the session is
 	// closing or closed.
 	ErrSessionClosed = errors.New("engineio: session closed")
@@ -115,4 +118,23 @@ func writeError(w http.ResponseWriter, e *RequestError, upgrade bool) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(e.Code.Status())
 	_, _ = w.Write(body)
+}
+
+// requestError describes a refused request; an empty message stands for
+// the code's own.
+func (s *Server) requestError(r *http.Request, code ErrorCode, message string) *RequestError {
+	if message == "" {
+		message = code.String()
+	}
+	return &RequestError{Code: code, Message: message, Request: r}
+}
+
+// refuse answers a refused request (see writeError), after logging it and
+// telling Options.OnError.
+func (s *Server) refuse(w http.ResponseWriter, e *RequestError, upgrade bool) {
+	s.log.Debug("engineio: request refused", "code", int(e.Code), "message", e.Message, "url", e.Request.URL.String())
+	if s.opts.OnError != nil {
+		s.opts.OnError(e)
+	}
+	writeError(w, e, upgrade)
 }

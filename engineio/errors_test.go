@@ -51,7 +51,7 @@ func TestHTTPErrors(t *testing.T) {
 			400, `{"code":0,"message":"Transport unknown"}`},
 		{"no transport", nil, "GET", "EIO=4", nil,
 			400, `{"code":0,"message":"Transport unknown"}`},
-		{"transport not enabled", &Options{Transports: []string{"websocket"}}, "GET", "EIO=4&transport=polling", nil,
+		{"transport not enabled", &Options{Transports: []Transport{TransportWebSocket}}, "GET", "EIO=4&transport=polling", nil,
 			400, `{"code":0,"message":"Transport unknown"}`},
 		{"unknown sid GET", nil, "GET", "EIO=4&transport=polling&sid=nope", nil,
 			400, `{"code":1,"message":"Session ID unknown"}`},
@@ -86,7 +86,10 @@ func TestHTTPErrors(t *testing.T) {
 				*opts = *tt.opts
 			}
 			opts.OnError = func(e *RequestError) { seen = append(seen, e) }
-			srv := NewServer(HandlerFuncs{Open: func(s *Session) { t.Errorf("session %s opened", s.ID()) }}, opts)
+			srv := NewServer(HandlerFunc(func(c Conn) SessionHandler {
+				t.Errorf("session %s opened", c.ID())
+				return nil
+			}), opts)
 			req := httptest.NewRequest(tt.method, "/engine.io/?"+tt.query, nil)
 			for k, v := range tt.header {
 				req.Header[k] = v
@@ -109,7 +112,7 @@ func TestHTTPErrors(t *testing.T) {
 }
 
 func TestOutsidePathIs404(t *testing.T) {
-	srv := NewServer(HandlerFuncs{}, &Options{Path: "/socket.io"})
+	srv := NewServer(nopHandler, &Options{Path: "/socket.io"})
 	if got := srv.Options().Path; got != "/socket.io/" {
 		t.Errorf("Path %q", got)
 	}
@@ -150,7 +153,7 @@ func TestSessionErrors(t *testing.T) {
 		}
 	}
 	// None of these touched the session.
-	if err := s.Send([]byte("still"), false); err != nil {
+	if err := s.Send(textMsg("still"), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := packetString(c.mustGet()); got != "4still" {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/engineio"
+	"github.com/duplexio/duplex/parser"
 	"github.com/gorilla/websocket"
 )
 
@@ -22,14 +23,15 @@ import (
 // polling or WebSocket, whichever the client uses. The client here speaks
 // the protocol by hand; engine.io-client or socket.io-client would.
 func ExampleNewServer() {
-	eio := engineio.NewServer(engineio.HandlerFuncs{
-		Open: func(s *engineio.Session) {
-			_ = s.Send([]byte("welcome"), false)
-		},
-		Message: func(s *engineio.Session, data []byte, binary bool) {
-			_ = s.Send(data, binary) // the session keeps data: do not change it
-		},
-	}, nil)
+	eio := engineio.NewServer(engineio.HandlerFunc(func(c engineio.Conn) engineio.SessionHandler {
+		_ = c.Send([]parser.Message{{Data: []byte("welcome")}}, engineio.SendOptions{})
+		return engineio.SessionFuncs{
+			Message: func(data []byte, binary bool) {
+				// The session keeps data: do not change it.
+				_ = c.Send([]parser.Message{{Data: data, Binary: binary}}, engineio.SendOptions{})
+			},
+		}
+	}), nil)
 	ts := httptest.NewServer(eio) // or mount eio at /engine.io/ of your mux
 	defer ts.Close()
 	defer eio.Shutdown(context.Background())
@@ -53,11 +55,14 @@ func ExampleNewServer() {
 // packets, and a POST carries the client's packets; several packets share
 // one body, split by the record separator 0x1e.
 func ExampleNewServer_polling() {
-	eio := engineio.NewServer(engineio.HandlerFuncs{
-		Message: func(s *engineio.Session, data []byte, binary bool) {
-			_ = s.Send([]byte(strings.ToUpper(string(data))), false)
-		},
-	}, &engineio.Options{PingInterval: 10 * time.Second})
+	eio := engineio.NewServer(engineio.HandlerFunc(func(c engineio.Conn) engineio.SessionHandler {
+		return engineio.SessionFuncs{
+			Message: func(data []byte, binary bool) {
+				upper := []byte(strings.ToUpper(string(data)))
+				_ = c.Send([]parser.Message{{Data: upper}}, engineio.SendOptions{})
+			},
+		}
+	}), &engineio.Options{PingInterval: 10 * time.Second})
 	ts := httptest.NewServer(eio)
 	defer ts.Close()
 	defer eio.Shutdown(context.Background())
@@ -88,7 +93,9 @@ func ExampleNewServer_polling() {
 // AllowRequest vets each handshake: here, a token in the query. A refused
 // client gets 403 and the reference's error body, with the error's text.
 func ExampleOptions_allowRequest() {
-	eio := engineio.NewServer(engineio.HandlerFuncs{}, &engineio.Options{
+	eio := engineio.NewServer(engineio.HandlerFunc(func(engineio.Conn) engineio.SessionHandler {
+		return nil // no messages expected
+	}), &engineio.Options{
 		AllowRequest: func(r *http.Request) error {
 			if r.URL.Query().Get("token") != "secret" {
 				return errors.New("bad token")
@@ -121,9 +128,11 @@ func ExampleOptions_allowRequest() {
 // for the server's goroutines.
 func ExampleServer_Shutdown() {
 	closed := make(chan engineio.Reason, 1)
-	eio := engineio.NewServer(engineio.HandlerFuncs{
-		Close: func(s *engineio.Session, reason engineio.Reason) { closed <- reason },
-	}, nil)
+	eio := engineio.NewServer(engineio.HandlerFunc(func(engineio.Conn) engineio.SessionHandler {
+		return engineio.SessionFuncs{
+			Close: func(reason engineio.Reason) { closed <- reason },
+		}
+	}), nil)
 	ts := httptest.NewServer(eio)
 	defer ts.Close()
 
@@ -145,9 +154,13 @@ func ExampleServer_Shutdown() {
 
 // A real program: the server on a port, stopped on Ctrl-C.
 func ExampleServer_ServeHTTP() {
-	eio := engineio.NewServer(engineio.HandlerFuncs{
-		Message: func(s *engineio.Session, data []byte, binary bool) { _ = s.Send(data, binary) },
-	}, &engineio.Options{
+	eio := engineio.NewServer(engineio.HandlerFunc(func(c engineio.Conn) engineio.SessionHandler {
+		return engineio.SessionFuncs{
+			Message: func(data []byte, binary bool) {
+				_ = c.Send([]parser.Message{{Data: data, Binary: binary}}, engineio.SendOptions{})
+			},
+		}
+	}), &engineio.Options{
 		PingInterval: 20 * time.Second,
 		CORS:         &engineio.CORSOptions{Origins: []string{"https://example.com"}},
 	})

@@ -48,18 +48,21 @@ func TestPollingHandshake(t *testing.T) {
 		t.Errorf("body %q, want %q", res.body, wantBody)
 	}
 	s := recv(t, e.rec.opens, "OnOpen")
-	if s.ID() != hd.SID || s.TransportName() != "polling" || s.Protocol() != 4 {
-		t.Errorf("session %s %s %d", s.ID(), s.TransportName(), s.Protocol())
+	if s.ID() != hd.SID || s.Transport() != TransportPolling || s.Protocol() != 4 {
+		t.Errorf("session %s %s %d", s.ID(), s.Transport(), s.Protocol())
 	}
 	if e.srv.Session(hd.SID) != s || e.srv.SessionCount() != 1 {
 		t.Errorf("server does not list the session")
 	}
-	if s.Request() == nil || s.Request().URL.Query().Get("EIO") != "4" || s.RemoteAddr() == "" {
+	if s.Request() == nil || s.Request().URL.Query().Get("EIO") != "4" || s.Request().RemoteAddr == "" {
 		t.Errorf("handshake request not kept: %+v", s.Request())
 	}
-	s.SetData("x")
-	if s.Data() != "x" {
-		t.Errorf("Data %v", s.Data())
+	// The handler OnOpen returned gets the session's messages: it can keep
+	// the session's state in its closure, as the recorder keeps s.
+	c := &pollClient{e: e, sid: hd.SID, eio: "4"}
+	c.post("4x")
+	if m := recv(t, e.rec.msgs, "message"); m.s != s || m.data != "x" {
+		t.Errorf("message %+v, want x for session %s", m, s.ID())
 	}
 
 	// A second handshake is a second session with another id.
@@ -79,12 +82,12 @@ func TestHandshakeOptions(t *testing.T) {
 			`"upgrades":["websocket"],"pingInterval":300,"pingTimeout":200,"maxPayload":5000}`},
 		{"upgrades disabled", Options{DisableUpgrades: true},
 			`"upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`},
-		{"polling only", Options{Transports: []string{"polling"}},
+		{"polling only", Options{Transports: []Transport{TransportPolling}},
 			`"upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := NewServer(HandlerFuncs{}, &tt.opts)
+			srv := NewServer(nopHandler, &tt.opts)
 			w := httptest.NewRecorder()
 			srv.ServeHTTP(w, httptest.NewRequest("GET", "/engine.io/?EIO=4&transport=polling", nil))
 			_, rest, ok := strings.Cut(w.Body.String(), `",`)
@@ -109,8 +112,8 @@ func TestWebSocketHandshake(t *testing.T) {
 	if !defaultID.MatchString(hd.SID) || len(hd.Upgrades) != 0 || hd.PingInterval != 60000 || hd.PingTimeout != 20000 || hd.MaxPayload != 1e6 {
 		t.Errorf("open packet %+v", hd)
 	}
-	if s.TransportName() != "websocket" {
-		t.Errorf("transport %q", s.TransportName())
+	if s.Transport() != TransportWebSocket {
+		t.Errorf("transport %q", s.Transport())
 	}
 	c.write("4hello")
 	if m := recv(t, e.rec.msgs, "message"); m.data != "hello" || m.binary || m.s != s {
@@ -266,7 +269,7 @@ func TestCORSOptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := NewServer(HandlerFuncs{}, &Options{CORS: &tt.opts})
+			srv := NewServer(nopHandler, &Options{CORS: &tt.opts})
 			req := httptest.NewRequest(tt.method, "/engine.io/?EIO=4&transport=polling&sid=nope", nil)
 			req.Header.Set("Origin", tt.origin)
 			req.Header.Set("Access-Control-Request-Headers", "x-requested")

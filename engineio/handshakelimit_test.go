@@ -58,7 +58,7 @@ func TestMaxHandshakesPerAddress(t *testing.T) {
 	}
 
 	// The open session goes on meanwhile.
-	if err := bySess.Send([]byte("still here"), false); err != nil {
+	if err := bySess.Send(textMsg("still here"), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := bystander.readText(); got != "4still here" {

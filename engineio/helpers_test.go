@@ -57,19 +57,28 @@ func newRecorder(echo bool) *recorder {
 	}
 }
 
-func (r *recorder) OnOpen(s *Session) { r.opens <- s }
+// OnOpen records the session and returns its handler, which keeps the
+// session in its closure.
+func (r *recorder) OnOpen(c Conn) SessionHandler {
+	s := c.(*Session)
+	r.opens <- s
+	return SessionFuncs{
+		Message: func(data []byte, binary bool) { r.onMessage(s, data, binary) },
+		Close:   func(reason Reason) { r.onClose(s, reason) },
+	}
+}
 
-func (r *recorder) OnMessage(s *Session, data []byte, binary bool) {
+func (r *recorder) onMessage(s *Session, data []byte, binary bool) {
 	if r.onMsg != nil {
 		r.onMsg(s, data, binary)
 	}
 	if r.echo {
-		_ = s.Send(data, binary)
+		_ = s.Send([]parser.Message{{Data: data, Binary: binary}}, SendOptions{})
 	}
 	r.msgs <- message{s, string(data), binary}
 }
 
-func (r *recorder) OnClose(s *Session, reason Reason) {
+func (r *recorder) onClose(s *Session, reason Reason) {
 	r.mu.Lock()
 	r.closedN[s]++
 	r.mu.Unlock()
@@ -80,6 +89,19 @@ func (r *recorder) closeCount(s *Session) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.closedN[s]
+}
+
+// nopHandler is a Handler that ignores every session.
+var nopHandler = HandlerFunc(func(Conn) SessionHandler { return nil })
+
+// textMsg is a packet of one text message.
+func textMsg(data string) []parser.Message {
+	return []parser.Message{{Data: []byte(data)}}
+}
+
+// binaryMsg is a packet of one binary message.
+func binaryMsg(data []byte) []parser.Message {
+	return []parser.Message{{Data: data, Binary: true}}
 }
 
 // recv waits for a value on ch.

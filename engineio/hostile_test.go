@@ -102,7 +102,7 @@ func (sc *scene) checkBystanders(t testing.TB) {
 	}
 	for _, s := range []*Session{sc.wsVictimS, sc.pollVictS} {
 		if n := sc.rec.closeCount(s); n != 0 {
-			t.Fatalf("bystander %s (%s) closed", s.ID(), s.TransportName())
+			t.Fatalf("bystander %s (%s) closed", s.ID(), s.Transport())
 		}
 	}
 }
@@ -309,7 +309,7 @@ func TestHostileOverlappingRequests(t *testing.T) {
 		defer sc.close()
 		c, _, s := sc.handshake()
 		first := c.asyncGet()
-		waitFor(t, "a pending poll", s.Writable)
+		waitFor(t, "a pending poll", s.writableForTest)
 		res, err := c.get()
 		if err != nil || res.status != 400 || res.body != "" {
 			t.Fatalf("second GET: %v %d %q", err, res.status, res.body)
@@ -576,7 +576,7 @@ func TestHostileUpgrades(t *testing.T) {
 	finish := func(t *testing.T, sc *scene, ws *wsClient, s *Session) {
 		t.Helper()
 		ws.write("5")
-		waitFor(t, "the upgrade", func() bool { return s.TransportName() == "websocket" })
+		waitFor(t, "the upgrade", func() bool { return s.Transport() == TransportWebSocket })
 		wsEcho(t, ws, "over the WebSocket")
 		res := sc.mustDo("GET", "EIO=4&transport=polling&sid="+s.ID(), "", nil)
 		if res.status != 400 || res.body != `{"code":3,"message":"Bad request"}` {
@@ -591,8 +591,8 @@ func TestHostileUpgrades(t *testing.T) {
 			defer s.mu.Unlock()
 			return s.probe == nil
 		})
-		if s.TransportName() != "polling" {
-			t.Fatalf("transport %q", s.TransportName())
+		if s.Transport() != TransportPolling {
+			t.Fatalf("transport %q", s.Transport())
 		}
 		pollEcho(t, c, "still polling")
 	}
@@ -638,7 +638,7 @@ func TestHostileUpgrades(t *testing.T) {
 			b.tryWrite("5")
 			b.expectClosed()
 			b.close()
-			if s.TransportName() != "polling" {
+			if s.Transport() != TransportPolling {
 				t.Fatal("the second client's upgrade packet took the session")
 			}
 			finish(t, sc, a, s)
@@ -680,7 +680,7 @@ func TestHostileUpgrades(t *testing.T) {
 			if len(winners) != 1 {
 				t.Fatalf("%d WebSockets upgraded the session", len(winners))
 			}
-			waitFor(t, "the upgrade", func() bool { return s.TransportName() == "websocket" })
+			waitFor(t, "the upgrade", func() bool { return s.Transport() == TransportWebSocket })
 			wsEcho(t, winners[0], "the winner")
 		}},
 		{"upgrade packet before the probe", Options{}, func(t *testing.T, sc *scene, c *pollClient, s *Session) {

@@ -24,7 +24,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	var batch []parser.Packet
 	closing := false
 	for {
-		if s.state == stateClosed || s.transport != transport.NamePolling {
+		if s.state == stateClosed || s.transport != TransportPolling {
 			// Closed, or upgraded meanwhile: release the poll.
 			t := parser.PacketNoop
 			if s.state == stateClosed {

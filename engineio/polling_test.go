@@ -49,11 +49,11 @@ func TestPollingMessages(t *testing.T) {
 
 	// Server-sent messages queued before the poll leave in one answer.
 	for _, m := range []string{"a", "b", "c"} {
-		if err := s.Send([]byte(m), false); err != nil {
+		if err := s.Send(textMsg(m), SendOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.Send([]byte{0xff, 0}, true); err != nil {
+	if err := s.Send(binaryMsg([]byte{0xff, 0}), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := packetString(c.mustGet()); got != "4x|4a|4b|4c|bin:ff00" {
@@ -61,8 +61,8 @@ func TestPollingMessages(t *testing.T) {
 	}
 	// A pending poll is answered when a message is sent.
 	ch := c.asyncGet()
-	waitFor(t, "a pending poll", s.Writable)
-	if err := s.Send([]byte("later"), false); err != nil {
+	waitFor(t, "a pending poll", s.writableForTest)
+	if err := s.Send(textMsg("later"), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := packetString(pollResult(t, ch)); got != "4later" {
@@ -90,7 +90,7 @@ func TestPollingOverlappingGet(t *testing.T) {
 	defer e.close()
 	c, _, s := e.handshake()
 	first := c.asyncGet()
-	waitFor(t, "a pending poll", s.Writable)
+	waitFor(t, "a pending poll", s.writableForTest)
 	res, err := c.get()
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestPollingAbortedGet(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitFor(t, "a pending poll", s.Writable)
+	waitFor(t, "a pending poll", s.writableForTest)
 	cancel()
 	if err := recv(t, done, "aborted poll"); err == nil {
 		t.Error("aborted poll got an answer")
@@ -224,16 +224,16 @@ func TestPollingServerClose(t *testing.T) {
 	// A pending poll gets the close packet.
 	c, _, s := e.handshake()
 	ch := c.asyncGet()
-	waitFor(t, "a pending poll", s.Writable)
+	waitFor(t, "a pending poll", s.writableForTest)
 	s.Close()
 	if got := packetString(pollResult(t, ch)); got != "1" {
 		t.Errorf("poll: %q", got)
 	}
 	e.rec.expectClose(t, s, ReasonForcedClose)
-	if err := s.Send([]byte("x"), false); err != ErrSessionClosed {
+	if err := s.Send(textMsg("x"), SendOptions{}); err != ErrSessionClosed {
 		t.Errorf("Send after close: %v", err)
 	}
-	if s.Writable() {
+	if s.writableForTest() {
 		t.Error("closed session writable")
 	}
 
@@ -242,12 +242,12 @@ func TestPollingServerClose(t *testing.T) {
 	// reads a close that comes with other packets before them); the session
 	// closes once the close packet is answered.
 	c, _, s = e.handshake()
-	if err := s.Send([]byte("last"), false); err != nil {
+	if err := s.Send(textMsg("last"), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	s.Close() // twice is harmless
-	if err := s.Send([]byte("x"), false); err != ErrSessionClosed {
+	if err := s.Send(textMsg("x"), SendOptions{}); err != ErrSessionClosed {
 		t.Errorf("Send while closing: %v", err)
 	}
 	noRecv(t, e.rec.closes, 20*time.Millisecond, "OnClose before the poll")
@@ -264,8 +264,8 @@ func TestPollingServerClose(t *testing.T) {
 	// packet, over one or two polls.
 	c, _, s = e.handshake()
 	ch = c.asyncGet()
-	waitFor(t, "a pending poll", s.Writable)
-	if err := s.Send([]byte("bye"), false); err != nil {
+	waitFor(t, "a pending poll", s.writableForTest)
+	if err := s.Send(textMsg("bye"), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -307,7 +307,7 @@ func TestPollingCompression(t *testing.T) {
 			// A client that does not decompress by itself.
 			e.client.Transport = &http.Transport{DisableCompression: true}
 			c, _, s := e.handshake()
-			if err := s.Send([]byte(tt.msg), false); err != nil {
+			if err := s.Send(textMsg(tt.msg), SendOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			h := http.Header{}
@@ -346,7 +346,7 @@ func TestPollingCompression(t *testing.T) {
 // TestPollingHandshakeCompressed: the handshake answer is compressed as
 // well once it passes the threshold.
 func TestPollingHandshakeCompressed(t *testing.T) {
-	srv := NewServer(HandlerFuncs{}, &Options{HTTPCompression: HTTPCompressionOptions{Threshold: 10}})
+	srv := NewServer(nopHandler, &Options{HTTPCompression: HTTPCompressionOptions{Threshold: 10}})
 	defer func() {
 		ctx, cancel := contextWithTimeout()
 		defer cancel()

@@ -42,49 +42,58 @@ const (
 var errStop = errors.New("engineio: stop")
 
 // Session is one Engine.IO client connection, which outlives the HTTP
-// requests and WebSocket connections that carry it. Its methods are safe for
-// concurrent use.
+// requests and WebSocket connections that carry it. It implements Conn.
+// Its methods are safe for concurrent use.
 type Session struct {
+	// Set at the handshake, then only read.
 	id       string
 	srv      *Server
 	protocol int
 	req      *http.Request
 	poll     transport.Polling
+	done     chan struct{} // closed by finish
+	pollWake chan struct{} // wakes the pending GET
 
-	readMu sync.Mutex // one packet handled at a time
+	readMu sync.Mutex // one packet read and handled at a time
 
-	mu        sync.Mutex
-	state     sessionState
-	reason    Reason // the reason of a session being closed
-	transport string
+	// mu guards every field below.
+	mu      sync.Mutex
+	handler SessionHandler // set by open; nil before
+	state   sessionState
+	reason  Reason // why a closing or closed session closes
+
+	// The transport in use, and an upgrade under way.
+	transport Transport
 	ws        *transport.WebSocket // the WebSocket in use, once there is one
 	probe     *transport.WebSocket // a WebSocket being upgraded to
 	probed    bool                 // the probe answered: release the pending poll
-	queue     []parser.Packet
-	spare     []parser.Packet
-	queued    int    // bytes in queue
-	sending   int    // bytes being written by the WebSocket writer
-	unsent    int    // bytes of a frame enqueueLocked wrote in part, left for the writer
-	batches   uint64 // batches the WebSocket writer has started
-	seen      uint64 // batches at the last heartbeat, while one was being written
-	polling   bool   // a GET is pending and has not taken its packets yet
-	posting   bool   // a POST is being read
-	flushing  bool   // a WebSocket writer goroutine runs
-	pollWake  chan struct{}
-	done      chan struct{}
-	data      any
 
+	// What waits to be written, and who writes it.
+	queue    []parser.Packet
+	spare    []parser.Packet // an empty slice a writer gave back, for the next queue
+	queued   int             // bytes in queue
+	sending  int             // bytes being written by the WebSocket writer
+	unsent   int             // bytes of a frame enqueueLocked wrote in part, left for the writer
+	batches  uint64          // batches the WebSocket writer has started
+	seen     uint64          // batches at the last heartbeat, while one was being written
+	polling  bool            // a GET is pending and has not taken its packets yet
+	posting  bool            // a POST is being read
+	flushing bool            // a WebSocket writer goroutine runs
+
+	// The heartbeat (heartbeat.go).
 	heartbeat    *time.Timer
 	due          time.Time // when the heartbeat timer's current duty falls due
 	awaitingPong bool
 	refreshed    bool // the ping timeout was extended by a packet once
-	closeTimer   *time.Timer
+
+	// Closing.
+	closeTimer *time.Timer
 	// closeAfterDrain: a closing polling session sends what is queued,
 	// then the close packet with the next poll, as the reference does.
 	closeAfterDrain bool
 }
 
-func newSession(srv *Server, id string, protocol int, r *http.Request, q url.Values, transportName string) *Session {
+func newSession(srv *Server, id string, protocol int, r *http.Request, q url.Values, kind Transport) *Session {
 	req := r.WithContext(context.Background())
 	req.Body = http.NoBody
 	if r.Host != "" && r.Header != nil && len(r.Header["Host"]) == 0 {
@@ -104,9 +113,26 @@ func newSession(srv *Server, id string, protocol int, r *http.Request, q url.Val
 		protocol:  protocol,
 		req:       req,
 		poll:      poll,
-		transport: transportName,
+		transport: kind,
 		pollWake:  make(chan struct{}, 1),
 		done:      make(chan struct{}),
+	}
+}
+
+// open asks the server's Handler for the session's handler. A session
+// that closed meanwhile (its heartbeat, a shutdown) is closed for the
+// handler at once, so that OnClose is called exactly once either way.
+func (s *Session) open() {
+	h := s.srv.handler.OnOpen(s)
+	if h == nil {
+		h = SessionFuncs{}
+	}
+	s.mu.Lock()
+	s.handler = h
+	closed, reason := s.state == stateClosed, s.reason
+	s.mu.Unlock()
+	if closed {
+		h.OnClose(reason)
 	}
 }
 
@@ -123,11 +149,8 @@ func (s *Session) Protocol() int { return s.protocol }
 // headers do in the reference server.
 func (s *Session) Request() *http.Request { return s.req }
 
-// RemoteAddr is the client's address as seen by the handshake request.
-func (s *Session) RemoteAddr() string { return s.req.RemoteAddr }
-
-// TransportName is the transport in use: "polling" or "websocket".
-func (s *Session) TransportName() string {
+// Transport is the transport in use now.
+func (s *Session) Transport() Transport {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.transport
@@ -136,80 +159,61 @@ func (s *Session) TransportName() string {
 // Done is closed when the session has closed.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
-// Data returns the value stored by SetData.
-func (s *Session) Data() any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.data
-}
-
-// SetData stores a value for the layer above (the Socket.IO client of the
-// session, say).
-func (s *Session) SetData(v any) {
-	s.mu.Lock()
-	s.data = v
-	s.mu.Unlock()
-}
-
-// SendOptions modify one message sent with SendWith.
-type SendOptions struct {
-	// NoCompress sends the message uncompressed even when compression is
-	// on: as its own WebSocket frame without permessage-deflate, and, over
-	// polling, in a response left uncompressed unless another message of
-	// it may be compressed (as the reference decides).
-	NoCompress bool
-}
-
-// Send sends a message: UTF-8 text, or raw bytes when binary is true. Over
-// WebSocket, with nothing queued before it, it is written before Send
-// returns if the connection takes it without waiting; otherwise it is
-// queued for the session's writer, which keeps data until it is written, so
-// data must not change after the call; one slice may be sent to many
-// sessions. Send never waits for the client. It returns ErrSessionClosed
-// once the session is closing, and ErrSlowConsumer (closing the session)
-// when the outgoing queue would pass Options.MaxQueueBytes.
-func (s *Session) Send(data []byte, binary bool) error {
-	return s.SendWith(data, binary, SendOptions{})
-}
-
-// SendWith is Send with options.
-func (s *Session) SendWith(data []byte, binary bool, opts SendOptions) error {
+// Send sends the messages of one packet (a Socket.IO packet and its
+// binary attachments, say): UTF-8 text, or raw bytes where Binary is set.
+// They go out together and in order, with no message of another Send
+// between them. Over WebSocket, with nothing queued before them, they are
+// written before Send returns if the connection takes them without
+// waiting; otherwise they are queued for the session's writer, which keeps
+// their data until it is written, so it must not change after the call;
+// one slice may be sent to many sessions. Send never waits for the
+// client.
+//
+// It returns ErrDropped for a volatile packet the client cannot take at
+// once (see SendOptions.Volatile), ErrSessionClosed once the session is
+// closing, and ErrSlowConsumer, closing the session, when the packet would
+// take the outgoing queue past Options.MaxQueueBytes. Closing the session
+// then calls its handler's OnClose before Send returns: a caller must not
+// hold a lock that OnClose takes.
+func (s *Session) Send(msgs []parser.Message, opts SendOptions) error {
+	size := 0
+	for i := range msgs {
+		size += len(msgs[i].Data) + 1
+	}
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
 		return ErrSessionClosed
 	}
-	size := len(data) + 1
+	if opts.Volatile && !s.writableLocked() {
+		s.mu.Unlock()
+		s.srv.counters.dropped.Add(1)
+		return ErrDropped
+	}
 	if s.queued > 0 && s.queued+size > s.srv.opts.MaxQueueBytes {
 		s.mu.Unlock()
 		s.close(ReasonSlowConsumer, closeNow)
 		return ErrSlowConsumer
 	}
-	s.enqueueLocked(parser.Packet{Type: parser.PacketMessage, Data: data, Binary: binary, NoCompress: opts.NoCompress})
+	for i := range msgs {
+		s.enqueueLocked(parser.Packet{Type: parser.PacketMessage, Data: msgs[i].Data, Binary: msgs[i].Binary, NoCompress: opts.NoCompress})
+	}
 	s.mu.Unlock()
 	return nil
 }
 
 // writableBytes is how far behind, in bytes queued or being written, a
-// WebSocket client may be for Writable to still report true; it is lowered
-// to half of Options.MaxQueueBytes when that is smaller.
+// WebSocket client may be for a volatile packet to still be sent; it is
+// lowered to half of Options.MaxQueueBytes when that is smaller.
 const writableBytes = 64 << 10
 
-// Writable reports whether a packet sent now would be written without
-// waiting: the session is open and, on WebSocket, the client is no more
-// than a few packets behind (under 64 KiB queued or being written); on
-// polling, a GET is pending, so the packet leaves with its answer. The layer
-// above uses it to drop "volatile" packets rather than queue them for a
-// client that cannot take them now, as the reference server checks its
-// transport's writable flag. It takes the session's lock briefly and never
-// blocks on I/O.
-func (s *Session) Writable() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.state != stateOpen {
-		return false
-	}
-	if s.transport == transport.NamePolling {
+// writableLocked reports whether a packet sent now would be written
+// without waiting: on WebSocket, the client is no more than a few packets
+// behind; on polling, a GET is pending, so the packet leaves with its
+// answer. It is the reference's check of its transport's writable flag
+// before a volatile packet.
+func (s *Session) writableLocked() bool {
+	if s.transport == TransportPolling {
 		return s.polling
 	}
 	limit := min(writableBytes, s.srv.opts.MaxQueueBytes/2)
@@ -223,8 +227,23 @@ func (s *Session) Close() { s.close(ReasonForcedClose, closeFlush) }
 // enqueueLocked sends a packet: over WebSocket, with nothing queued and
 // no writer running, it writes it from here if the connection takes it at
 // once; otherwise it queues it and wakes whoever writes to the client.
+// Caller holds s.mu.
+//
+// The direct write happens under s.mu on purpose. It is one write system
+// call on a non-blocking socket (TryWrite never waits: a kernel buffer
+// that is full takes nothing or part of the frame, and the rest goes to
+// the writer), so the lock is held for a bounded time; and holding it is
+// what keeps "nothing queued, no writer" true while the frame goes out,
+// with no other state: the next Send, the writer and the heartbeat all
+// see the write done or not started. Reserving the connection under the
+// lock and writing outside it would need a second lock round trip per
+// packet and a hand-over to the writer for packets sent meanwhile. The
+// changes that brought in the direct write took the server's CPU per
+// broadcast delivery from 1.17× to 0.87× the Node server's (bench/run.sh,
+// case broadcast-rate; bench/README.md), most of it the write system call
+// itself, so a second lock round trip per delivery is not free.
 func (s *Session) enqueueLocked(p parser.Packet) {
-	if s.queued == 0 && !s.flushing && s.state == stateOpen && s.ws != nil && s.transport == transport.NameWebSocket {
+	if s.queued == 0 && !s.flushing && s.state == stateOpen && s.ws != nil && s.transport == TransportWebSocket {
 		if taken, pending := s.ws.TryWrite(p); taken {
 			s.srv.counters.sentOne(&p)
 			if pending > 0 {
@@ -241,7 +260,7 @@ func (s *Session) enqueueLocked(p parser.Packet) {
 
 // kickLocked wakes the pending poll, or starts the WebSocket writer.
 func (s *Session) kickLocked() {
-	if s.ws == nil || s.transport != transport.NameWebSocket {
+	if s.ws == nil || s.transport != TransportWebSocket {
 		select {
 		case s.pollWake <- struct{}{}:
 		default:
@@ -250,7 +269,7 @@ func (s *Session) kickLocked() {
 	}
 	if !s.flushing && s.state != stateClosed {
 		s.flushing = true
-		s.srv.active.spawn()
+		s.srv.active.Add()
 		ws := s.ws
 		s.srv.pool.Go(func() { s.flush(ws) })
 	}
@@ -287,7 +306,7 @@ func (s *Session) close(reason Reason, mode closeMode) {
 		s.mu.Unlock()
 		return
 	}
-	pollIdle := s.transport == transport.NamePolling && !s.polling
+	pollIdle := s.transport == TransportPolling && !s.polling
 	if s.state == stateClosing {
 		// Already closing: what ends it now (the client answering the close
 		// frame, a write failing, a shutdown) does not change its reason,
@@ -323,13 +342,14 @@ func (s *Session) finish(reason Reason) {
 		return
 	}
 	s.state = stateClosed
+	s.reason = reason
 	if s.heartbeat != nil {
 		s.heartbeat.Stop()
 	}
 	if s.closeTimer != nil {
 		s.closeTimer.Stop()
 	}
-	ws, probe, transportName := s.ws, s.probe, s.transport
+	ws, probe, kind, h := s.ws, s.probe, s.transport, s.handler
 	clear(s.queue)
 	s.queue, s.spare, s.queued = nil, nil, 0
 	close(s.done)
@@ -346,71 +366,12 @@ func (s *Session) finish(reason Reason) {
 		probe.Close()
 	}
 	if s.srv.remove(s) {
-		s.srv.counters.closed(transportName, reason)
+		s.srv.counters.closed(kind, reason)
 	}
 	s.srv.log.Debug("engineio: session closed", "sid", s.id, "reason", string(reason))
-	s.srv.handler.OnClose(s, reason)
-}
-
-// startHeartbeat arms the heartbeat: in v4 the server pings every
-// PingInterval; in v3 the client must ping within PingInterval+PingTimeout.
-func (s *Session) startHeartbeat() {
-	d := s.srv.opts.PingInterval
-	if s.protocol == parser.ProtocolV3 {
-		d += s.srv.opts.PingTimeout
+	if h != nil { // else open tells the handler, once it has one
+		h.OnClose(reason)
 	}
-	s.mu.Lock()
-	if s.state != stateClosed {
-		s.due = time.Now().Add(d)
-		s.heartbeat = time.AfterFunc(d, s.onHeartbeat)
-	}
-	s.mu.Unlock()
-}
-
-func (s *Session) resetHeartbeatLocked(d time.Duration) {
-	if s.heartbeat == nil {
-		return
-	}
-	s.due = time.Now().Add(d)
-	s.heartbeat.Reset(d)
-}
-
-func (s *Session) onHeartbeat() {
-	s.mu.Lock()
-	if s.state != stateOpen || time.Now().Before(s.due) {
-		s.mu.Unlock() // closing, or the timer was reset meanwhile
-		return
-	}
-	if s.writeStuckLocked() {
-		s.mu.Unlock()
-		s.close(ReasonTransportError, closeNow)
-		return
-	}
-	if s.protocol == parser.ProtocolV4 && !s.awaitingPong {
-		s.awaitingPong, s.refreshed = true, false
-		s.enqueueLocked(parser.Packet{Type: parser.PacketPing})
-		s.resetHeartbeatLocked(s.srv.opts.PingTimeout)
-		s.mu.Unlock()
-		return
-	}
-	s.mu.Unlock()
-	s.close(ReasonPingTimeout, closeNow)
-}
-
-// writeStuckLocked reports whether the WebSocket writer has been writing
-// the same batch since the previous heartbeat: a client that stopped
-// reading, whose connection would otherwise hold the writer forever. It is
-// what bounds a write, at one to two heartbeat periods.
-func (s *Session) writeStuckLocked() bool {
-	if s.sending == 0 {
-		s.seen = 0
-		return false
-	}
-	if s.seen == s.batches {
-		return true
-	}
-	s.seen = s.batches
-	return false
 }
 
 // onPacket handles one packet from the client. It returns errStop when no
@@ -450,8 +411,11 @@ func (s *Session) onPacket(p parser.Packet) error {
 		}
 		s.mu.Unlock()
 	case parser.PacketMessage:
+		h := s.handler
 		s.mu.Unlock()
-		s.srv.handler.OnMessage(s, p.Data, p.Binary)
+		if h != nil {
+			h.OnMessage(p.Data, p.Binary)
+		}
 	case parser.PacketClose:
 		s.mu.Unlock()
 		s.close(ReasonTransportClose, closeNow)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/duplexio/duplex/internal/leakcheck"
+	"github.com/duplexio/duplex/parser"
 	"github.com/gorilla/websocket"
 )
 
@@ -21,17 +22,17 @@ func TestSlowConsumerPolling(t *testing.T) {
 	other, _, _ := e.wsHandshake()
 	defer other.close()
 
-	msg := []byte(strings.Repeat("m", 99)) // 100 bytes queued with its type
-	for i := range 10 {                    // exactly the limit
-		if err := s.Send(msg, false); err != nil {
+	msg := textMsg(strings.Repeat("m", 99)) // 100 bytes queued with its type
+	for i := range 10 {                     // exactly the limit
+		if err := s.Send(msg, SendOptions{}); err != nil {
 			t.Fatalf("Send %d: %v", i, err)
 		}
 	}
-	if err := s.Send(msg, false); !errors.Is(err, ErrSlowConsumer) {
+	if err := s.Send(msg, SendOptions{}); !errors.Is(err, ErrSlowConsumer) {
 		t.Fatalf("Send past the limit: %v", err)
 	}
 	e.rec.expectClose(t, s, ReasonSlowConsumer)
-	if err := s.Send(msg, false); !errors.Is(err, ErrSessionClosed) {
+	if err := s.Send(msg, SendOptions{}); !errors.Is(err, ErrSessionClosed) {
 		t.Errorf("Send after: %v", err)
 	}
 	res := e.mustDo("GET", c.query(), "", nil)
@@ -52,10 +53,10 @@ func TestSlowConsumerOneBigMessage(t *testing.T) {
 	e := newEnv(t, newRecorder(false), &Options{MaxQueueBytes: 10})
 	defer e.close()
 	_, _, s := e.handshake()
-	if err := s.Send([]byte(strings.Repeat("x", 50)), false); err != nil {
+	if err := s.Send(textMsg(strings.Repeat("x", 50)), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Send([]byte("y"), false); !errors.Is(err, ErrSlowConsumer) {
+	if err := s.Send(textMsg("y"), SendOptions{}); !errors.Is(err, ErrSlowConsumer) {
 		t.Fatalf("second Send: %v", err)
 	}
 	e.rec.expectClose(t, s, ReasonSlowConsumer)
@@ -87,28 +88,28 @@ func TestSlowConsumerWebSocket(t *testing.T) {
 		}
 	}()
 
-	msg := []byte(strings.Repeat("m", 1023))
+	msg := textMsg(strings.Repeat("m", 1023))
 	sent := 0
 	var err error
 	// 100 MB at most: far more than loopback buffers hold.
 	for round := 0; round < 12800 && err == nil; round++ {
 		for range 8 {
-			if err = slowSess.Send(msg, false); err != nil {
+			if err = slowSess.Send(msg, SendOptions{}); err != nil {
 				break
 			}
-			if ferr := fastSess.Send(msg, false); ferr != nil {
+			if ferr := fastSess.Send(msg, SendOptions{}); ferr != nil {
 				t.Fatalf("fast client: %v", ferr)
 			}
 			sent++
 		}
 		// Keep to the fast client's pace.
-		waitFor(t, "the fast client to catch up", fastSess.Writable)
+		waitFor(t, "the fast client to catch up", fastSess.writableForTest)
 	}
 	if !errors.Is(err, ErrSlowConsumer) {
 		t.Fatalf("after %d messages: %v", sent, err)
 	}
 	e.rec.expectClose(t, slowSess, ReasonSlowConsumer)
-	if err := fastSess.Send([]byte("end"), false); err != nil {
+	if err := fastSess.Send(textMsg("end"), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if n := recv(t, received, "the fast client's count"); n != sent {
@@ -159,7 +160,7 @@ func TestWebSocketOrderWhileBehind(t *testing.T) {
 		}
 		m := message(i)
 		bytesOut += uint64(len(m)) + 1
-		if err := s.Send(m, i%2 == 1); err != nil {
+		if err := s.Send([]parser.Message{{Data: m, Binary: i%2 == 1}}, SendOptions{}); err != nil {
 			t.Fatalf("message %d: %v", i, err)
 		}
 	}

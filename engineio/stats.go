@@ -5,7 +5,6 @@ import (
 	"sync/atomic"
 
 	"github.com/duplexio/duplex/parser"
-	"github.com/duplexio/duplex/transport"
 )
 
 // Stats is a snapshot of a server's figures, returned by Server.Stats.
@@ -43,9 +42,9 @@ type Stats struct {
 	BytesIn uint64
 	// BytesOut is the size of the packets written to clients.
 	BytesOut uint64
-	// VolatileDropped counts the packets the layer above did not send
-	// because the client could not take them at once (Session.Writable
-	// reported false), as it told with Session.CountDropped.
+	// VolatileDropped counts the volatile packets dropped because the
+	// client could not take them at once (SendOptions.Volatile), a packet
+	// counted once however many messages it was made of.
 	VolatileDropped uint64
 	// Closes counts the closed sessions by reason; Closes.SlowConsumer is
 	// the number of clients disconnected for falling behind.
@@ -151,12 +150,6 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// CountDropped records that the layer above dropped a packet for this
-// session rather than queue it, because Writable reported false (a
-// volatile packet): Stats counts it in VolatileDropped. Call it once per
-// packet dropped, however many messages the packet was made of.
-func (s *Session) CountDropped() { s.srv.counters.dropped.Add(1) }
-
 // counters are the server's figures. The counters written for each packet
 // are kept apart from the others, reading's from writing's, so that the
 // goroutines reading and those writing do not contend for one cache line.
@@ -214,17 +207,17 @@ func (c *counters) sentOne(p *parser.Packet) {
 }
 
 // sessionGauge is the gauge of the sessions on a transport.
-func (c *counters) sessionGauge(name string) *atomic.Int64 {
-	if name == transport.NameWebSocket {
+func (c *counters) sessionGauge(kind Transport) *atomic.Int64 {
+	if kind == TransportWebSocket {
 		return &c.websocket
 	}
 	return &c.polling
 }
 
 // opened counts a session that passed its handshake.
-func (c *counters) opened(transportName string) {
+func (c *counters) opened(kind Transport) {
 	c.handshakes.Add(1)
-	c.sessionGauge(transportName).Add(1)
+	c.sessionGauge(kind).Add(1)
 }
 
 // upgraded counts a session moved from polling to WebSocket.
@@ -234,9 +227,9 @@ func (c *counters) upgraded() {
 	c.websocket.Add(1)
 }
 
-// closed counts a session that closed on transportName with reason.
-func (c *counters) closed(transportName string, reason Reason) {
-	c.sessionGauge(transportName).Add(-1)
+// closed counts a session that closed on transport kind with reason.
+func (c *counters) closed(kind Transport, reason Reason) {
+	c.sessionGauge(kind).Add(-1)
 	if i := reasonIndex(reason); i >= 0 {
 		c.closes[i].Add(1)
 	}

@@ -50,10 +50,10 @@ func TestStatsPolling(t *testing.T) {
 	want.PacketsIn, want.BytesIn = 2, 6+4
 	waitStats(t, e.srv, want)
 
-	if err := s.Send([]byte("hi"), false); err != nil {
+	if err := s.Send(textMsg("hi"), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Send([]byte{1, 2, 3, 4}, true); err != nil {
+	if err := s.Send(binaryMsg([]byte{1, 2, 3, 4}), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := packetString(c.mustGet()); got != "4hi|bin:01020304" {
@@ -87,7 +87,7 @@ func TestStatsWebSocket(t *testing.T) {
 	waitStats(t, e.srv, want)
 
 	for _, m := range []string{"x", "yz"} {
-		if err := s.Send([]byte(m), false); err != nil {
+		if err := s.Send(textMsg(m), SendOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -121,7 +121,7 @@ func TestStatsUpgrade(t *testing.T) {
 	defer e.close()
 	c, _, s := e.handshake()
 	pending := c.asyncGet()
-	waitFor(t, "a pending poll", s.Writable)
+	waitFor(t, "a pending poll", s.writableForTest)
 
 	ws := e.mustDialWS("EIO=4&transport=websocket&sid=" + c.sid)
 	defer ws.close()
@@ -140,7 +140,7 @@ func TestStatsUpgrade(t *testing.T) {
 	waitStats(t, e.srv, want)
 
 	ws.write("5")
-	waitFor(t, "the upgrade", func() bool { return s.TransportName() == "websocket" })
+	waitFor(t, "the upgrade", func() bool { return s.Transport() == TransportWebSocket })
 	want.PollingSessions, want.WebSocketSessions, want.Upgrades = 0, 1, 1
 	want.PacketsIn, want.BytesIn = 2, 7
 	waitStats(t, e.srv, want)
@@ -192,10 +192,10 @@ func TestStatsSlowConsumer(t *testing.T) {
 	e := newEnv(t, newRecorder(false), &Options{MaxQueueBytes: 1000})
 	defer e.close()
 	_, _, s := e.handshake()
-	msg := []byte(strings.Repeat("m", 99))
+	msg := textMsg(strings.Repeat("m", 99))
 	var err error
 	for i := 0; i < 100 && err == nil; i++ {
-		err = s.Send(msg, false)
+		err = s.Send(msg, SendOptions{})
 	}
 	if !errors.Is(err, ErrSlowConsumer) {
 		t.Fatalf("Send: %v", err)
@@ -268,18 +268,25 @@ func TestClosesAll(t *testing.T) {
 	}
 }
 
-// TestStatsVolatileDropped: CountDropped counts, once per call.
+// TestStatsVolatileDropped: a dropped volatile packet counts once,
+// however many messages it was made of.
 func TestStatsVolatileDropped(t *testing.T) {
 	defer leakcheck.Check(t)()
 	e := newEnv(t, newRecorder(false), nil)
 	defer e.close()
 	_, _, s := e.handshake()
-	// No poll pending: a volatile packet would be dropped.
-	if s.Writable() {
-		t.Fatal("Writable with no poll pending")
+	// No poll pending: a volatile packet is dropped.
+	if s.writableForTest() {
+		t.Fatal("writable with no poll pending")
 	}
-	s.CountDropped()
-	s.CountDropped()
+	volatile := SendOptions{Volatile: true}
+	if err := s.Send(textMsg("one"), volatile); !errors.Is(err, ErrDropped) {
+		t.Errorf("Send: %v, want ErrDropped", err)
+	}
+	three := []parser.Message{{Data: []byte("a")}, {Data: []byte{1}, Binary: true}, {Data: []byte("c")}}
+	if err := s.Send(three, volatile); !errors.Is(err, ErrDropped) {
+		t.Errorf("Send of three messages: %v, want ErrDropped", err)
+	}
 	if n := e.srv.Stats().VolatileDropped; n != 2 {
 		t.Errorf("VolatileDropped %d, want 2", n)
 	}
@@ -310,7 +317,7 @@ func BenchmarkCounters(b *testing.B) {
 
 // BenchmarkStats measures taking a snapshot.
 func BenchmarkStats(b *testing.B) {
-	srv := NewServer(HandlerFuncs{}, nil)
+	srv := NewServer(nopHandler, nil)
 	b.ReportAllocs()
 	var n int
 	for range b.N {
@@ -328,7 +335,7 @@ func BenchmarkSendWebSocket(b *testing.B) {
 	defer e.close()
 	c, _, s := e.wsHandshake()
 	defer c.close()
-	msg := []byte(strings.Repeat("m", 32))
+	msg := textMsg(strings.Repeat("m", 32))
 	done := make(chan int, 1)
 	go func() {
 		n := 0
@@ -344,11 +351,11 @@ func BenchmarkSendWebSocket(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
-		if err := s.Send(msg, false); err != nil {
+		if err := s.Send(msg, SendOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
-	if err := s.Send([]byte("end"), false); err != nil {
+	if err := s.Send(textMsg("end"), SendOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	recv(b, done, "the client's count")
@@ -359,11 +366,13 @@ func BenchmarkSendWebSocket(b *testing.B) {
 func BenchmarkReceiveWebSocket(b *testing.B) {
 	var n, want atomic.Int64
 	all := make(chan struct{}, 1)
-	srv := NewServer(HandlerFuncs{Message: func(*Session, []byte, bool) {
-		if n.Add(1) == want.Load() {
-			all <- struct{}{}
-		}
-	}}, nil)
+	srv := NewServer(HandlerFunc(func(Conn) SessionHandler {
+		return SessionFuncs{Message: func([]byte, bool) {
+			if n.Add(1) == want.Load() {
+				all <- struct{}{}
+			}
+		}}
+	}), nil)
 	ts := httptest.NewServer(srv)
 	defer ts.Close()
 	defer srv.Shutdown(context.Background())

@@ -71,9 +71,9 @@ func TestStuckWriteClosedByHeartbeat(t *testing.T) {
 	defer func() { close(stop); <-pongs }()
 
 	// Fill the kernel's buffers: 64 MiB is far more than loopback holds.
-	msg := []byte(strings.Repeat("x", 64<<10))
+	msg := textMsg(strings.Repeat("x", 64<<10))
 	for range 512 {
-		if stuckSess.Send(msg, false) != nil {
+		if stuckSess.Send(msg, SendOptions{}) != nil {
 			break
 		}
 	}

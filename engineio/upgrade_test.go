@@ -18,7 +18,7 @@ func TestUpgrade(t *testing.T) {
 	defer e.close()
 	c, _, s := e.handshake()
 	pending := c.asyncGet()
-	waitFor(t, "a pending poll", s.Writable)
+	waitFor(t, "a pending poll", s.writableForTest)
 
 	ws := e.mustDialWS("EIO=4&transport=websocket&sid=" + c.sid)
 	defer ws.close()
@@ -30,13 +30,13 @@ func TestUpgrade(t *testing.T) {
 	if got := packetString(pollResult(t, pending)); got != "6" {
 		t.Errorf("pending poll: %q", got)
 	}
-	if s.TransportName() != "polling" {
-		t.Errorf("transport %q before the upgrade packet", s.TransportName())
+	if s.Transport() != TransportPolling {
+		t.Errorf("transport %q before the upgrade packet", s.Transport())
 	}
 	ws.write("5")
-	waitFor(t, "the upgrade", func() bool { return s.TransportName() == "websocket" })
+	waitFor(t, "the upgrade", func() bool { return s.Transport() == TransportWebSocket })
 
-	if err := s.Send([]byte("over ws"), false); err != nil {
+	if err := s.Send(textMsg("over ws"), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := ws.readText(); got != "4over ws" {
@@ -56,7 +56,7 @@ func TestUpgrade(t *testing.T) {
 	ws2 := e.mustDialWS("EIO=4&transport=websocket&sid=" + c.sid)
 	ws2.expectClosed()
 	ws2.close()
-	if err := s.Send([]byte("still"), false); err != nil {
+	if err := s.Send(textMsg("still"), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := ws.readText(); got != "4still" {
@@ -86,7 +86,7 @@ func testUpgradeOrdering(t *testing.T, concurrent bool) {
 	var next atomic.Int32 // the next number to send
 	sendUpTo := func(n int32) {
 		for ; next.Load() < n; next.Add(1) {
-			if err := s.Send([]byte(strconv.Itoa(int(next.Load()))), false); err != nil {
+			if err := s.Send(textMsg(strconv.Itoa(int(next.Load()))), SendOptions{}); err != nil {
 				t.Errorf("Send: %v", err)
 				return
 			}
@@ -203,7 +203,7 @@ func testUpgradeOrdering(t *testing.T, concurrent bool) {
 	}
 	// The client may have had everything over polling before the server
 	// read its upgrade packet.
-	waitFor(t, "the upgrade", func() bool { return s.TransportName() == "websocket" })
+	waitFor(t, "the upgrade", func() bool { return s.Transport() == TransportWebSocket })
 	ws.close()
 	e.rec.expectClose(t, s, ReasonTransportClose)
 }
@@ -233,8 +233,8 @@ func TestUpgradeTimeout(t *testing.T) {
 	ws.expectClosed()
 	ws.close()
 
-	if s.TransportName() != "polling" || e.rec.closeCount(s) != 0 {
-		t.Fatalf("session %s, %d closes", s.TransportName(), e.rec.closeCount(s))
+	if s.Transport() != TransportPolling || e.rec.closeCount(s) != 0 {
+		t.Fatalf("session %s, %d closes", s.Transport(), e.rec.closeCount(s))
 	}
 	// The probe's noop may be waiting; then the session works as before.
 	c.post("4still here")
@@ -283,8 +283,8 @@ func TestUpgradeBadProbe(t *testing.T) {
 		defer s.mu.Unlock()
 		return s.probe == nil
 	})
-	if s.TransportName() != "polling" || e.rec.closeCount(s) != 0 {
-		t.Fatalf("session %s, %d closes", s.TransportName(), e.rec.closeCount(s))
+	if s.Transport() != TransportPolling || e.rec.closeCount(s) != 0 {
+		t.Fatalf("session %s, %d closes", s.Transport(), e.rec.closeCount(s))
 	}
 	noRecv(t, e.rec.msgs, 10*time.Millisecond, "message from a probe")
 }
@@ -301,8 +301,8 @@ func TestUpgradeDisabled(t *testing.T) {
 	ws.write("2probe")
 	ws.expectClosed()
 	ws.close()
-	if s.TransportName() != "polling" {
-		t.Errorf("transport %q", s.TransportName())
+	if s.Transport() != TransportPolling {
+		t.Errorf("transport %q", s.Transport())
 	}
 }
 
@@ -319,7 +319,7 @@ func TestUpgradeDuringClose(t *testing.T) {
 	if got := ws.readText(); got != "3probe" {
 		t.Fatalf("probe answer %q", got)
 	}
-	if err := s.Send([]byte("last"), false); err != nil {
+	if err := s.Send(textMsg("last"), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

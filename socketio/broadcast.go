@@ -2,7 +2,6 @@ package socketio
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
@@ -11,8 +10,9 @@ import (
 
 // BroadcastOperator selects sockets of a namespace, on every node of the
 // cluster, and acts on them: emit, fetch, join, leave, disconnect. It is
-// immutable: To, Except and the flag methods return a new operator and
-// leave the receiver as it was, so one can be kept and reused.
+// an immutable value: To, Except and the flag methods return a new
+// operator and leave the receiver as it was, so one can be kept, reused
+// and shared between goroutines.
 type BroadcastOperator struct {
 	nsp    *Namespace
 	rooms  []string
@@ -20,75 +20,74 @@ type BroadcastOperator struct {
 	flags  adapter.Flags
 }
 
-func (b *BroadcastOperator) clone() *BroadcastOperator {
-	c := *b
+// clone is a copy of b whose room lists are appended to without changing
+// b's.
+func (b BroadcastOperator) clone() BroadcastOperator {
+	c := b
 	c.rooms = c.rooms[:len(c.rooms):len(c.rooms)]
 	c.except = c.except[:len(c.except):len(c.except)]
-	return &c
+	return c
 }
 
 // To adds rooms to those selected: sockets in any of them are selected.
-func (b *BroadcastOperator) To(rooms ...string) *BroadcastOperator {
+func (b BroadcastOperator) To(rooms ...string) BroadcastOperator {
 	c := b.clone()
 	c.rooms = append(c.rooms, rooms...)
 	return c
 }
 
 // In is To.
-func (b *BroadcastOperator) In(rooms ...string) *BroadcastOperator { return b.To(rooms...) }
+func (b BroadcastOperator) In(rooms ...string) BroadcastOperator { return b.To(rooms...) }
 
 // Except leaves out the sockets in any of rooms.
-func (b *BroadcastOperator) Except(rooms ...string) *BroadcastOperator {
+func (b BroadcastOperator) Except(rooms ...string) BroadcastOperator {
 	c := b.clone()
 	c.except = append(c.except, rooms...)
 	return c
 }
 
 // Volatile drops the event for clients that cannot take it at once.
-func (b *BroadcastOperator) Volatile() *BroadcastOperator {
+func (b BroadcastOperator) Volatile() BroadcastOperator {
 	c := b.clone()
 	c.flags.Volatile = true
 	return c
 }
 
 // Compress sets whether the event may be compressed.
-func (b *BroadcastOperator) Compress(compress bool) *BroadcastOperator {
+func (b BroadcastOperator) Compress(compress bool) BroadcastOperator {
 	c := b.clone()
 	c.flags.NoCompress = !compress
 	return c
 }
 
 // Local keeps the broadcast on this node.
-func (b *BroadcastOperator) Local() *BroadcastOperator {
+func (b BroadcastOperator) Local() BroadcastOperator {
 	c := b.clone()
 	c.flags.Local = true
 	return c
 }
 
 // Timeout bounds the wait of EmitWithAck.
-func (b *BroadcastOperator) Timeout(d time.Duration) *BroadcastOperator {
+func (b BroadcastOperator) Timeout(d time.Duration) BroadcastOperator {
 	c := b.clone()
 	c.flags.Timeout = d
 	return c
 }
 
-func (b *BroadcastOperator) options() *adapter.BroadcastOptions {
+func (b BroadcastOperator) options() *adapter.BroadcastOptions {
 	return &adapter.BroadcastOptions{Rooms: b.rooms, Except: b.except, Flags: b.flags}
 }
 
 // Emit sends an event to the selected sockets. The packet is encoded once
 // for all of them. Emitting a reserved event name returns
 // ErrReservedEvent.
-func (b *BroadcastOperator) Emit(event string, args ...any) error {
-	if parser.IsReservedEvent(event) {
-		return ErrReservedEvent
-	}
+func (b BroadcastOperator) Emit(event string, args ...any) error {
 	for _, n := range b.nsp.targets() {
-		data := make([]any, 0, len(args)+1)
-		data = append(data, event)
-		data = append(data, args...)
-		p := &parser.SocketPacket{Type: parser.SocketPacketEvent, Namespace: n.name, Data: data}
-		if err := n.adapter.Broadcast(p, b.options()); err != nil {
+		p, err := eventPacket(n.name, event, args)
+		if err != nil {
+			return err
+		}
+		if err := n.adapter.Broadcast(context.Background(), p, b.options()); err != nil {
 			return err
 		}
 	}
@@ -99,8 +98,10 @@ func (b *BroadcastOperator) Emit(event string, args ...any) error {
 // one's acknowledgement, until ctx is done or the timeout (Timeout, or
 // else the server's AckTimeout) passes. It returns the answers received,
 // in the order they came, and ErrAckTimeout (or ctx's error) when some
-// were missing.
-func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
+// were missing. A socket that already owes Options.MaxPendingAcks answers
+// is left out, and not waited for. When it returns, the answers still
+// missing are no longer waited for.
+func (b BroadcastOperator) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
 	if parser.IsReservedEvent(event) {
 		return nil, ErrReservedEvent
 	}
@@ -112,7 +113,7 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 		// for on other nodes.
 		opts.Flags.Timeout = time.Until(deadline)
 	}
-	col := &ackCollector{done: make(chan struct{})}
+	col := newAckCollector()
 	for _, n := range b.nsp.targets() {
 		servers := 1
 		if !b.flags.Local {
@@ -123,78 +124,16 @@ func (b *BroadcastOperator) EmitWithAck(ctx context.Context, event string, args 
 			servers = count
 		}
 		col.expect(servers)
-		data := make([]any, 0, len(args)+1)
-		data = append(data, event)
-		data = append(data, args...)
-		p := &parser.SocketPacket{Type: parser.SocketPacketEvent, Namespace: n.name, Data: data}
-		if err := n.adapter.BroadcastWithAck(p, opts, col.onCount, col.onAck); err != nil {
+		p, err := eventPacket(n.name, event, args)
+		if err != nil {
+			return nil, err
+		}
+		if err := n.adapter.BroadcastWithAck(ctx, p, opts, col.onCount, col.onAck); err != nil {
 			return nil, err
 		}
 	}
 	col.seal()
-	select {
-	case <-col.done:
-	case <-ctx.Done():
-	}
-	answers, complete := col.result()
-	if !complete {
-		return answers, ackError(ctx)
-	}
-	return answers, nil
-}
-
-// ackCollector gathers the answers of a broadcast with acknowledgements:
-// it is complete when every node told how many sockets it reached and
-// that many answers came.
-type ackCollector struct {
-	mu      sync.Mutex
-	servers int // count reports still expected
-	sockets int // answers expected from the reports so far
-	sealed  bool
-	answers []Args
-	done    chan struct{}
-	closed  bool
-}
-
-func (c *ackCollector) expect(servers int) {
-	c.mu.Lock()
-	c.servers += servers
-	c.mu.Unlock()
-}
-
-func (c *ackCollector) onCount(n int) {
-	c.mu.Lock()
-	c.servers--
-	c.sockets += n
-	c.checkLocked()
-	c.mu.Unlock()
-}
-
-func (c *ackCollector) onAck(a []parser.Value) {
-	c.mu.Lock()
-	c.answers = append(c.answers, Args(a))
-	c.checkLocked()
-	c.mu.Unlock()
-}
-
-func (c *ackCollector) seal() {
-	c.mu.Lock()
-	c.sealed = true
-	c.checkLocked()
-	c.mu.Unlock()
-}
-
-func (c *ackCollector) checkLocked() {
-	if c.sealed && !c.closed && c.servers <= 0 && len(c.answers) >= c.sockets {
-		c.closed = true
-		close(c.done)
-	}
-}
-
-func (c *ackCollector) result() ([]Args, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]Args(nil), c.answers...), c.closed
+	return col.wait(ctx)
 }
 
 // RemoteSocket describes a socket selected by FetchSockets, connected to
@@ -225,7 +164,7 @@ func (r *RemoteSocket) Disconnect(close bool) error {
 }
 
 // FetchSockets describes the selected sockets of every node.
-func (b *BroadcastOperator) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
+func (b BroadcastOperator) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
 	var out []*RemoteSocket
 	for _, n := range b.nsp.targets() {
 		infos, err := n.adapter.FetchSockets(ctx, b.options())
@@ -240,9 +179,9 @@ func (b *BroadcastOperator) FetchSockets(ctx context.Context) ([]*RemoteSocket, 
 }
 
 // SocketsJoin makes the selected sockets join rooms.
-func (b *BroadcastOperator) SocketsJoin(rooms ...string) error {
+func (b BroadcastOperator) SocketsJoin(rooms ...string) error {
 	for _, n := range b.nsp.targets() {
-		if err := n.adapter.AddSockets(b.options(), rooms); err != nil {
+		if err := n.adapter.AddSockets(context.Background(), b.options(), rooms); err != nil {
 			return err
 		}
 	}
@@ -250,9 +189,9 @@ func (b *BroadcastOperator) SocketsJoin(rooms ...string) error {
 }
 
 // SocketsLeave makes the selected sockets leave rooms.
-func (b *BroadcastOperator) SocketsLeave(rooms ...string) error {
+func (b BroadcastOperator) SocketsLeave(rooms ...string) error {
 	for _, n := range b.nsp.targets() {
-		if err := n.adapter.DelSockets(b.options(), rooms); err != nil {
+		if err := n.adapter.DelSockets(context.Background(), b.options(), rooms); err != nil {
 			return err
 		}
 	}
@@ -261,9 +200,9 @@ func (b *BroadcastOperator) SocketsLeave(rooms ...string) error {
 
 // DisconnectSockets disconnects the selected sockets; with close, their
 // whole connections.
-func (b *BroadcastOperator) DisconnectSockets(close bool) error {
+func (b BroadcastOperator) DisconnectSockets(close bool) error {
 	for _, n := range b.nsp.targets() {
-		if err := n.adapter.DisconnectSockets(b.options(), close); err != nil {
+		if err := n.adapter.DisconnectSockets(context.Background(), b.options(), close); err != nil {
 			return err
 		}
 	}

@@ -159,7 +159,7 @@ func TestBroadcastVolatileOverPolling(t *testing.T) {
 	// With a GET pending, a volatile packet goes out.
 	got := make(chan []string, 1)
 	go func() { got <- p.poll() }()
-	waitFor(t, "the GET to be pending", s.Session().Writable)
+	waitFor(t, "the GET to be pending", func() bool { return writable(s.Conn()) })
 	if err := ts.io.Volatile().Emit("delivered"); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestBroadcastEmitWithAck(t *testing.T) {
 		answers []Args
 		err     error
 	}
-	start := func(op *BroadcastOperator) chan result {
+	start := func(op BroadcastOperator) chan result {
 		ch := make(chan result, 1)
 		go func() {
 			answers, err := op.EmitWithAck(ctx, "q", "hello")

@@ -1,7 +1,6 @@
 package socketio
 
 import (
-	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -9,19 +8,18 @@ import (
 
 	"github.com/duplexio/duplex/adapter"
 	"github.com/duplexio/duplex/engineio"
+	"github.com/duplexio/duplex/internal/netaddr"
 	"github.com/duplexio/duplex/parser"
 )
 
 // client is the Socket.IO side of one Engine.IO session: it decodes the
 // session's packets and hands them to the session's sockets, one per
-// namespace.
+// namespace. It is the session's engineio.SessionHandler.
 type client struct {
 	srv  *Server
-	sess *engineio.Session
+	conn engineio.Conn
 	dec  parser.Decoder // used by the session's reading goroutine only
 	hs   adapter.Handshake
-
-	wmu sync.Mutex // keeps the messages of one packet together
 
 	mu           sync.Mutex
 	sockets      map[string]*Socket // by namespace name
@@ -30,12 +28,12 @@ type client struct {
 	connectTimer *time.Timer
 }
 
-func newClient(srv *Server, sess *engineio.Session) *client {
+func newClient(srv *Server, conn engineio.Conn) *client {
 	c := &client{
 		srv:     srv,
-		sess:    sess,
+		conn:    conn,
 		dec:     srv.parser.NewDecoder(),
-		hs:      newHandshake(sess),
+		hs:      newHandshake(conn),
 		sockets: make(map[string]*Socket, 1),
 	}
 	// Under the lock: the timer's goroutine reads the field under it.
@@ -46,13 +44,13 @@ func newClient(srv *Server, sess *engineio.Session) *client {
 }
 
 // newHandshake describes the session's handshake request.
-func newHandshake(sess *engineio.Session) adapter.Handshake {
-	r := sess.Request()
+func newHandshake(conn engineio.Conn) adapter.Handshake {
+	r := conn.Request()
 	now := time.Now()
 	return adapter.Handshake{
 		Headers: r.Header,
 		Time:    now.Format("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"),
-		Address: hostOf(r.RemoteAddr),
+		Address: netaddr.Host(r.RemoteAddr),
 		XDomain: r.Header.Get("Origin") != "",
 		Secure:  r.TLS != nil,
 		Issued:  now.UnixMilli(),
@@ -61,32 +59,23 @@ func newHandshake(sess *engineio.Session) adapter.Handshake {
 	}
 }
 
-// hostOf is the IP of a host:port address, as the reference's
-// handshake.address is.
-func hostOf(addr string) string {
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
-}
-
 // onConnectTimeout closes a connection that joined no namespace in time.
 func (c *client) onConnectTimeout() {
 	c.mu.Lock()
 	idle := !c.closed && len(c.sockets) == 0
 	c.mu.Unlock()
 	if idle {
-		c.srv.log.Debug("socketio: no namespace joined in time", "sid", c.sess.ID())
+		c.srv.log.Debug("socketio: no namespace joined in time", "sid", c.conn.ID())
 		c.close(ReasonForcedServerClose)
 	}
 }
 
-// onMessage handles one Engine.IO message. The session calls it from one
-// goroutine at a time.
-func (c *client) onMessage(data []byte, binary bool) {
+// OnMessage implements engineio.SessionHandler: it handles one Engine.IO
+// message. The session calls it from one goroutine at a time.
+func (c *client) OnMessage(data []byte, binary bool) {
 	p, err := c.dec.Add(data, binary)
 	if err != nil {
-		c.srv.log.Debug("socketio: invalid packet", "sid", c.sess.ID(), "err", err)
+		c.srv.log.Debug("socketio: invalid packet", "sid", c.conn.ID(), "err", err)
 		c.close(ReasonParseError)
 		return
 	}
@@ -98,7 +87,7 @@ func (c *client) onMessage(data []byte, binary bool) {
 		name = "/"
 	}
 	var query url.Values
-	if c.sess.Protocol() == parser.ProtocolV3 {
+	if c.conn.Protocol() == parser.ProtocolV3 {
 		// socket.io 2.x clients put their query in the namespace name.
 		if i := strings.IndexByte(name, '?'); i >= 0 {
 			query, _ = url.ParseQuery(name[i+1:])
@@ -149,7 +138,7 @@ func (c *client) connect(name string, auth any) {
 	n := c.srv.namespaceFor(name, auth)
 	if n == nil {
 		// An object whatever the protocol revision, as the reference does.
-		c.writePacket(&parser.SocketPacket{Type: parser.SocketPacketConnectError, Namespace: name, Data: connectError{Message: "Invalid namespace"}}, false)
+		c.writePacket(&parser.SocketPacket{Type: parser.SocketPacketConnectError, Namespace: name, Data: connectError{Message: "Invalid namespace"}})
 		return
 	}
 	c.mu.Lock()
@@ -163,9 +152,9 @@ func (c *client) connect(name string, auth any) {
 	}
 	c.connecting[name] = true
 	c.mu.Unlock()
-	c.srv.work.add()
+	c.srv.work.Add()
 	go func() {
-		defer c.srv.work.done()
+		defer c.srv.work.Done()
 		n.add(c, auth)
 	}()
 }
@@ -173,7 +162,7 @@ func (c *client) connect(name string, auth any) {
 // connectErrorData is a CONNECT_ERROR payload as the client's protocol
 // revision expects it.
 func (c *client) connectErrorData(message string, data any) any {
-	if c.sess.Protocol() == parser.ProtocolV3 {
+	if c.conn.Protocol() == parser.ProtocolV3 {
 		if data != nil {
 			return data
 		}
@@ -220,31 +209,15 @@ func (c *client) detach(s *Socket) {
 	c.mu.Unlock()
 }
 
-// writePacket encodes and sends one packet.
-func (c *client) writePacket(p *parser.SocketPacket, volatile bool) {
+// writePacket encodes and sends one packet of the client's own (a
+// CONNECT_ERROR, say), outside any socket.
+func (c *client) writePacket(p *parser.SocketPacket) {
 	msgs, err := c.srv.parser.Encode(p)
 	if err != nil {
 		c.srv.log.Error("socketio: cannot encode packet", "type", p.Type, "err", err)
 		return
 	}
-	c.write(msgs, adapter.Flags{Volatile: volatile})
-}
-
-// write sends the messages of one packet; a volatile packet is dropped
-// when the session cannot take it at once, a NoCompress one goes
-// uncompressed.
-func (c *client) write(msgs []parser.Message, flags adapter.Flags) {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if flags.Volatile && !c.sess.Writable() {
-		c.sess.CountDropped()
-		return
-	}
-	for _, m := range msgs {
-		if c.sess.SendWith(m.Data, m.Binary, engineio.SendOptions{NoCompress: flags.NoCompress}) != nil {
-			return
-		}
-	}
+	_ = c.conn.Send(msgs, engineio.SendOptions{})
 }
 
 // takeSockets marks the client closed and returns its sockets.
@@ -273,7 +246,7 @@ func (c *client) close(reason Reason) {
 	for _, s := range c.takeSockets() {
 		s.onClose(reason)
 	}
-	c.sess.Close()
+	c.conn.Close()
 }
 
 // disconnectAll sends every socket a DISCONNECT packet, then closes the
@@ -291,9 +264,13 @@ func (c *client) disconnectAll() {
 	c.close(ReasonForcedServerClose)
 }
 
-// onClose is told that the Engine.IO session closed.
-func (c *client) onClose(reason Reason) {
+// OnClose implements engineio.SessionHandler: the Engine.IO session
+// closed.
+func (c *client) OnClose(reason engineio.Reason) {
 	for _, s := range c.takeSockets() {
-		s.onClose(reason)
+		s.onClose(Reason(reason))
+	}
+	if obs := c.srv.observed(); obs != nil {
+		c.srv.notifyConnectionClosed(obs, c.conn, Reason(reason))
 	}
 }

@@ -338,8 +338,8 @@ func (c *testClient) ack(nsp string, id int, args ...any) {
 	c.send(fmt.Sprintf("3%s%d%s", nsPrefix(nsp), id, mustJSON(c.t, args)))
 }
 
-// eventPacket is a decoded EVENT from the server.
-type eventPacket struct {
+// wireEvent is a decoded EVENT from the server.
+type wireEvent struct {
 	nsp   string
 	id    int // -1 without acknowledgement
 	name  string
@@ -348,7 +348,7 @@ type eventPacket struct {
 }
 
 // arg decodes argument i into v.
-func (e eventPacket) arg(t testing.TB, i int, v any) {
+func (e wireEvent) arg(t testing.TB, i int, v any) {
 	t.Helper()
 	if i >= len(e.args) {
 		t.Fatalf("event %q has %d arguments, want at least %d", e.name, len(e.args), i+1)
@@ -360,7 +360,7 @@ func (e eventPacket) arg(t testing.TB, i int, v any) {
 
 // expectEvent reads the next packet, which must be an EVENT or a
 // BINARY_EVENT (whose attachments are left to read).
-func (c *testClient) expectEvent() eventPacket {
+func (c *testClient) expectEvent() wireEvent {
 	c.t.Helper()
 	got := c.expectText()
 	e, err := parseEvent(got)
@@ -371,8 +371,8 @@ func (c *testClient) expectEvent() eventPacket {
 }
 
 // parseEvent decodes the text of an EVENT or BINARY_EVENT packet.
-func parseEvent(s string) (eventPacket, error) {
-	e := eventPacket{nsp: "/", id: -1}
+func parseEvent(s string) (wireEvent, error) {
+	e := wireEvent{nsp: "/", id: -1}
 	switch {
 	case strings.HasPrefix(s, "2"):
 		s = s[1:]

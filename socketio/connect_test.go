@@ -36,8 +36,8 @@ func TestConnectMainNamespace(t *testing.T) {
 	if s.Namespace() != ts.io.Of("/") || s.Namespace().Name() != "/" {
 		t.Errorf("socket namespace %q", s.Namespace().Name())
 	}
-	if s.Session().ID() != c.sid {
-		t.Errorf("Session().ID() = %q, want %q", s.Session().ID(), c.sid)
+	if s.Conn().ID() != c.sid {
+		t.Errorf("Conn().ID() = %q, want %q", s.Conn().ID(), c.sid)
 	}
 	if !s.Connected() || s.Recovered() {
 		t.Errorf("Connected %v Recovered %v, want true false", s.Connected(), s.Recovered())
@@ -122,9 +122,9 @@ func TestConnectDynamicNamespaceRegexp(t *testing.T) {
 	defer ts.Close()
 	tmpl := ts.io.OfRegexp(regexp.MustCompile(`^/room-\d+$`))
 	var mwCalls sync.Map
-	tmpl.Use(func(s *Socket, next func(error)) {
+	tmpl.Use(func(s *Socket) error {
 		mwCalls.Store(s.Namespace().Name(), true)
-		next(nil)
+		return nil
 	})
 	conns := onConnections(tmpl)
 
@@ -211,17 +211,16 @@ func TestMiddlewareRefusal(t *testing.T) {
 	ts := newTestServer(t, nil)
 	defer ts.Close()
 	authNsp := ts.io.Of("/auth")
-	authNsp.Use(func(s *Socket, next func(error)) {
-		next(NewConnectError("unauthorized", map[string]any{"code": 401}))
+	authNsp.Use(func(s *Socket) error {
+		return NewConnectError("unauthorized", map[string]any{"code": 401})
 	})
 	authConns := onConnections(authNsp)
-	ts.io.Use(func(s *Socket, next func(error)) {
+	ts.io.Use(func(s *Socket) error {
 		m, _ := s.Handshake().Auth.(map[string]any)
 		if m["token"] != "secret" {
-			next(errors.New("bad token"))
-			return
+			return errors.New("bad token")
 		}
-		next(nil)
+		return nil
 	})
 	conns := onConnections(ts.io.Of("/"))
 
@@ -246,7 +245,9 @@ func TestMiddlewareRefusal(t *testing.T) {
 	}
 }
 
-func TestMiddlewareOrderAndAsyncNext(t *testing.T) {
+// A middleware may block (to ask a database, say): the socket waits for
+// it, and the next middleware runs once it returns.
+func TestMiddlewareOrderAndBlocking(t *testing.T) {
 	defer leakcheck.Check(t)()
 	ts := newTestServer(t, nil)
 	defer ts.Close()
@@ -260,23 +261,20 @@ func TestMiddlewareOrderAndAsyncNext(t *testing.T) {
 	entered := make(chan struct{})
 	release := make(chan struct{})
 	nsp := ts.io.Of("/")
-	nsp.Use(func(s *Socket, next func(error)) {
+	nsp.Use(func(s *Socket) error {
 		record("first")
 		s.SetData("from middleware")
-		next(nil)
+		return nil
 	})
-	nsp.Use(func(s *Socket, next func(error)) {
+	nsp.Use(func(s *Socket) error {
 		record("second")
 		close(entered)
-		go func() {
-			<-release
-			next(nil)
-			next(errors.New("a second call is ignored"))
-		}()
+		<-release
+		return nil
 	})
-	nsp.Use(func(s *Socket, next func(error)) {
+	nsp.Use(func(s *Socket) error {
 		record("third")
-		next(nil)
+		return nil
 	})
 	nsp.OnConnection(func(s *Socket) { record("connection") })
 	conns := onConnections(nsp)
@@ -307,7 +305,7 @@ func TestMiddlewarePanicRefuses(t *testing.T) {
 	defer leakcheck.Check(t)()
 	ts := newTestServer(t, nil)
 	defer ts.Close()
-	ts.io.Use(func(s *Socket, next func(error)) { panic("boom") })
+	ts.io.Use(func(s *Socket) error { panic("boom") })
 
 	c := ts.dial()
 	c.send("0")
@@ -322,7 +320,13 @@ func TestMiddlewarePendingWhenClientLeaves(t *testing.T) {
 	ts := newTestServer(t, nil)
 	defer ts.Close()
 	entered := make(chan struct{}, 1)
-	ts.io.Use(func(s *Socket, next func(error)) { entered <- struct{}{} }) // never calls next
+	// A middleware still waiting when its client leaves: it sees the
+	// connection end, and refuses the socket.
+	ts.io.Use(func(s *Socket) error {
+		entered <- struct{}{}
+		<-s.Conn().Done()
+		return errors.New("client gone")
+	})
 	conns := onConnections(ts.io.Of("/"))
 
 	c := ts.dial()
@@ -379,7 +383,7 @@ func TestMultiplexing(t *testing.T) {
 	s1 := recv(t, main)
 	c.connect("/chat", nil)
 	s2 := recv(t, chat)
-	if s1.ID() == s2.ID() || s1.Session() != s2.Session() {
+	if s1.ID() == s2.ID() || s1.Conn() != s2.Conn() {
 		t.Fatalf("sockets %q and %q should differ and share one session", s1.ID(), s2.ID())
 	}
 

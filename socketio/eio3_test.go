@@ -107,15 +107,15 @@ func TestEIO3WebSocket(t *testing.T) {
 		s.On("file", func(b []byte, ack Ack) { ack(len(b), b) })
 	})
 	auth := ts.io.Of("/auth")
-	auth.Use(func(s *Socket, next func(error)) {
+	auth.Use(func(s *Socket) error {
 		m, _ := s.Handshake().Auth.(map[string]any)
 		switch m["as"] {
 		case "data":
-			next(NewConnectError("unauthorized", map[string]any{"code": 401}))
+			return NewConnectError("unauthorized", map[string]any{"code": 401})
 		case "ok":
-			next(nil)
+			return nil
 		default:
-			next(NewConnectError("unauthorized", nil))
+			return NewConnectError("unauthorized", nil)
 		}
 	})
 

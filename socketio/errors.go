@@ -82,6 +82,10 @@ func NewConnectError(message string, data any) *ConnectError {
 // Options.MaxPendingAcks acknowledgements.
 var ErrTooManyAcks = errors.New("socketio: too many pending acknowledgements")
 
+// ErrTooManyRooms is returned by TryJoin when joining would put the
+// socket in more than Options.MaxRoomsPerSocket rooms.
+var ErrTooManyRooms = errors.New("socketio: too many rooms")
+
 // ErrAckSent is returned by an Ack called a second time.
 var ErrAckSent = errors.New("socketio: acknowledgement already sent")
 

@@ -386,7 +386,7 @@ func TestEmitReservedEvent(t *testing.T) {
 			"Server.Emit":              ts.io.Emit(ev),
 			"Namespace.To.Emit":        ts.io.Of("/").To("r").Emit(ev),
 			"Socket.Broadcast.Emit":    s.Broadcast().Emit(ev),
-			"Namespace.ServerSideEmit": ts.io.Of("/").ServerSideEmit(ev),
+			"Namespace.ServerSideEmit": ts.io.Of("/").ServerSideEmit(ctx, ev),
 		}
 		_, checks["Socket.EmitWithAck"] = s.EmitWithAck(ctx, ev)
 		_, checks["Server.EmitWithAck"] = ts.io.EmitWithAck(ctx, ev)
@@ -550,23 +550,30 @@ func TestHandlerWaitsForAckOfSameSocket(t *testing.T) {
 			ack(answer, fmt.Sprint(err))
 		})
 	})
+	welcomed := make(chan struct{})
 	ts.io.Of("/").OnConnection(func(s *Socket) {
-		// A connection handler may wait for the client too.
-		a, err := s.Timeout(waitTimeout).EmitWithAck(context.Background(), "welcome")
-		if err == nil {
-			var name string
-			_ = a.Decode(&name)
-			s.SetData(name)
-		}
+		// Work started by a connection handler may wait for the client
+		// too: in a goroutine of its own, since the client is told it is
+		// connected once the connection handlers have returned.
+		go func() {
+			defer close(welcomed)
+			a, err := s.Timeout(waitTimeout).EmitWithAck(context.Background(), "welcome")
+			if err == nil {
+				var name string
+				_ = a.Decode(&name)
+				s.SetData(name)
+			}
+		}()
 	})
 	conns := onConnections(ts.io.Of("/"))
 
 	c := ts.dial()
 	c.send("0")
-	c.expectConnect("/") // before the connection handlers run
+	c.expectConnect("/") // before anything written to the socket
 	c.expect(`20["welcome"]`)
 	c.ack("/", 0, "bob")
 	s := recv(t, conns)
+	recv(t, welcomed)
 	if s.Data() != "bob" {
 		t.Fatalf("Data = %v", s.Data())
 	}
@@ -707,15 +714,18 @@ func TestOff(t *testing.T) {
 }
 
 func TestEventsWaitForConnectionHandlers(t *testing.T) {
-	// The CONNECT reply goes out before the connection handlers run; the
-	// events the client sends meanwhile wait for them, so a handler set at
-	// the end of a slow connection handler misses nothing.
+	// The CONNECT reply goes out once the connection handlers have
+	// returned; events a client sends while they run (one that does not
+	// wait for the reply) wait for them, so a handler set at the end of a
+	// slow connection handler misses nothing.
 	defer leakcheck.Check(t)()
 	ts := newTestServer(t, nil)
 	defer ts.Close()
+	entered := make(chan struct{})
 	release := make(chan struct{})
 	got := make(chan string, 2)
 	ts.io.OnConnection(func(s *Socket) {
+		close(entered)
 		<-release
 		s.On("early", func(msg string, ack Ack) {
 			got <- msg
@@ -723,10 +733,19 @@ func TestEventsWaitForConnectionHandlers(t *testing.T) {
 		})
 	})
 	c := ts.dial()
-	c.connect("/", nil)
+	c.sendConnect("/", nil)
+	recv(t, entered) // the socket is in its namespace: its events are its own
 	c.emit("/", "early", "first")
 	c.emitWithAck("/", 1, "early", "second")
+	select {
+	case f := <-c.frames:
+		t.Fatalf("got %q while the connection handler runs", f.data)
+	case m := <-got:
+		t.Fatalf("handler ran with %q before the connection handler returned", m)
+	default:
+	}
 	close(release)
+	c.expectConnect("/")
 	if m := recv(t, got); m != "first" {
 		t.Fatalf("got %q", m)
 	}

@@ -69,16 +69,15 @@ func ExampleNewServer() {
 func ExampleNamespace_Use() {
 	io := socketio.NewServer(nil)
 	admin := io.Of("/admin")
-	admin.Use(func(s *socketio.Socket, next func(error)) {
+	admin.Use(func(s *socketio.Socket) error {
 		auth, _ := s.Handshake().Auth.(map[string]any)
 		token, _ := auth["token"].(string)
-		user, err := lookupUser(token)
+		user, err := lookupUser(token) // a middleware may block
 		if err != nil {
-			next(socketio.NewConnectError("unauthorized", map[string]any{"code": 401}))
-			return
+			return socketio.NewConnectError("unauthorized", map[string]any{"code": 401})
 		}
 		s.SetData(user)
-		next(nil)
+		return nil
 	})
 	admin.OnConnection(func(s *socketio.Socket) {
 		s.Emit("hello", s.Data())
@@ -487,7 +486,7 @@ func ExampleOptions() {
 			PingInterval:      10 * time.Second,
 			PingTimeout:       5 * time.Second,
 			MaxHTTPBufferSize: 10 << 20,
-			Transports:        []string{"websocket"},
+			Transports:        []engineio.Transport{engineio.TransportWebSocket},
 			CORS:              &engineio.CORSOptions{Origins: []string{"https://example.com"}, Credentials: true},
 			AllowEIO3:         true, // socket.io-client 2.x
 		},

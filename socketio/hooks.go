@@ -23,14 +23,14 @@ type Observer struct {
 
 	// ConnectionOpened is called when a client opens an Engine.IO
 	// session, before it joins any namespace.
-	ConnectionOpened func(sess *engineio.Session)
+	ConnectionOpened func(conn engineio.Conn)
 	// ConnectionClosed is called when an Engine.IO session closes, with
 	// its close reason, once its sockets are disconnected.
-	ConnectionClosed func(sess *engineio.Session, reason Reason)
+	ConnectionClosed func(conn engineio.Conn, reason Reason)
 
 	// SocketConnected is called when a socket joins its namespace: after
-	// the middlewares let it in and the client was told, before the
-	// namespace's connection handlers run.
+	// the middlewares let it in, before the namespace's connection
+	// handlers run (and so before the client is told).
 	SocketConnected func(s *Socket)
 	// SocketDisconnected is called when a socket has disconnected and
 	// left its rooms, before its OnDisconnect handlers run.
@@ -133,7 +133,7 @@ func (s *Server) notifyNamespaceCreated(obs []*Observer, n *Namespace) {
 	}
 }
 
-func (s *Server) notifyConnectionOpened(obs []*Observer, sess *engineio.Session) {
+func (s *Server) notifyConnectionOpened(obs []*Observer, sess engineio.Conn) {
 	for _, o := range obs {
 		if f := o.ConnectionOpened; f != nil {
 			call1(s, f, sess)
@@ -141,7 +141,7 @@ func (s *Server) notifyConnectionOpened(obs []*Observer, sess *engineio.Session)
 	}
 }
 
-func (s *Server) notifyConnectionClosed(obs []*Observer, sess *engineio.Session, reason Reason) {
+func (s *Server) notifyConnectionClosed(obs []*Observer, sess engineio.Conn, reason Reason) {
 	for _, o := range obs {
 		if f := o.ConnectionClosed; f != nil {
 			call2(s, f, sess, reason)

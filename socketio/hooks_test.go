@@ -44,8 +44,8 @@ func (r *recorder) has(line string) bool {
 func (r *recorder) observer() *Observer {
 	return &Observer{
 		NamespaceCreated: func(n *Namespace) { r.add("namespace %s", n.Name()) },
-		ConnectionOpened: func(sess *engineio.Session) { r.add("open %s", sess.ID()) },
-		ConnectionClosed: func(sess *engineio.Session, reason Reason) { r.add("close %s %s", sess.ID(), reason) },
+		ConnectionOpened: func(conn engineio.Conn) { r.add("open %s", conn.ID()) },
+		ConnectionClosed: func(conn engineio.Conn, reason Reason) { r.add("close %s %s", conn.ID(), reason) },
 		SocketConnected:  func(s *Socket) { r.add("connected %s %s", s.Namespace().Name(), s.ID()) },
 		SocketDisconnected: func(s *Socket, reason Reason) {
 			r.add("disconnected %s %s %s", s.Namespace().Name(), s.ID(), reason)

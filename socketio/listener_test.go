@@ -189,23 +189,26 @@ func TestPacketMiddleware(t *testing.T) {
 	var log callLog
 	errs := make(chan error, 4)
 	ts.io.OnConnection(func(s *Socket) {
-		s.Use(func(ev *Event, next func(error)) {
+		s.Use(func(ev *Event) error {
 			log.add("mw1 %s ack=%v", ev.Name, ev.Ack != nil)
 			if ev.Name == "forbidden" {
-				next(errors.New("forbidden event"))
-				return
+				return errors.New("forbidden event")
 			}
-			next(nil)
+			return nil
 		})
-		s.Use(func(ev *Event, next func(error)) {
+		s.Use(func(ev *Event) error {
 			log.add("mw2 %s", ev.Name)
 			if ev.Name == "answered" {
 				// A middleware may answer in the handler's place.
 				ev.Ack("from middleware")
-				next(errors.New("answered"))
-				return
+				return errors.New("answered")
 			}
-			go next(nil) // asynchronous
+			// A middleware may block: it waits here for another
+			// goroutine's work.
+			done := make(chan struct{})
+			go func() { close(done) }()
+			<-done
+			return nil
 		})
 		s.OnAny(func(event string, _ Args) { log.add("any %s", event) })
 		s.OnError(func(err error) { errs <- err })
@@ -242,11 +245,11 @@ func TestPacketMiddlewarePanic(t *testing.T) {
 	defer ts.Close()
 	errs := make(chan error, 1)
 	ts.io.OnConnection(func(s *Socket) {
-		s.Use(func(ev *Event, next func(error)) {
+		s.Use(func(ev *Event) error {
 			if ev.Name == "boom" {
 				panic("middleware panic")
 			}
-			next(nil)
+			return nil
 		})
 		s.OnError(func(err error) { errs <- err })
 		s.On("boom", func() { t.Error("handler ran after its middleware panicked") })

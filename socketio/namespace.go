@@ -12,11 +12,12 @@ import (
 )
 
 // Middleware runs when a client connects to a namespace, before the
-// connection handlers. It calls next once: with nil to let the client in,
-// or with an error to refuse it; the client's connect_error handler gets
-// the error's message (and a ConnectError's Data). The socket's
-// Handshake holds the auth payload, headers, query and address.
-type Middleware func(s *Socket, next func(error))
+// connection handlers, in a goroutine of the connection's own: it may
+// block (to ask a database, say). It returns nil to let the client in, or
+// an error to refuse it; the client's connect_error handler gets the
+// error's message (and a ConnectError's Data). The socket's Handshake
+// holds the auth payload, headers, query and address.
+type Middleware func(s *Socket) error
 
 // Namespace is a communication channel of the server (like "/" or
 // "/chat") with its own sockets, rooms, middlewares and handlers. A
@@ -54,7 +55,7 @@ func (n *Namespace) dropChild(c *Namespace) {
 func newNamespace(s *Server, name string) *Namespace {
 	n := &Namespace{server: s, name: name, sockets: make(map[string]*Socket)}
 	if name != "" {
-		n.adapter = s.opts.Adapter(n)
+		n.adapter = s.opts.Adapter(adapterView{n})
 	}
 	return n
 }
@@ -85,17 +86,21 @@ func (n *Namespace) Server() *Server { return n.server }
 func (n *Namespace) Adapter() adapter.Adapter { return n.adapter }
 
 // Use adds a middleware, run in the order added.
-func (n *Namespace) Use(fn Middleware) *Namespace {
+func (n *Namespace) Use(fn Middleware) {
 	n.mu.Lock()
 	n.middlewares = append(n.middlewares, fn)
 	n.mu.Unlock()
-	return n
 }
 
 // OnConnection adds a handler called with each socket that connects,
-// after the middlewares let it in. Events from the client wait until the
-// connection handlers have returned, so handlers set on the socket there
-// miss nothing.
+// after the middlewares let it in. The client is told it is connected
+// once the connection handlers have returned, as the Node server tells it
+// in the same tick as its synchronous handlers: whatever they did (rooms
+// joined, listeners added, data set) is in place before the client can
+// act on its connection, and the client's events wait for them. So a
+// handler that blocks delays its own client's connection: run slow work
+// in a goroutine of its own. (EmitWithAck to the socket itself, whose
+// answer could not come otherwise, tells the client at once.)
 func (n *Namespace) OnConnection(fn func(*Socket)) {
 	n.mu.Lock()
 	n.onConn = append(n.onConn, fn)
@@ -146,32 +151,32 @@ func (n *Namespace) LocalSocket(id string) *Socket {
 
 // Broadcasting, from the namespace.
 
-func (n *Namespace) operator() *BroadcastOperator { return &BroadcastOperator{nsp: n} }
+func (n *Namespace) operator() BroadcastOperator { return BroadcastOperator{nsp: n} }
 
 // To selects the sockets in any of rooms.
-func (n *Namespace) To(rooms ...string) *BroadcastOperator { return n.operator().To(rooms...) }
+func (n *Namespace) To(rooms ...string) BroadcastOperator { return n.operator().To(rooms...) }
 
 // In is To.
-func (n *Namespace) In(rooms ...string) *BroadcastOperator { return n.To(rooms...) }
+func (n *Namespace) In(rooms ...string) BroadcastOperator { return n.To(rooms...) }
 
 // Except selects the sockets in none of rooms.
-func (n *Namespace) Except(rooms ...string) *BroadcastOperator {
+func (n *Namespace) Except(rooms ...string) BroadcastOperator {
 	return n.operator().Except(rooms...)
 }
 
 // Volatile selects the sockets that can take the packet at once.
-func (n *Namespace) Volatile() *BroadcastOperator { return n.operator().Volatile() }
+func (n *Namespace) Volatile() BroadcastOperator { return n.operator().Volatile() }
 
 // Local keeps a broadcast on this node.
-func (n *Namespace) Local() *BroadcastOperator { return n.operator().Local() }
+func (n *Namespace) Local() BroadcastOperator { return n.operator().Local() }
 
 // Compress sets whether the packet may be compressed.
-func (n *Namespace) Compress(compress bool) *BroadcastOperator {
+func (n *Namespace) Compress(compress bool) BroadcastOperator {
 	return n.operator().Compress(compress)
 }
 
 // Timeout bounds the wait for acknowledgements of EmitWithAck.
-func (n *Namespace) Timeout(d time.Duration) *BroadcastOperator { return n.operator().Timeout(d) }
+func (n *Namespace) Timeout(d time.Duration) BroadcastOperator { return n.operator().Timeout(d) }
 
 // Emit sends an event to every socket of the namespace.
 func (n *Namespace) Emit(event string, args ...any) error { return n.operator().Emit(event, args...) }
@@ -200,13 +205,14 @@ func (n *Namespace) DisconnectSockets(close bool) error {
 }
 
 // ServerSideEmit sends an event to the same namespace of the other nodes
-// of the cluster, whose handlers set with On receive it.
-func (n *Namespace) ServerSideEmit(event string, args ...any) error {
+// of the cluster, whose handlers set with On receive it. ctx bounds the
+// time the adapter may take to send it.
+func (n *Namespace) ServerSideEmit(ctx context.Context, event string, args ...any) error {
 	if parser.IsReservedEvent(event) {
 		return ErrReservedEvent
 	}
 	for _, t := range n.targets() {
-		if _, err := t.adapter.ServerSideEmit(context.Background(), event, args, nil); err != nil {
+		if _, err := t.adapter.ServerSideEmit(ctx, event, args, nil); err != nil {
 			return err
 		}
 	}
@@ -219,8 +225,8 @@ const DefaultServerSideAckTimeout = 5 * time.Second
 
 // ServerSideEmitWithAck is ServerSideEmit waiting for one answer from each
 // other node, until ctx is done or the server's AckTimeout (else
-// DefaultServerSideAckTimeout) passes. It returns the answers received, and ErrAckTimeout when some
-// were missing.
+// DefaultServerSideAckTimeout) passes. It returns the answers received,
+// and ErrAckTimeout when some were missing.
 func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
 	if parser.IsReservedEvent(event) {
 		return nil, ErrReservedEvent
@@ -237,45 +243,15 @@ func (n *Namespace) ServerSideEmitWithAck(ctx context.Context, event string, arg
 		ctx, cancelDefault = context.WithTimeout(ctx, DefaultServerSideAckTimeout)
 		defer cancelDefault()
 	}
-	var (
-		mu      sync.Mutex
-		answers []Args
-		want    = -1
-		done    = make(chan struct{})
-	)
-	check := func() {
-		if want >= 0 && len(answers) >= want {
-			select {
-			case <-done:
-			default:
-				close(done)
-			}
-		}
-	}
-	expected, err := n.adapter.ServerSideEmit(ctx, event, args, func(a []parser.Value) {
-		mu.Lock()
-		answers = append(answers, Args(a))
-		check()
-		mu.Unlock()
-	})
+	col := newAckCollector()
+	col.expect(1)
+	expected, err := n.adapter.ServerSideEmit(ctx, event, args, col.onAck)
 	if err != nil {
 		return nil, err
 	}
-	mu.Lock()
-	want = expected
-	check()
-	mu.Unlock()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	out := append([]Args(nil), answers...)
-	if len(out) < want {
-		return out, ackError(ctx)
-	}
-	return out, nil
+	col.onCount(expected)
+	col.seal()
+	return col.wait(ctx)
 }
 
 // targets are the namespaces a broadcast from n reaches: n, or a
@@ -289,43 +265,8 @@ func (n *Namespace) targets() []*Namespace {
 	return append([]*Namespace(nil), n.children...)
 }
 
-// adapter.Namespace
-
-// Encode implements adapter.Namespace.
-func (n *Namespace) Encode(p *parser.SocketPacket) ([]parser.Message, error) {
-	return n.server.parser.Encode(p)
-}
-
-// NextAckID implements adapter.Namespace.
-func (n *Namespace) NextAckID() uint64 { return n.ids.Add(1) - 1 }
-
-// Socket implements adapter.Namespace.
-func (n *Namespace) Socket(id string) adapter.Socket {
-	if s := n.LocalSocket(id); s != nil {
-		return s
-	}
-	return nil
-}
-
-// OnServerSideEmit implements adapter.Namespace.
-func (n *Namespace) OnServerSideEmit(event string, args []parser.Value, ack func(args ...any)) {
-	n.mu.RLock()
-	hs := n.serverSide[event]
-	n.mu.RUnlock()
-	var a Ack
-	if ack != nil {
-		var once sync.Once
-		a = func(args ...any) error {
-			once.Do(func() { ack(args...) })
-			return nil
-		}
-	}
-	for _, h := range hs {
-		if err := n.server.safeCall(func() error { return h.call(Args(args), a) }); err != nil {
-			n.server.log.Warn("socketio: server-side event handler failed", "nsp", n.name, "event", event, "err", err)
-		}
-	}
-}
+// nextAckID returns a fresh acknowledgement id.
+func (n *Namespace) nextAckID() uint64 { return n.ids.Add(1) - 1 }
 
 // Connecting.
 
@@ -339,7 +280,10 @@ func (n *Namespace) add(c *client, auth any) {
 		s = newSocket(n, c, auth, nil)
 	}
 	if !(s.recovered && n.server.opts.ConnectionStateRecovery.SkipMiddlewares) {
-		if err := n.runMiddlewares(s); err != nil {
+		n.mu.RLock()
+		mws := n.middlewares
+		n.mu.RUnlock()
+		if err := runMiddlewares(n.server, mws, s, "middleware"); err != nil {
 			c.refused(n.name)
 			// A recovered socket was put back in its rooms already.
 			s.leaveAll()
@@ -348,7 +292,7 @@ func (n *Namespace) add(c *client, auth any) {
 			if errors.As(err, &ce) {
 				data = ce.Data
 			}
-			c.writePacket(&parser.SocketPacket{Type: parser.SocketPacketConnectError, Namespace: n.name, Data: c.connectErrorData(err.Error(), data)}, false)
+			c.writePacket(&parser.SocketPacket{Type: parser.SocketPacketConnectError, Namespace: n.name, Data: c.connectErrorData(err.Error(), data)})
 			return
 		}
 	}
@@ -358,7 +302,7 @@ func (n *Namespace) add(c *client, auth any) {
 	s.mu.Lock()
 	s.connected = true
 	s.mu.Unlock()
-	s.joinOwn()
+	s.addRooms([]string{s.id})
 	if !c.attach(s) {
 		s.mu.Lock()
 		s.connected = false
@@ -367,7 +311,6 @@ func (n *Namespace) add(c *client, auth any) {
 		n.remove(s)
 		return
 	}
-	s.onConnect()
 	if obs := n.server.observed(); obs != nil {
 		n.server.notifySocketConnected(obs, s)
 	}
@@ -375,10 +318,9 @@ func (n *Namespace) add(c *client, auth any) {
 	handlers := n.onConn
 	n.mu.RUnlock()
 	for _, fn := range handlers {
-		if err := n.server.safeCall(func() error { fn(s); return nil }); err != nil {
-			n.server.log.Error("socketio: connection handler failed", "nsp", n.name, "err", err)
-		}
+		n.server.callSocket(fn, s)
 	}
+	s.acknowledgeConnect()
 	s.drain()
 }
 
@@ -397,35 +339,11 @@ func (n *Namespace) restore(c *client, auth any) *Socket {
 	// offset: it gets every event since it connected (the reference
 	// recovers nobody then).
 	offset, _ := m["offset"].(string)
-	session, err := n.adapter.RestoreSession(pid, offset)
+	session, err := n.adapter.RestoreSession(context.Background(), pid, offset)
 	if err != nil || session == nil {
 		return nil
 	}
 	return newSocket(n, c, auth, session)
-}
-
-// runMiddlewares runs the middlewares in order until one refuses.
-func (n *Namespace) runMiddlewares(s *Socket) error {
-	n.mu.RLock()
-	mws := n.middlewares
-	n.mu.RUnlock()
-	for _, mw := range mws {
-		result := make(chan error, 1)
-		var once sync.Once
-		next := func(err error) { once.Do(func() { result <- err }) }
-		if err := n.server.safeCall(func() error { mw(s, next); return nil }); err != nil {
-			return err
-		}
-		select {
-		case err := <-result:
-			if err != nil {
-				return err
-			}
-		case <-s.client.sess.Done():
-			return ErrDisconnected
-		}
-	}
-	return nil
 }
 
 // remove forgets a socket, and an empty dynamic namespace with it when

@@ -29,7 +29,7 @@ func recoveryServer(t *testing.T, ro *RecoveryOptions) (*testServer, chan *Socke
 }
 
 // lastString decodes the last argument of an event: its offset.
-func lastString(t *testing.T, e eventPacket) string {
+func lastString(t *testing.T, e wireEvent) string {
 	t.Helper()
 	var s string
 	e.arg(t, len(e.args)-1, &s)
@@ -272,12 +272,12 @@ func TestRecoveryMiddlewares(t *testing.T) {
 			ts, conns, reasons := recoveryServer(t, &RecoveryOptions{SkipMiddlewares: skip})
 			defer ts.Close()
 			var calls atomic.Int32
-			ts.io.Use(func(s *Socket, next func(error)) {
+			ts.io.Use(func(s *Socket) error {
 				calls.Add(1)
 				if !s.Recovered() && s.Handshake().Auth.(map[string]any)["pid"] != nil {
 					t.Error("a middleware sees a socket coming back as not recovered")
 				}
-				next(nil)
+				return nil
 			})
 			c := ts.dial()
 			r := c.connect("/", nil)
@@ -304,12 +304,11 @@ func TestRecoveryRefusedByMiddleware(t *testing.T) {
 	defer leakcheck.Check(t)()
 	ts, conns, reasons := recoveryServer(t, nil)
 	defer ts.Close()
-	ts.io.Use(func(s *Socket, next func(error)) {
+	ts.io.Use(func(s *Socket) error {
 		if s.Recovered() {
-			next(NewConnectError("no way back", nil))
-			return
+			return NewConnectError("no way back", nil)
 		}
-		next(nil)
+		return nil
 	})
 	c := ts.dial()
 	r := c.connect("/", nil)
@@ -344,7 +343,7 @@ func TestRecoveryOverShutdown(t *testing.T) {
 	if got := recv(t, reasons); got != ReasonServerShutdown {
 		t.Fatalf("reason %q", got)
 	}
-	session, err := ts.io.Of("/").Adapter().RestoreSession(r.PID, "")
+	session, err := ts.io.Of("/").Adapter().RestoreSession(context.Background(), r.PID, "")
 	if err != nil || session.SID != s.ID() {
 		t.Fatalf("RestoreSession = %+v, %v", session, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/duplexio/duplex/adapter"
 	"github.com/duplexio/duplex/engineio"
 	"github.com/duplexio/duplex/internal/gopool"
+	"github.com/duplexio/duplex/internal/waitgroup"
 	"github.com/duplexio/duplex/parser"
 )
 
@@ -108,14 +109,16 @@ type Server struct {
 	parser parser.Parser
 	log    *slog.Logger
 
+	main *Namespace // "/", which the Server's own methods act on
+
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace
 	parents []*parentNamespace
 	dynamic int // namespaces created by parents
 	closed  bool
 
-	work workGroup    // goroutines running handlers
-	pool *gopool.Pool // runs them
+	work waitgroup.Group // goroutines running handlers
+	pool *gopool.Pool    // runs them
 
 	observers atomic.Pointer[[]*Observer] // nil when there are none (Observe)
 }
@@ -163,8 +166,8 @@ func NewServer(opts *Options) *Server {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{opts: o, parser: o.Parser, log: log, nsps: make(map[string]*Namespace), pool: gopool.New(time.Second, 256)}
-	s.engine = engineio.NewServer(engineHandler{s}, &o.Options)
-	s.Of("/")
+	s.engine = engineio.NewServer(engineio.HandlerFunc(s.onOpen), &o.Options)
+	s.main = s.Of("/")
 	return s
 }
 
@@ -230,9 +233,7 @@ func (s *Server) namespaceFor(name string, auth any) *Namespace {
 		return nil
 	}
 	for _, p := range parents {
-		// User code, run by the session's reader: a panic must not stop it.
-		matched := false
-		if s.safeCall(func() error { matched = p.match(name, auth); return nil }) != nil || !matched {
+		if !s.matches(p, name, auth) {
 			continue
 		}
 		s.mu.Lock()
@@ -288,66 +289,67 @@ func (s *Server) Namespaces() []*Namespace {
 	return out
 }
 
-// OnConnection sets the connection handler of the main namespace "/".
-func (s *Server) OnConnection(fn func(*Socket)) { s.Of("/").OnConnection(fn) }
+// OnConnection adds a connection handler to the main namespace "/"; see
+// Namespace.OnConnection.
+func (s *Server) OnConnection(fn func(*Socket)) { s.main.OnConnection(fn) }
 
 // Use adds a middleware to the main namespace.
-func (s *Server) Use(fn Middleware) { s.Of("/").Use(fn) }
+func (s *Server) Use(fn Middleware) { s.main.Use(fn) }
 
 // To selects the sockets of the main namespace in rooms.
-func (s *Server) To(rooms ...string) *BroadcastOperator { return s.Of("/").To(rooms...) }
+func (s *Server) To(rooms ...string) BroadcastOperator { return s.main.To(rooms...) }
 
 // In is To.
-func (s *Server) In(rooms ...string) *BroadcastOperator { return s.To(rooms...) }
+func (s *Server) In(rooms ...string) BroadcastOperator { return s.To(rooms...) }
 
 // Except selects the sockets of the main namespace not in rooms.
-func (s *Server) Except(rooms ...string) *BroadcastOperator { return s.Of("/").Except(rooms...) }
+func (s *Server) Except(rooms ...string) BroadcastOperator { return s.main.Except(rooms...) }
 
 // Emit sends an event to every socket of the main namespace.
-func (s *Server) Emit(event string, args ...any) error { return s.Of("/").Emit(event, args...) }
+func (s *Server) Emit(event string, args ...any) error { return s.main.Emit(event, args...) }
 
 // Volatile selects the sockets of the main namespace that can take an
 // event at once.
-func (s *Server) Volatile() *BroadcastOperator { return s.Of("/").Volatile() }
+func (s *Server) Volatile() BroadcastOperator { return s.main.Volatile() }
 
 // Compress sets the compress flag of a broadcast to the main namespace.
-func (s *Server) Compress(compress bool) *BroadcastOperator { return s.Of("/").Compress(compress) }
+func (s *Server) Compress(compress bool) BroadcastOperator { return s.main.Compress(compress) }
 
 // Local keeps a broadcast on this node.
-func (s *Server) Local() *BroadcastOperator { return s.Of("/").Local() }
+func (s *Server) Local() BroadcastOperator { return s.main.Local() }
 
 // Timeout bounds the wait of EmitWithAck.
-func (s *Server) Timeout(d time.Duration) *BroadcastOperator { return s.Of("/").Timeout(d) }
+func (s *Server) Timeout(d time.Duration) BroadcastOperator { return s.main.Timeout(d) }
 
 // EmitWithAck sends an event to every socket of the main namespace and
 // waits for their acknowledgements.
 func (s *Server) EmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
-	return s.Of("/").EmitWithAck(ctx, event, args...)
+	return s.main.EmitWithAck(ctx, event, args...)
 }
 
 // FetchSockets describes the sockets of the main namespace on every node.
 func (s *Server) FetchSockets(ctx context.Context) ([]*RemoteSocket, error) {
-	return s.Of("/").FetchSockets(ctx)
+	return s.main.FetchSockets(ctx)
 }
 
 // SocketsJoin makes every socket of the main namespace join rooms.
-func (s *Server) SocketsJoin(rooms ...string) error { return s.Of("/").SocketsJoin(rooms...) }
+func (s *Server) SocketsJoin(rooms ...string) error { return s.main.SocketsJoin(rooms...) }
 
 // SocketsLeave makes every socket of the main namespace leave rooms.
-func (s *Server) SocketsLeave(rooms ...string) error { return s.Of("/").SocketsLeave(rooms...) }
+func (s *Server) SocketsLeave(rooms ...string) error { return s.main.SocketsLeave(rooms...) }
 
 // DisconnectSockets disconnects every socket of the main namespace.
-func (s *Server) DisconnectSockets(close bool) error { return s.Of("/").DisconnectSockets(close) }
+func (s *Server) DisconnectSockets(close bool) error { return s.main.DisconnectSockets(close) }
 
 // ServerSideEmit sends an event to the main namespace of the other nodes.
-func (s *Server) ServerSideEmit(event string, args ...any) error {
-	return s.Of("/").ServerSideEmit(event, args...)
+func (s *Server) ServerSideEmit(ctx context.Context, event string, args ...any) error {
+	return s.main.ServerSideEmit(ctx, event, args...)
 }
 
 // ServerSideEmitWithAck is ServerSideEmit waiting for one answer from each
 // other node; see Namespace.ServerSideEmitWithAck.
 func (s *Server) ServerSideEmitWithAck(ctx context.Context, event string, args ...any) ([]Args, error) {
-	return s.Of("/").ServerSideEmitWithAck(ctx, event, args...)
+	return s.main.ServerSideEmitWithAck(ctx, event, args...)
 }
 
 // Shutdown disconnects every socket with ReasonServerShutdown, closes the
@@ -371,7 +373,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 	}
 	err := s.engine.Shutdown(ctx)
-	werr := s.work.wait(ctx)
+	werr := s.work.Wait(ctx)
 	if werr == nil {
 		s.pool.Close()
 	} else if err == nil {
@@ -388,32 +390,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close is Shutdown without a deadline.
 func (s *Server) Close() error { return s.Shutdown(context.Background()) }
 
-// engineHandler receives the Engine.IO sessions.
-type engineHandler struct{ s *Server }
-
-func (h engineHandler) OnOpen(sess *engineio.Session) {
-	c := newClient(h.s, sess)
-	sess.SetData(c)
-	if obs := h.s.observed(); obs != nil {
-		h.s.notifyConnectionOpened(obs, sess)
+// onOpen is the engine's Handler: each new session gets a client, which
+// receives the session's messages and its close.
+func (s *Server) onOpen(conn engineio.Conn) engineio.SessionHandler {
+	c := newClient(s, conn)
+	if obs := s.observed(); obs != nil {
+		s.notifyConnectionOpened(obs, conn)
 	}
-	if sess.Protocol() == parser.ProtocolV3 {
+	if conn.Protocol() == parser.ProtocolV3 {
 		// socket.io 2.x clients are in "/" from the start.
 		c.connect("/", map[string]any{})
 	}
+	return c
 }
 
-func (h engineHandler) OnMessage(sess *engineio.Session, data []byte, binary bool) {
-	if c, ok := sess.Data().(*client); ok {
-		c.onMessage(data, binary)
-	}
-}
-
-func (h engineHandler) OnClose(sess *engineio.Session, reason engineio.Reason) {
-	if c, ok := sess.Data().(*client); ok {
-		c.onClose(Reason(reason))
-	}
-	if obs := h.s.observed(); obs != nil {
-		h.s.notifyConnectionClosed(obs, sess, Reason(reason))
-	}
+// matches runs a parent namespace's match function, user code run by the
+// session's reader: a panic in it is no match.
+func (s *Server) matches(p *parentNamespace, name string, auth any) (matched bool) {
+	defer s.recovered(nil, "namespace match function")
+	return p.match(name, auth)
 }

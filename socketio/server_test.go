@@ -83,7 +83,7 @@ func TestServerShortcuts(t *testing.T) {
 	}
 
 	// With one node, server-side emits reach nobody.
-	if err := ts.io.ServerSideEmit("ev", 1); err != nil {
+	if err := ts.io.ServerSideEmit(ctx, "ev", 1); err != nil {
 		t.Fatal(err)
 	}
 	answers, err := ts.io.Of("/").ServerSideEmitWithAck(ctx, "ev")
@@ -108,7 +108,15 @@ func TestServerShortcuts(t *testing.T) {
 
 func TestServerSideHandlers(t *testing.T) {
 	defer leakcheck.Check(t)()
-	ts := newTestServer(t, nil)
+	// The adapter hands events from other nodes to the namespace it was
+	// made with.
+	var view adapter.Namespace
+	ts := newTestServer(t, &Options{Adapter: func(nsp adapter.Namespace) adapter.Adapter {
+		if nsp.Name() == "/" {
+			view = nsp
+		}
+		return adapter.NewMemory(nsp, adapter.MemoryOptions{})
+	}})
 	defer ts.Close()
 	nsp := ts.io.Of("/")
 	got := make(chan string, 4)
@@ -124,7 +132,7 @@ func TestServerSideHandlers(t *testing.T) {
 	nsp.On("hello", func() { got <- "second handler" })
 
 	args := decodeArgs(t, `2["x","bob",2]`)
-	nsp.OnServerSideEmit("hello", args, nil)
+	view.OnServerSideEmit("hello", args, nil)
 	if g := recv(t, got); g != "bob 2 ack=false" {
 		t.Fatal(g)
 	}
@@ -132,13 +140,13 @@ func TestServerSideHandlers(t *testing.T) {
 		t.Fatal(g)
 	}
 	var answers [][]any
-	nsp.OnServerSideEmit("hello", args, func(a ...any) { answers = append(answers, a) })
+	view.OnServerSideEmit("hello", args, func(a ...any) { answers = append(answers, a) })
 	recv(t, got)
 	recv(t, got)
 	if len(answers) != 1 || fmt.Sprint(answers[0]) != "[hi bob]" {
 		t.Fatalf("answers %v, want one", answers)
 	}
-	nsp.OnServerSideEmit("unknown", nil, nil)
+	view.OnServerSideEmit("unknown", nil, nil)
 }
 
 // decodeArgs decodes the arguments of an EVENT packet.
@@ -390,9 +398,9 @@ func TestMiddlewareJoinThenRefuse(t *testing.T) {
 	defer leakcheck.Check(t)()
 	ts := newTestServer(t, nil)
 	defer ts.Close()
-	ts.io.Use(func(s *Socket, next func(error)) {
+	ts.io.Use(func(s *Socket) error {
 		s.Join("vip")
-		next(errors.New("no"))
+		return errors.New("no")
 	})
 	c := ts.dial()
 	c.send("0")

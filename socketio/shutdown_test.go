@@ -162,7 +162,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	for _, p := range quiet {
 		waitFor(t, "the quiet clients' polls pending", func() bool {
 			sess := ts.io.Engine().Session(p.sid)
-			return sess != nil && sess.Writable()
+			return sess != nil && writable(sess)
 		})
 	}
 

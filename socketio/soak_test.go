@@ -642,7 +642,7 @@ func (sk *soak) pollVanishGet(ctx context.Context, hc *http.Client, id, n int) e
 	// Wait for the poll to be pending (the session is writable then), so
 	// that the drop comes in the middle of it.
 	sess := sk.ts.io.Engine().Session(p.sid)
-	for deadline := time.Now().Add(10 * time.Second); sess != nil && !sess.Writable() && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(10 * time.Second); sess != nil && !writable(sess) && time.Now().Before(deadline); {
 		time.Sleep(time.Millisecond)
 	}
 	return nil

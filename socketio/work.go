@@ -1,80 +1,82 @@
 package socketio
 
 import (
-	"context"
 	"fmt"
 	"runtime/debug"
-	"sync"
-	"time"
 )
 
-// workGroup counts the goroutines that run handlers, so that Shutdown can
-// wait for them.
-type workGroup struct {
-	mu   sync.Mutex
-	n    int
-	idle chan struct{} // closed when n drops to zero while someone waits
-}
+// User code runs through the functions below, each with a deferred
+// recovered: a panic in one handler is logged and turned into an error, so
+// that it cannot bring the server down. They take what the call needs as
+// arguments rather than a closure, so that calling a handler allocates
+// nothing.
 
-func (w *workGroup) add() {
-	w.mu.Lock()
-	w.n++
-	w.mu.Unlock()
-}
-
-func (w *workGroup) done() {
-	w.mu.Lock()
-	w.n--
-	if w.n == 0 && w.idle != nil {
-		close(w.idle)
-		w.idle = nil
-	}
-	w.mu.Unlock()
-}
-
-// wait returns when no goroutine runs, or ctx is done.
-func (w *workGroup) wait(ctx context.Context) error {
-	w.mu.Lock()
-	if w.n == 0 {
-		w.mu.Unlock()
-		return nil
-	}
-	if w.idle == nil {
-		w.idle = make(chan struct{})
-	}
-	idle := w.idle
-	w.mu.Unlock()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+// recovered is deferred around a call of user code: it turns a panic into
+// *err, logged.
+func (s *Server) recovered(err *error, what string) {
+	if r := recover(); r != nil {
+		if err != nil {
+			*err = fmt.Errorf("socketio: panic in %s: %v", what, r)
+		}
+		s.log.Error("socketio: "+what+" panicked", "panic", r, "stack", string(debug.Stack()))
 	}
 }
 
-// safeCall runs user code, turning a panic into an error so that one
-// handler cannot bring the server down.
-func (s *Server) safeCall(fn func() error) (err error) {
+// callHandler runs an event handler, logging its error.
+func (s *Server) callHandler(h *handler, nsp, event string, args Args, a Ack) {
+	var err error
 	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("socketio: panic in handler: %v", r)
-			s.log.Error("socketio: handler panicked", "panic", r, "stack", string(debug.Stack()))
+		if err != nil {
+			s.log.Warn("socketio: event handler failed", "nsp", nsp, "event", event, "err", err)
 		}
 	}()
-	return fn()
+	defer s.recovered(&err, "event handler")
+	err = h.call(args, a)
 }
 
-// ackContext bounds ctx by the timeout d, or else by the server's
-// AckTimeout.
-func (s *Server) ackContext(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
-	if ctx == nil {
-		ctx = context.Background()
+// callAny runs an OnAny listener.
+func (s *Server) callAny(fn AnyListener, event string, args Args) {
+	defer s.recovered(nil, "any listener")
+	fn(event, args)
+}
+
+// callAnyOut runs an OnAnyOutgoing listener.
+func (s *Server) callAnyOut(fn OutgoingListener, event string, args []any) {
+	defer s.recovered(nil, "outgoing listener")
+	fn(event, args)
+}
+
+// callError runs an OnError handler.
+func (s *Server) callError(fn func(error), err error) {
+	defer s.recovered(nil, "error handler")
+	fn(err)
+}
+
+// callReason runs an OnDisconnecting or OnDisconnect handler.
+func (s *Server) callReason(fn func(Reason), reason Reason) {
+	defer s.recovered(nil, "disconnect handler")
+	fn(reason)
+}
+
+// callSocket runs a connection handler.
+func (s *Server) callSocket(fn func(*Socket), sock *Socket) {
+	defer s.recovered(nil, "connection handler")
+	fn(sock)
+}
+
+// runMiddlewares runs a chain of middlewares (a namespace's, for a
+// connection; a socket's, for an event) on v, in order, until one returns
+// an error, which it returns; a panic is such an error.
+func runMiddlewares[T any, M ~func(T) error](s *Server, mws []M, v T, what string) error {
+	for _, mw := range mws {
+		if err := callMiddleware(s, mw, v, what); err != nil {
+			return err
+		}
 	}
-	if d <= 0 {
-		d = s.opts.AckTimeout
-	}
-	if d > 0 {
-		return context.WithTimeout(ctx, d)
-	}
-	return context.WithCancel(ctx)
+	return nil
+}
+
+func callMiddleware[T any, M ~func(T) error](s *Server, mw M, v T, what string) (err error) {
+	defer s.recovered(&err, what)
+	return mw(v)
 }

@@ -343,7 +343,7 @@ func TestClusterServerSideEmit(t *testing.T) {
 	forEachKind(t, func(t *testing.T, k kind) {
 		cl := startCluster(t, k)
 		n0 := cl.nodes[0].io.Of("/")
-		if err := n0.ServerSideEmit("hello", "plain"); err != nil {
+		if err := n0.ServerSideEmit(context.Background(), "hello", "plain"); err != nil {
 			t.Fatal(err)
 		}
 		for _, n := range cl.nodes[1:] {

@@ -2,8 +2,6 @@ package redisadapter
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"sync"
@@ -32,12 +30,6 @@ const (
 	maxBackoff             = 5 * time.Second
 	receiveTimeout         = 30 * time.Second
 )
-
-func randomHex(n int) string {
-	b := make([]byte, (n+1)/2)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)[:n]
-}
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
 

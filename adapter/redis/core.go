@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/internal/randid"
 	"github.com/duplexio/duplex/parser"
 )
 
@@ -136,7 +138,7 @@ func (c *core) eventPacket(p *parser.SocketPacket) (map[string]any, error) {
 
 // Broadcast implements adapter.Adapter: the packet goes to the other nodes
 // through Redis and to the local sockets at once.
-func (c *core) Broadcast(p *parser.SocketPacket, opts *adapter.BroadcastOptions) error {
+func (c *core) Broadcast(ctx context.Context, p *parser.SocketPacket, opts *adapter.BroadcastOptions) error {
 	if opts == nil {
 		opts = &adapter.BroadcastOptions{}
 	}
@@ -148,7 +150,7 @@ func (c *core) Broadcast(p *parser.SocketPacket, opts *adapter.BroadcastOptions)
 		}
 		sendErr = c.proto.send(&op{kind: opBroadcast, packet: pkt, opts: opts})
 	}
-	if err := c.Memory.Broadcast(p, opts); err != nil {
+	if err := c.Memory.Broadcast(ctx, p, opts); err != nil {
 		return err
 	}
 	return sendErr
@@ -156,8 +158,9 @@ func (c *core) Broadcast(p *parser.SocketPacket, opts *adapter.BroadcastOptions)
 
 // BroadcastWithAck implements adapter.Adapter. Each other node reports
 // how many sockets it reached, then relays their answers; only the first
-// argument of each answer crosses nodes, as with the Node adapters.
-func (c *core) BroadcastWithAck(p *parser.SocketPacket, opts *adapter.BroadcastOptions, onCount func(int), onAck func([]parser.Value)) error {
+// argument of each answer crosses nodes, as with the Node adapters. When
+// ctx is done, answers from other nodes are no longer taken.
+func (c *core) BroadcastWithAck(ctx context.Context, p *parser.SocketPacket, opts *adapter.BroadcastOptions, onCount func(int), onAck func([]parser.Value)) error {
 	if opts == nil {
 		opts = &adapter.BroadcastOptions{}
 	}
@@ -167,7 +170,7 @@ func (c *core) BroadcastWithAck(p *parser.SocketPacket, opts *adapter.BroadcastO
 		if err != nil {
 			return err
 		}
-		id := randomHex(16)
+		id := randid.Hex(16)
 		// There is no telling when every answer is in: forget the request
 		// when the broadcast's timeout is over.
 		wait := opts.Flags.Timeout
@@ -179,9 +182,10 @@ func (c *core) BroadcastWithAck(p *parser.SocketPacket, opts *adapter.BroadcastO
 		c.acks[id] = req
 		req.timer = time.AfterFunc(wait+time.Second, func() { c.forgetAck(id) })
 		c.mu.Unlock()
+		context.AfterFunc(ctx, func() { c.forgetAck(id) })
 		sendErr = c.proto.send(&op{kind: opBroadcast, requestID: id, packet: pkt, opts: opts})
 	}
-	if err := c.Memory.BroadcastWithAck(p, opts, onCount, onAck); err != nil {
+	if err := c.Memory.BroadcastWithAck(ctx, p, opts, onCount, onAck); err != nil {
 		return err
 	}
 	return sendErr
@@ -189,7 +193,10 @@ func (c *core) BroadcastWithAck(p *parser.SocketPacket, opts *adapter.BroadcastO
 
 func (c *core) forgetAck(id string) {
 	c.mu.Lock()
-	delete(c.acks, id)
+	if req := c.acks[id]; req != nil {
+		req.timer.Stop()
+		delete(c.acks, id)
+	}
 	c.mu.Unlock()
 }
 
@@ -212,7 +219,7 @@ func (c *core) FetchSockets(ctx context.Context, opts *adapter.BroadcastOptions)
 	}
 	ctx, cancel := c.requestContext(ctx, opts.Flags.Timeout)
 	defer cancel()
-	id := randomHex(16)
+	id := randid.Hex(16)
 	req := &fetchRequest{expected: n - 1, sockets: local, done: make(chan struct{})}
 	c.mu.Lock()
 	if c.closed {
@@ -251,18 +258,18 @@ func (c *core) requestContext(ctx context.Context, d time.Duration) (context.Con
 }
 
 // AddSockets implements adapter.Adapter.
-func (c *core) AddSockets(opts *adapter.BroadcastOptions, rooms []string) error {
-	return c.selection(opJoin, opts, rooms, false, func() error { return c.Memory.AddSockets(opts, rooms) })
+func (c *core) AddSockets(ctx context.Context, opts *adapter.BroadcastOptions, rooms []string) error {
+	return c.selection(opJoin, opts, rooms, false, func() error { return c.Memory.AddSockets(ctx, opts, rooms) })
 }
 
 // DelSockets implements adapter.Adapter.
-func (c *core) DelSockets(opts *adapter.BroadcastOptions, rooms []string) error {
-	return c.selection(opLeave, opts, rooms, false, func() error { return c.Memory.DelSockets(opts, rooms) })
+func (c *core) DelSockets(ctx context.Context, opts *adapter.BroadcastOptions, rooms []string) error {
+	return c.selection(opLeave, opts, rooms, false, func() error { return c.Memory.DelSockets(ctx, opts, rooms) })
 }
 
 // DisconnectSockets implements adapter.Adapter.
-func (c *core) DisconnectSockets(opts *adapter.BroadcastOptions, close bool) error {
-	return c.selection(opDisconnect, opts, nil, close, func() error { return c.Memory.DisconnectSockets(opts, close) })
+func (c *core) DisconnectSockets(ctx context.Context, opts *adapter.BroadcastOptions, close bool) error {
+	return c.selection(opDisconnect, opts, nil, close, func() error { return c.Memory.DisconnectSockets(ctx, opts, close) })
 }
 
 func (c *core) selection(kind opKind, opts *adapter.BroadcastOptions, rooms []string, close bool, local func() error) error {
@@ -297,7 +304,7 @@ func (c *core) ServerSideEmit(ctx context.Context, event string, args []any, onA
 	if n <= 1 {
 		return 0, nil
 	}
-	id := randomHex(16)
+	id := randid.Hex(16)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -355,11 +362,11 @@ func (c *core) handle(o *op) {
 	case opBroadcast:
 		c.onBroadcast(o)
 	case opJoin:
-		_ = c.Memory.AddSockets(o.opts, o.rooms)
+		_ = c.Memory.AddSockets(context.Background(), o.opts, o.rooms)
 	case opLeave:
-		_ = c.Memory.DelSockets(o.opts, o.rooms)
+		_ = c.Memory.DelSockets(context.Background(), o.opts, o.rooms)
 	case opDisconnect:
-		_ = c.Memory.DisconnectSockets(o.opts, o.close)
+		_ = c.Memory.DisconnectSockets(context.Background(), o.opts, o.close)
 	case opFetch:
 		c.onFetch(o)
 	case opServerSideEmit:
@@ -408,19 +415,17 @@ func (c *core) handle(o *op) {
 	case opAllRooms:
 		c.answer(&op{kind: opAllRoomsResponse, to: o.from, requestID: o.requestID, rooms: c.Memory.Rooms()})
 	case opSocketJoin, opSocketLeave, opSocketDisconnect:
-		s := c.nsp.Socket(o.sid)
-		if s == nil {
+		if !c.nsp.Connected(o.sid) {
 			return
 		}
+		ids := []string{o.sid}
 		switch o.kind {
 		case opSocketJoin:
-			s.Join(o.rooms...)
+			c.nsp.Join(ids, o.rooms)
 		case opSocketLeave:
-			for _, r := range o.rooms {
-				s.Leave(r)
-			}
+			c.nsp.Leave(ids, o.rooms)
 		default:
-			s.Disconnect(o.close)
+			c.nsp.Disconnect(ids, o.close)
 		}
 		c.answer(&op{kind: opDone, to: o.from, requestID: o.requestID})
 	}
@@ -469,15 +474,32 @@ func (c *core) onBroadcast(o *op) {
 				p.Data = append(p.Data.([]any), o.offset)
 			}
 		}
-		if err := c.Memory.Broadcast(p, o.opts); err != nil {
+		if err := c.Memory.Broadcast(context.Background(), p, o.opts); err != nil {
 			c.log.Warn("redisadapter: cannot deliver a broadcast", "err", err)
 		}
 		return
 	}
 	from, id := o.from, o.requestID
-	err := c.Memory.BroadcastWithAck(p, o.opts, func(n int) {
+	// The requesting node waits for the answers as long as the broadcast's
+	// timeout; so do its sockets here, then they forget them.
+	wait := o.opts.Flags.Timeout
+	if wait <= 0 {
+		wait = time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	var answered, expected atomic.Int64
+	expected.Store(-1)
+	done := func() {
+		if n := expected.Load(); n >= 0 && answered.Load() >= n {
+			cancel()
+		}
+	}
+	err := c.Memory.BroadcastWithAck(ctx, p, o.opts, func(n int) {
+		expected.Store(int64(n))
+		done()
 		c.answer(&op{kind: opClientCount, to: from, requestID: id, count: n})
 	}, func(args []parser.Value) {
+		defer func() { answered.Add(1); done() }()
 		var first any
 		if len(args) > 0 {
 			v, err := normalize(args[0])
@@ -490,6 +512,7 @@ func (c *core) onBroadcast(o *op) {
 		c.answer(&op{kind: opAck, to: from, requestID: id, value: first})
 	})
 	if err != nil {
+		cancel()
 		c.log.Warn("redisadapter: cannot deliver a broadcast", "err", err)
 	}
 }

@@ -246,7 +246,7 @@ func TestMixedCluster(t *testing.T) {
 		exactly("z", nb)
 
 		// serverSideEmit both ways, with and without acks.
-		if err := g.io.Of("/").ServerSideEmit("hello", "plain-go"); err != nil {
+		if err := g.io.Of("/").ServerSideEmit(context.Background(), "hello", "plain-go"); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "Node got hello", func() bool { return slices.Contains(n.received(), "hello:plain-go") })

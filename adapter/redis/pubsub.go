@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/internal/randid"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -106,7 +107,7 @@ type pubSubAdapter struct {
 
 func newPubSub(rdb redis.UniversalClient, sub *subscriber, nsp adapter.Namespace, o Options) *pubSubAdapter {
 	a := &pubSubAdapter{
-		core: newCore(nsp, randomHex(6), o.Logger, o.RequestsTimeout, o.RecoveryWindow),
+		core: newCore(nsp, randid.Hex(6), o.Logger, o.RequestsTimeout, o.RecoveryWindow),
 		rdb:  rdb, sub: sub, opts: o,
 		channel:         o.Key + "#" + nsp.Name() + "#",
 		requestChannel:  o.Key + "-request#" + nsp.Name() + "#",

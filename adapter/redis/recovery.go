@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,15 +22,14 @@ var offsetPattern = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 
 // PersistSession implements adapter.Adapter: the session is kept in Redis
 // for the recovery window, for any node to restore.
-func (a *streamsAdapter) PersistSession(s *adapter.Session) {
+func (a *streamsAdapter) PersistSession(_ context.Context, s *adapter.Session) error {
 	window := a.f.opts.RecoveryWindow
 	if window <= 0 {
-		return
+		return nil
 	}
 	data, err := normalize(s.Data)
 	if err != nil {
-		a.log.Warn("redisadapter: cannot persist a session", "err", err)
-		return
+		return fmt.Errorf("redisadapter: persist session: %w", err)
 	}
 	rooms := s.Rooms
 	if rooms == nil {
@@ -37,16 +37,16 @@ func (a *streamsAdapter) PersistSession(s *adapter.Session) {
 	}
 	b, err := encodeMsgpack(map[string]any{"sid": s.SID, "pid": s.PID, "rooms": stringsToAny(rooms), "data": data})
 	if err != nil {
-		a.log.Warn("redisadapter: cannot persist a session", "err", err)
-		return
+		return fmt.Errorf("redisadapter: persist session: %w", err)
 	}
 	key, val := a.f.opts.SessionKeyPrefix+s.PID, base64.StdEncoding.EncodeToString(b)
 	err = a.pub.send(&pubItem{add: func(pipe redis.Pipeliner) redis.Cmder {
 		return pipe.Set(context.Background(), key, val, window)
 	}})
 	if err != nil {
-		a.log.Warn("redisadapter: cannot persist a session", "err", err)
+		return fmt.Errorf("redisadapter: persist session: %w", err)
 	}
+	return nil
 }
 
 // maxRestoreReads bounds the XRANGE calls of one restoration.
@@ -55,11 +55,11 @@ const maxRestoreReads = 100
 // RestoreSession implements adapter.Adapter: it takes the session from
 // Redis and reads the stream for the events the socket missed since
 // offset, which must still be in the stream.
-func (a *streamsAdapter) RestoreSession(pid, offset string) (*adapter.Session, error) {
+func (a *streamsAdapter) RestoreSession(ctx context.Context, pid, offset string) (*adapter.Session, error) {
 	if a.f.opts.RecoveryWindow <= 0 || !offsetPattern.MatchString(offset) {
 		return nil, adapter.ErrSessionNotFound
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
 	key := a.f.opts.SessionKeyPrefix + pid
 	var get *redis.StringCmd
@@ -140,7 +140,7 @@ func nextOffset(offset string) string {
 func includes(rooms, targets, excepted []string) bool {
 	in := func(list []string) bool {
 		for _, r := range list {
-			if contains(rooms, r) {
+			if slices.Contains(rooms, r) {
 				return true
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/internal/randid"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -101,7 +102,7 @@ type shardedAdapter struct {
 
 func newSharded(rdb redis.UniversalClient, sub *subscriber, nsp adapter.Namespace, o ShardedOptions) *shardedAdapter {
 	a := &shardedAdapter{
-		core: newCore(nsp, randomHex(16), o.Logger, o.RequestsTimeout, o.RecoveryWindow),
+		core: newCore(nsp, randid.Hex(16), o.Logger, o.RequestsTimeout, o.RecoveryWindow),
 		rdb:  rdb, sub: sub, opts: o,
 		channel: o.ChannelPrefix + "#" + nsp.Name() + "#",
 		members: make(map[string]int),
@@ -174,7 +175,7 @@ func (a *shardedAdapter) ownChannel(room, id string) bool {
 		// 20 characters long (the length of a socket id), so sockets' own
 		// rooms of another length (Engine.IO v3 clients outside "/") need
 		// their channel too.
-		return len(room) != 20 || room != id && a.nsp.Socket(room) == nil
+		return len(room) != 20 || room != id && !a.nsp.Connected(room)
 	}
 	return false
 }
@@ -209,44 +210,28 @@ func (a *shardedAdapter) track(id string, rooms []string, delta int) {
 	}
 }
 
-// AddAll implements adapter.Adapter.
-func (a *shardedAdapter) AddAll(id string, rooms ...string) {
-	before := a.Memory.SocketRooms(id)
-	a.core.AddAll(id, rooms...)
-	var added []string
-	seen := make(map[string]bool, len(rooms))
-	for _, r := range rooms {
-		if !seen[r] && !contains(before, r) {
-			added = append(added, r)
-		}
-		seen[r] = true
-	}
+// AddAll implements adapter.Adapter: a room that gets its first member
+// gets its channel.
+func (a *shardedAdapter) AddAll(id string, rooms ...string) []string {
+	added := a.core.AddAll(id, rooms...)
 	a.track(id, added, +1)
+	return added
 }
 
 // Del implements adapter.Adapter.
-func (a *shardedAdapter) Del(id, room string) {
-	in := contains(a.Memory.SocketRooms(id), room)
-	a.core.Del(id, room)
+func (a *shardedAdapter) Del(id, room string) bool {
+	in := a.core.Del(id, room)
 	if in {
 		a.track(id, []string{room}, -1)
 	}
+	return in
 }
 
 // DelAll implements adapter.Adapter.
-func (a *shardedAdapter) DelAll(id string) {
-	rooms := a.Memory.SocketRooms(id)
-	a.core.DelAll(id)
+func (a *shardedAdapter) DelAll(id string) []string {
+	rooms := a.core.DelAll(id)
 	a.track(id, rooms, -1)
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
+	return rooms
 }
 
 func (a *shardedAdapter) close() {

@@ -13,6 +13,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/internal/randid"
 	"github.com/duplexio/duplex/parser"
 	"github.com/redis/go-redis/v9"
 )
@@ -289,7 +290,7 @@ type streamsAdapter struct {
 func newStreams(f *streamsFactory, nsp adapter.Namespace) *streamsAdapter {
 	o := f.opts
 	a := &streamsAdapter{
-		core:   newCore(nsp, randomHex(16), o.Logger, o.RequestsTimeout, 0),
+		core:   newCore(nsp, randid.Hex(16), o.Logger, o.RequestsTimeout, 0),
 		f:      f,
 		stream: f.streamOf(nsp.Name()),
 		public: o.ChannelPrefix + "#" + nsp.Name() + "#",
@@ -422,12 +423,12 @@ func decodeEntry(values map[string]any) (map[string]any, error) {
 // stream, then sent to the local sockets, with its offset when recovery
 // is on. When Redis cannot be reached, the local sockets get it at once
 // and the other nodes once Redis is back.
-func (a *streamsAdapter) Broadcast(p *parser.SocketPacket, opts *adapter.BroadcastOptions) error {
+func (a *streamsAdapter) Broadcast(ctx context.Context, p *parser.SocketPacket, opts *adapter.BroadcastOptions) error {
 	if opts == nil {
 		opts = &adapter.BroadcastOptions{}
 	}
 	if opts.Flags.Local {
-		return a.Memory.Broadcast(p, opts)
+		return a.Memory.Broadcast(ctx, p, opts)
 	}
 	pkt, err := a.eventPacket(p)
 	if err != nil {
@@ -462,7 +463,7 @@ func (a *streamsAdapter) Broadcast(p *parser.SocketPacket, opts *adapter.Broadca
 }
 
 func (a *streamsAdapter) deliver(p *parser.SocketPacket, opts *adapter.BroadcastOptions) {
-	if err := a.Memory.Broadcast(p, opts); err != nil {
+	if err := a.Memory.Broadcast(context.Background(), p, opts); err != nil {
 		a.log.Warn("redisadapter: cannot deliver a broadcast", "err", err)
 	}
 }

@@ -134,7 +134,7 @@ func roomKey(room string) string { return "room:" + room }
 // parameter answers the client's callback and is nil when it asked for
 // none.
 func (c *chat) onConnection(s *socketio.Socket) {
-	c.log.Debug("connected", "sid", s.ID(), "transport", s.Session().TransportName())
+	c.log.Debug("connected", "sid", s.ID(), "transport", s.Conn().Transport().String())
 	s.On("join", func(name, room string, ack socketio.Ack) {
 		state, err := c.join(s, name, room)
 		reply(ack, state, err)
@@ -201,7 +201,7 @@ func (c *chat) join(s *socketio.Socket, name, room string) (roomState, error) {
 	state := c.stateLocked(room)
 	c.mu.Unlock()
 
-	c.log.Info("joined", "sid", s.ID(), "name", name, "room", room, "transport", s.Session().TransportName())
+	c.log.Info("joined", "sid", s.ID(), "name", name, "room", room, "transport", s.Conn().Transport().String())
 	c.announce(s, state, name+" joined")
 	return state, nil
 }

@@ -90,7 +90,7 @@ func newServer(name string, factory adapter.Factory, log *slog.Logger) *socketio
 		Options: engineio.Options{Logger: log},
 	})
 	io.OnConnection(func(s *socketio.Socket) {
-		log.Debug("connected", "sid", s.ID(), "transport", s.Session().TransportName())
+		log.Debug("connected", "sid", s.ID(), "transport", s.Conn().Transport().String())
 		s.On("whoami", func(ack socketio.Ack) { reply(ack, name, nil) })
 		s.On("nodes", func(ack socketio.Ack) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

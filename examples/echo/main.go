@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/engineio"
+	"github.com/duplexio/duplex/parser"
 )
 
 //go:embed index.html
@@ -21,17 +22,17 @@ var indexHTML []byte
 // newHandler returns the example's routes: the page at / and the Engine.IO
 // server at /engine.io/.
 func newHandler() (http.Handler, *engineio.Server) {
-	eio := engineio.NewServer(engineio.HandlerFuncs{
-		Open: func(s *engineio.Session) {
-			log.Printf("open %s over %s from %s", s.ID(), s.TransportName(), s.RemoteAddr())
-		},
-		Message: func(s *engineio.Session, data []byte, binary bool) {
-			_ = s.Send(data, binary)
-		},
-		Close: func(s *engineio.Session, reason engineio.Reason) {
-			log.Printf("close %s: %s", s.ID(), reason)
-		},
-	}, nil)
+	eio := engineio.NewServer(engineio.HandlerFunc(func(c engineio.Conn) engineio.SessionHandler {
+		log.Printf("open %s over %s from %s", c.ID(), c.Transport(), c.Request().RemoteAddr)
+		return engineio.SessionFuncs{
+			Message: func(data []byte, binary bool) {
+				_ = c.Send([]parser.Message{{Data: data, Binary: binary}}, engineio.SendOptions{})
+			},
+			Close: func(reason engineio.Reason) {
+				log.Printf("close %s: %s", c.ID(), reason)
+			},
+		}
+	}), nil)
 	mux := http.NewServeMux()
 	mux.Handle("/engine.io/", eio)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {

@@ -7,17 +7,22 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // TestExportedNamesDocumented fails for each exported declaration of a
-// non-main, non-test file that has no doc comment.
+// non-main, non-test file that has no doc comment, and for each package
+// (main and internal ones included) none of whose files has a package
+// comment, the first thing `go doc` shows of it.
 func TestExportedNamesDocumented(t *testing.T) {
 	root := filepath.Join("..", "..")
 	fset := token.NewFileSet()
 	checked := 0
+	packageDoc := make(map[string]bool) // directory → a file has a package comment
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -36,6 +41,8 @@ func TestExportedNamesDocumented(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		dir := filepath.Dir(path)
+		packageDoc[dir] = packageDoc[dir] || f.Doc != nil
 		if f.Name.Name == "main" {
 			return nil
 		}
@@ -50,6 +57,11 @@ func TestExportedNamesDocumented(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no Go file checked")
+	}
+	for _, dir := range slices.Sorted(maps.Keys(packageDoc)) {
+		if !packageDoc[dir] {
+			t.Errorf("%s: the package has no package comment (a doc.go that starts with \"// Package …\")", dir)
+		}
 	}
 }
 

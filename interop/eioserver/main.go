@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/engineio"
+	"github.com/duplexio/duplex/parser"
 )
 
 func main() {
@@ -23,36 +24,41 @@ func main() {
 		mu      sync.Mutex
 		reasons = map[string]string{}
 	)
-	handler := engineio.HandlerFuncs{
-		Message: func(s *engineio.Session, data []byte, binary bool) {
-			if binary {
-				_ = s.Send(data, true)
-				return
-			}
-			msg := string(data)
-			switch {
-			case msg == "close":
-				s.Close()
-			case msg == "transport?":
-				_ = s.Send([]byte(s.TransportName()), false)
-			case strings.HasPrefix(msg, "reason?"):
-				mu.Lock()
-				r, ok := reasons[strings.TrimPrefix(msg, "reason?")]
-				mu.Unlock()
-				if !ok {
-					r = "pending"
+	handler := engineio.HandlerFunc(func(c engineio.Conn) engineio.SessionHandler {
+		send := func(data []byte, binary bool) {
+			_ = c.Send([]parser.Message{{Data: data, Binary: binary}}, engineio.SendOptions{})
+		}
+		return engineio.SessionFuncs{
+			Message: func(data []byte, binary bool) {
+				if binary {
+					send(data, true)
+					return
 				}
-				_ = s.Send([]byte(r), false)
-			default:
-				_ = s.Send(data, false)
-			}
-		},
-		Close: func(s *engineio.Session, reason engineio.Reason) {
-			mu.Lock()
-			reasons[s.ID()] = string(reason)
-			mu.Unlock()
-		},
-	}
+				msg := string(data)
+				switch {
+				case msg == "close":
+					c.Close()
+				case msg == "transport?":
+					send([]byte(c.Transport().String()), false)
+				case strings.HasPrefix(msg, "reason?"):
+					mu.Lock()
+					r, ok := reasons[strings.TrimPrefix(msg, "reason?")]
+					mu.Unlock()
+					if !ok {
+						r = "pending"
+					}
+					send([]byte(r), false)
+				default:
+					send(data, false)
+				}
+			},
+			Close: func(reason engineio.Reason) {
+				mu.Lock()
+				reasons[c.ID()] = string(reason)
+				mu.Unlock()
+			},
+		}
+	})
 	opts := &engineio.Options{
 		PingInterval:      envDuration("PING_INTERVAL"),
 		PingTimeout:       envDuration("PING_TIMEOUT"),
@@ -60,7 +66,13 @@ func main() {
 		AllowEIO3:         os.Getenv("ALLOW_EIO3") == "1",
 	}
 	if t := os.Getenv("TRANSPORTS"); t != "" {
-		opts.Transports = strings.Split(t, ",")
+		for _, name := range strings.Split(t, ",") {
+			tr, ok := transports[name]
+			if !ok {
+				log.Fatalf("TRANSPORTS: unknown transport %q", name)
+			}
+			opts.Transports = append(opts.Transports, tr)
+		}
 	}
 	srv := engineio.NewServer(handler, opts)
 
@@ -73,6 +85,12 @@ func main() {
 	mux.Handle("/engine.io/", srv)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(hs.Serve(ln))
+}
+
+// transports are the transports by the names TRANSPORTS lists.
+var transports = map[string]engineio.Transport{
+	engineio.TransportPolling.String():   engineio.TransportPolling,
+	engineio.TransportWebSocket.String(): engineio.TransportWebSocket,
 }
 
 func envInt(name string) int {

@@ -75,18 +75,17 @@ func main() {
 	io.OnConnection(func(s *socketio.Socket) { setup(s, rs) })
 	io.Of("/chat").OnConnection(func(s *socketio.Socket) { setup(s, rs) })
 	auth := io.Of("/auth")
-	auth.Use(func(s *socketio.Socket, next func(error)) {
+	auth.Use(func(s *socketio.Socket) error {
 		var token, user string
 		if m, ok := s.Handshake().Auth.(map[string]any); ok {
 			token, _ = m["token"].(string)
 			user, _ = m["user"].(string)
 		}
 		if token != "secret" {
-			next(socketio.NewConnectError("unauthorized", map[string]any{"code": 401}))
-			return
+			return socketio.NewConnectError("unauthorized", map[string]any{"code": 401})
 		}
 		s.SetData(map[string]any{"user": user})
-		next(nil)
+		return nil
 	})
 	auth.OnConnection(func(s *socketio.Socket) { setup(s, rs) })
 	io.OfRegexp(regexp.MustCompile(`^/dyn-[a-z0-9]+$`)).OnConnection(func(s *socketio.Socket) { setup(s, rs) })
@@ -165,7 +164,7 @@ func setup(s *socketio.Socket, rs *reasons) {
 		_ = ack(res)
 	})
 	// The sockets of room, or of the whole namespace for "".
-	in := func(room string) *socketio.BroadcastOperator {
+	in := func(room string) socketio.BroadcastOperator {
 		if room == "" {
 			return nsp.To()
 		}
@@ -213,7 +212,7 @@ func setup(s *socketio.Socket, rs *reasons) {
 		_ = ack(map[string]any{"auth": h.Auth, "query": h.Query.Get("q"), "nsp": nsp.Name(), "recovered": s.Recovered()})
 	})
 	s.On("panic", func() { panic("handler panic") })
-	s.On("drop", func() { s.Session().Close() })
+	s.On("drop", func() { s.Conn().Close() })
 	var seenMu sync.Mutex
 	seen := []any{}
 	s.OnAny(func(event string, args socketio.Args) {

@@ -1,0 +1,91 @@
+package engineio
+
+import (
+	"errors"
+	"time"
+
+	"github.com/duplexio/duplex/parser"
+	"github.com/duplexio/duplex/transport"
+)
+
+// serveWebSocket reads the session's WebSocket in a goroutine of its own,
+// so that the HTTP handler returns and net/http frees what it holds for
+// the request (its buffers, the request, a deep stack): an idle connection
+// keeps only a small reader goroutine and the WebSocket's read buffer.
+func (s *Session) serveWebSocket(ws *transport.WebSocket) {
+	s.srv.active.Add()
+	go func() {
+		defer s.srv.active.Done()
+		s.readLoop(ws)
+	}()
+}
+
+// readLoop reads the packets of the session's WebSocket until it fails.
+func (s *Session) readLoop(ws *transport.WebSocket) {
+	for {
+		p, err := ws.ReadPacket()
+		if err != nil {
+			reason := ReasonTransportClose
+			switch {
+			case errors.Is(err, parser.ErrInvalidPacket):
+				reason = ReasonParseError
+			case transport.IsProtocolError(err):
+				reason = ReasonTransportError
+			}
+			// The session first, so that it can still send its close frame
+			// (parse error), then the connection, if it was not the
+			// session's.
+			s.close(reason, closeNow)
+			ws.Close()
+			return
+		}
+		s.readMu.Lock()
+		_ = s.onPacket(p)
+		s.readMu.Unlock()
+	}
+}
+
+// flush is the WebSocket writer: started when packets are queued, it
+// writes until the queue is empty, then returns. When the session is
+// closing, it ends with a close frame.
+func (s *Session) flush(ws *transport.WebSocket) {
+	defer s.srv.active.Done()
+	for {
+		s.mu.Lock()
+		if s.state == stateClosed || s.ws != ws {
+			s.flushing = false
+			s.mu.Unlock()
+			return
+		}
+		size := s.queued + s.unsent
+		batch := s.takeLocked()
+		if len(batch) == 0 && s.unsent == 0 {
+			s.flushing = false
+			closing, reason := s.state == stateClosing, s.reason
+			s.mu.Unlock()
+			if closing {
+				_ = ws.WriteClose()
+				s.finish(reason)
+			}
+			return
+		}
+		s.sending = size
+		s.unsent = 0 // written first by WritePackets
+		s.batches++
+		s.mu.Unlock()
+		// No write deadline (gorilla would arm a timer for every frame):
+		// the heartbeat closes a session whose write is stuck.
+		err := ws.WritePackets(batch, time.Time{})
+		s.recycle(batch)
+		s.mu.Lock()
+		s.sending = 0
+		s.mu.Unlock()
+		if err != nil {
+			s.mu.Lock()
+			s.flushing = false
+			s.mu.Unlock()
+			s.close(ReasonTransportError, closeNow)
+			return
+		}
+	}
+}
