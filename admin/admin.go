@@ -2,9 +2,7 @@ package admin
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/engineio"
+	"github.com/duplexio/duplex/internal/randid"
 	"github.com/duplexio/duplex/socketio"
 	"golang.org/x/crypto/bcrypt"
 )
@@ -311,11 +310,7 @@ func (in *Instrumentation) authenticate(s *socketio.Socket) error {
 }
 
 // newSessionID returns 32 random hexadecimal digits.
-func newSessionID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
+func newSessionID() string { return randid.Hex(32) }
 
 // sessionStore remembers the UI's logins for sessionTTL.
 type sessionStore struct {

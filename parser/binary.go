@@ -2,11 +2,8 @@ package parser
 
 import (
 	"bytes"
-	"encoding"
 	"encoding/json"
 	"reflect"
-	"strings"
-	"sync"
 )
 
 // attachments are the binary messages of one packet, shared by its values.
@@ -159,37 +156,25 @@ func checkPlaceholders(p *SocketPacket, n int) error {
 	return nil
 }
 
-// maxSplitDepth bounds the nesting deconstruct walks: deeper values (a
-// cyclic map, say) are left to the JSON encoder, which reports cycles,
-// rather than overflowing the stack.
-const maxSplitDepth = 1000
-
-// attachmentSplit is the state of deconstruct: the attachments found so
-// far and the current depth.
-type attachmentSplit struct {
-	bufs  [][]byte
-	depth int
-}
-
 // deconstruct replaces every []byte in v with a placeholder, appending the
-// bytes to st.bufs. Values that hold no []byte are returned unchanged; others
-// are copied into maps and slices (structs through their JSON field names).
-func deconstruct(v any, st *attachmentSplit) any {
-	if st.depth >= maxSplitDepth {
+// bytes to w.bufs (w.placeholders is set). Values that hold no []byte are
+// returned unchanged; others are copied into maps and slices (structs
+// through their JSON field names, by the walk Normalize also uses).
+func deconstruct(v any, w *treeWalk) any {
+	if w.depth >= maxSplitDepth {
 		return v // a cycle, or absurd nesting: the JSON encoder reports it
 	}
-	st.depth++
-	defer func() { st.depth-- }()
+	w.depth++
+	defer func() { w.depth-- }()
 	switch t := v.(type) {
 	case nil, string, bool, float64, float32, int, int64, int32, uint, uint64, uint32, json.Number, json.RawMessage:
 		return v
 	case []byte:
-		st.bufs = append(st.bufs, t)
-		return map[string]any{"_placeholder": true, "num": len(st.bufs) - 1}
+		return w.placeholder(t)
 	case []any:
 		var out []any
 		for i, e := range t {
-			d := deconstruct(e, st)
+			d := deconstruct(e, w)
 			if out == nil && !sameValue(d, e) {
 				out = make([]any, len(t))
 				copy(out, t[:i])
@@ -205,7 +190,7 @@ func deconstruct(v any, st *attachmentSplit) any {
 	case map[string]any:
 		var out map[string]any
 		for k, e := range t {
-			d := deconstruct(e, st)
+			d := deconstruct(e, w)
 			if out == nil && !sameValue(d, e) {
 				out = make(map[string]any, len(t))
 				for k2, e2 := range t {
@@ -221,11 +206,8 @@ func deconstruct(v any, st *attachmentSplit) any {
 		}
 		return out
 	}
-	rv := reflect.ValueOf(v)
-	if !mayHoldBinary(rv.Type()) {
-		return v
-	}
-	return deconstructValue(rv, st)
+	out, _ := w.value(reflect.ValueOf(v)) // no error with placeholders
+	return out
 }
 
 // sameValue reports whether deconstruct left a value as it was; only
@@ -240,137 +222,4 @@ func sameValue(a, b any) bool {
 		return false
 	}
 	return true
-}
-
-var bytesType = reflect.TypeFor[[]byte]()
-
-var (
-	marshalerType     = reflect.TypeFor[json.Marshaler]()
-	textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
-	binaryCache       sync.Map // reflect.Type → bool
-)
-
-// mayHoldBinary reports whether values of t can contain a []byte that
-// encoding/json would reach. Interfaces may hold anything.
-func mayHoldBinary(t reflect.Type) bool {
-	if v, ok := binaryCache.Load(t); ok {
-		return v.(bool)
-	}
-	binaryCache.Store(t, false) // breaks cycles of recursive types
-	r := computeMayHoldBinary(t)
-	binaryCache.Store(t, r)
-	return r
-}
-
-func computeMayHoldBinary(t reflect.Type) bool {
-	if t == bytesType {
-		return true
-	}
-	if t.Implements(marshalerType) || t.Implements(textMarshalerType) {
-		return false
-	}
-	switch t.Kind() {
-	case reflect.Interface:
-		return true
-	case reflect.Pointer, reflect.Slice, reflect.Array:
-		return mayHoldBinary(t.Elem())
-	case reflect.Map:
-		return t.Key().Kind() == reflect.String && mayHoldBinary(t.Elem())
-	case reflect.Struct:
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			if f.IsExported() && f.Tag.Get("json") != "-" && mayHoldBinary(f.Type) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// deconstructValue is deconstruct for values that need reflection.
-func deconstructValue(rv reflect.Value, st *attachmentSplit) any {
-	if !rv.IsValid() {
-		return nil
-	}
-	if st.depth >= maxSplitDepth {
-		return rv.Interface()
-	}
-	st.depth++
-	defer func() { st.depth-- }()
-	t := rv.Type()
-	if !mayHoldBinary(t) {
-		return rv.Interface()
-	}
-	if t == bytesType {
-		return deconstruct(rv.Bytes(), st)
-	}
-	switch t.Kind() {
-	case reflect.Interface, reflect.Pointer:
-		if rv.IsNil() {
-			return nil
-		}
-		return deconstructValue(rv.Elem(), st)
-	case reflect.Slice, reflect.Array:
-		if t.Kind() == reflect.Slice && rv.IsNil() {
-			return nil
-		}
-		out := make([]any, rv.Len())
-		for i := range out {
-			out[i] = deconstructValue(rv.Index(i), st)
-		}
-		return out
-	case reflect.Map:
-		if rv.IsNil() {
-			return nil
-		}
-		out := make(map[string]any, rv.Len())
-		for it := rv.MapRange(); it.Next(); {
-			out[it.Key().String()] = deconstructValue(it.Value(), st)
-		}
-		return out
-	case reflect.Struct:
-		out := make(map[string]any, t.NumField())
-		deconstructFields(rv, out, st)
-		return out
-	}
-	return rv.Interface()
-}
-
-// deconstructFields copies a struct's fields under their JSON names,
-// following the json tag's name, "-" and omitempty, and flattening
-// embedded structs without a name.
-func deconstructFields(rv reflect.Value, out map[string]any, st *attachmentSplit) {
-	t := rv.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		fv := rv.Field(i)
-		if f.Anonymous && name == "" {
-			ft := f.Type
-			if ft.Kind() == reflect.Pointer {
-				if fv.IsNil() {
-					continue
-				}
-				fv, ft = fv.Elem(), ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				deconstructFields(fv, out, st)
-				continue
-			}
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		if strings.Contains(opts, "omitempty") && fv.IsZero() {
-			continue
-		}
-		out[name] = deconstructValue(fv, st)
-	}
 }

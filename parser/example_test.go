@@ -72,3 +72,18 @@ func ExampleAppendPayloadV3() {
 	// Output:
 	// 3:4😀2:4é false
 }
+
+func ExampleNormalize() {
+	type upload struct {
+		Name string `json:"name"`
+		Body []byte `json:"body"`
+		Size int    `json:"size,omitempty"`
+	}
+	tree, err := parser.Normalize([]any{"upload", upload{Name: "a.png", Body: []byte{0x89}}, 2.0, 2.5})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Printf("%#v\n", tree)
+	// Output:
+	// []interface {}{"upload", map[string]interface {}{"body":[]uint8{0x89}, "name":"a.png"}, 2, 2.5}
+}

@@ -34,7 +34,7 @@ type JSONParser struct {
 // Encode returns the text message of p followed by its binary attachments.
 func (jp *JSONParser) Encode(p *SocketPacket) ([]Message, error) {
 	typ, data := p.Type, p.Data
-	var st attachmentSplit
+	st := treeWalk{placeholders: true}
 	if data != nil && (typ == SocketPacketEvent || typ == SocketPacketAck) {
 		data = deconstruct(data, &st)
 		if len(st.bufs) > 0 {

@@ -502,7 +502,7 @@ func (c *core) onBroadcast(o *op) {
 		defer func() { answered.Add(1); done() }()
 		var first any
 		if len(args) > 0 {
-			v, err := normalize(args[0])
+			v, err := parser.Normalize(args[0])
 			if err != nil {
 				c.log.Warn("redisadapter: cannot relay an acknowledgement", "err", err)
 				return
@@ -548,7 +548,7 @@ func (c *core) onServerSideEmit(o *op) {
 			once.Do(func() {
 				var first any
 				if len(args) > 0 {
-					v, err := normalize(args[0])
+					v, err := parser.Normalize(args[0])
 					if err != nil {
 						c.log.Warn("redisadapter: cannot answer a server-side event", "err", err)
 						return

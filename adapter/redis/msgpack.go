@@ -9,12 +9,13 @@ import (
 	"math"
 	"time"
 
+	"github.com/duplexio/duplex/parser"
 	"github.com/vmihailenco/msgpack/v5"
 )
 
 // This file turns Go values into the generic trees the Node adapters
 // exchange (maps, arrays, strings, numbers, booleans, nil and binary) and
-// back. Values that go out are first made generic (normalize), then
+// back. Values that go out are first made generic (parser.Normalize), then
 // encoded as JSON or MessagePack; values that come in are decoded into
 // generic trees, handed to handlers as Values and to local sockets as
 // packet data.
@@ -249,37 +250,9 @@ func encodeMsgpack(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// decodeJSON decodes JSON into a generic tree, integers as int64 and other
-// numbers as float64.
-func decodeJSON(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return fixNumbers(v), nil
-}
-
-func fixNumbers(v any) any {
-	switch t := v.(type) {
-	case json.Number:
-		if i, err := t.Int64(); err == nil {
-			return i
-		}
-		f, _ := t.Float64()
-		return f
-	case []any:
-		for i, e := range t {
-			t[i] = fixNumbers(e)
-		}
-	case map[string]any:
-		for k, e := range t {
-			t[k] = fixNumbers(e)
-		}
-	}
-	return v
-}
+// decodeJSON decodes a JSON message into a generic tree, integers as
+// int64 and other numbers as float64, as parser.Normalize has them.
+func decodeJSON(b []byte) (any, error) { return parser.Normalize(json.RawMessage(b)) }
 
 // decodeAny decodes a message that is JSON when it starts with "{" and
 // MessagePack otherwise, as the Node adapters tell them apart.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/parser"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -27,7 +28,7 @@ func (a *streamsAdapter) PersistSession(_ context.Context, s *adapter.Session) e
 	if window <= 0 {
 		return nil
 	}
-	data, err := normalize(s.Data)
+	data, err := parser.Normalize(s.Data)
 	if err != nil {
 		return fmt.Errorf("redisadapter: persist session: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/parser"
 )
 
 // Accessors of generic trees, and the broadcast options and socket
@@ -145,11 +146,11 @@ func decodeOpts(v any) *adapter.BroadcastOptions {
 // Sockets on the wire, as fetchSockets answers describe them.
 
 func encodeSocket(s adapter.SocketInfo) (map[string]any, error) {
-	data, err := normalize(s.Data)
+	data, err := parser.Normalize(s.Data)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := normalize(s.Handshake.Auth)
+	auth, err := parser.Normalize(s.Handshake.Auth)
 	if err != nil {
 		return nil, err
 	}

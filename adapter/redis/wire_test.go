@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,60 +132,26 @@ type inner struct {
 	Note string `json:"note,omitempty"`
 }
 
-type outer struct {
-	Name  string            `json:"name"`
-	Skip  string            `json:"-"`
-	Inner inner             `json:"inner"`
-	When  time.Time         `json:"when"`
-	Raw   json.RawMessage   `json:"raw"`
-	Tags  map[string]string `json:"tags"`
-	inner                   // embedded: its fields are flattened
-}
-
-func TestNormalize(t *testing.T) {
-	when := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
-	var jsonArg parser.Value
+// TestNormalizeArgs checks the arguments the adapter sends: the trees of
+// parser.Normalize (tested in parser), values from clients and from other
+// nodes included, and errors that name the argument.
+func TestNormalizeArgs(t *testing.T) {
 	p, err := (&parser.JSONParser{}).NewDecoder().Add([]byte(`2["ev",{"a":[1,2.5]}]`), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jsonArg = p.Args[0]
-	tests := []struct {
-		name string
-		in   any
-		want any
-	}{
-		{"int kinds", []any{int8(-3), uint16(4), 5, float32(1.5)}, []any{int64(-3), int64(4), int64(5), 1.5}},
-		{"bytes stay binary", map[string]any{"b": []byte{1}}, map[string]any{"b": []byte{1}}},
-		{"struct", outer{
-			Name: "n", Skip: "s", Inner: inner{Blob: []byte{2}}, When: when, Raw: json.RawMessage(`{"x":1}`),
-			Tags: map[string]string{"k": "v"}, inner: inner{Note: "embedded"},
-		}, map[string]any{
-			"name": "n", "inner": map[string]any{"blob": []byte{2}}, "when": "2024-01-02T03:04:05Z",
-			"raw": map[string]any{"x": int64(1)}, "tags": map[string]any{"k": "v"}, "blob": nil, "note": "embedded",
-		}},
-		{"no binary: as encoding/json", struct {
-			A int      `json:"a"`
-			B []string `json:"b"`
-		}{1, nil}, map[string]any{"a": int64(1), "b": nil}},
-		{"value from a client", jsonArg, map[string]any{"a": []any{1.0, 2.5}}},
-		{"value from a node", value{map[string]any{"z": []byte{9}}}, map[string]any{"z": []byte{9}}},
-		{"pointer", &inner{Blob: []byte{3}}, map[string]any{"blob": []byte{3}}},
-		{"nil pointer", (*inner)(nil), nil},
+	when := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
+	got, err := normalizeArgs([]any{"ev", &inner{Blob: []byte{2}}, when, p.Args[0], value{map[string]any{"z": []byte{9}}}, 3})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := normalize(tt.in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got  %#v\nwant %#v", got, tt.want)
-			}
-		})
+	want := []any{"ev", map[string]any{"blob": []byte{2}}, "2024-01-02T03:04:05Z",
+		map[string]any{"a": []any{int64(1), 2.5}}, map[string]any{"z": []byte{9}}, int64(3)}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %#v\nwant %#v", got, want)
 	}
-	if _, err := normalize(func() {}); err == nil {
-		t.Error("a func normalized")
+	if _, err := normalizeArgs([]any{"ev", func() {}}); err == nil || !strings.Contains(err.Error(), "argument 1") {
+		t.Errorf("a func normalized: %v", err)
 	}
 }
 
