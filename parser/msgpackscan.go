@@ -52,46 +52,31 @@ func (r *mpReader) peekNil() bool { return r.i < len(r.b) && r.b[r.i] == 0xc0 }
 
 func (r *mpReader) skipOne() { r.i++ }
 
-func (r *mpReader) mapLen() (int, bool) {
-	c, ok := r.byte()
-	if !ok {
-		return 0, false
-	}
-	var n uint64
-	switch {
-	case c&0xf0 == 0x80:
-		n = uint64(c & 0x0f)
-	case c == 0xde:
-		n, ok = r.be(2)
-	case c == 0xdf:
-		n, ok = r.be(4)
-	default:
-		return 0, false
-	}
-	// Each entry takes at least two bytes.
-	if !ok || n > uint64(len(r.b)-r.i)/2 {
-		return 0, false
-	}
-	return int(n), true
-}
+func (r *mpReader) mapLen() (int, bool) { return r.containerLen(0x80, 0xde, 2) }
 
-func (r *mpReader) arrayLen() (int, bool) {
+func (r *mpReader) arrayLen() (int, bool) { return r.containerLen(0x90, 0xdc, 1) }
+
+// containerLen reads the header of a map or an array: fix is its fix
+// form's high nibble, c16 its 16-bit form (the 32-bit one follows it), and
+// each entry takes at least minBytes bytes, so a length the rest of the
+// input cannot hold is refused before anything is allocated for it.
+func (r *mpReader) containerLen(fix, c16 byte, minBytes int) (int, bool) {
 	c, ok := r.byte()
 	if !ok {
 		return 0, false
 	}
 	var n uint64
 	switch {
-	case c&0xf0 == 0x90:
+	case c&0xf0 == fix:
 		n = uint64(c & 0x0f)
-	case c == 0xdc:
+	case c == c16:
 		n, ok = r.be(2)
-	case c == 0xdd:
+	case c == c16+1:
 		n, ok = r.be(4)
 	default:
 		return 0, false
 	}
-	if !ok || n > uint64(len(r.b)-r.i) {
+	if !ok || n > uint64(len(r.b)-r.i)/uint64(minBytes) {
 		return 0, false
 	}
 	return int(n), true

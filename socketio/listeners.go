@@ -1,5 +1,7 @@
 package socketio
 
+import "sync"
+
 // Event is an incoming event as a packet middleware sees it.
 type Event struct {
 	// Name is the event's name.
@@ -70,15 +72,7 @@ func (s *Socket) OnAny(fn AnyListener) (remove func()) { return s.addAny(fn, fal
 func (s *Socket) PrependAny(fn AnyListener) (remove func()) { return s.addAny(fn, true) }
 
 func (s *Socket) addAny(fn AnyListener, first bool) (remove func()) {
-	e := &anyEntry{fn}
-	s.mu.Lock()
-	s.anyIn = added(s.anyIn, e, first)
-	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		s.anyIn = without(s.anyIn, e)
-		s.mu.Unlock()
-	}
+	return addListener(&s.mu, &s.anyIn, &anyEntry{fn}, first)
 }
 
 // OffAny removes every listener added with OnAny and PrependAny.
@@ -99,14 +93,19 @@ func (s *Socket) PrependAnyOutgoing(fn OutgoingListener) (remove func()) {
 }
 
 func (s *Socket) addAnyOut(fn OutgoingListener, first bool) (remove func()) {
-	e := &outEntry{fn}
-	s.mu.Lock()
-	s.anyOut = added(s.anyOut, e, first)
-	s.mu.Unlock()
+	return addListener(&s.mu, &s.anyOut, &outEntry{fn}, first)
+}
+
+// addListener adds e to the list mu guards, first or last, and returns the
+// func that removes it again.
+func addListener[E comparable](mu *sync.Mutex, list *[]E, e E, first bool) (remove func()) {
+	mu.Lock()
+	*list = added(*list, e, first)
+	mu.Unlock()
 	return func() {
-		s.mu.Lock()
-		s.anyOut = without(s.anyOut, e)
-		s.mu.Unlock()
+		mu.Lock()
+		*list = without(*list, e)
+		mu.Unlock()
 	}
 }
 
