@@ -35,10 +35,16 @@ func (s *Session) resetHeartbeatLocked(d time.Duration) {
 // whose write is stuck (ReasonTransportError) or whose client did not ping
 // (v3) or answer the last ping (v4) in time (ReasonPingTimeout); otherwise
 // it pings the v4 client and gives it PingTimeout to answer.
+//
+// A closing session keeps its heartbeat, pinging no more: a polling client
+// that never comes back for its close packet is gone when an open
+// session's would be (PingInterval+PingTimeout after its last sign of
+// life, as with the reference), not after the poll close delay on top.
+// It keeps the reason it is closing for.
 func (s *Session) onHeartbeat() {
 	s.mu.Lock()
-	if s.state != stateOpen || time.Now().Before(s.due) {
-		s.mu.Unlock() // closing, or the timer was reset meanwhile
+	if s.state == stateClosed || time.Now().Before(s.due) {
+		s.mu.Unlock() // closed, or the timer was reset meanwhile
 		return
 	}
 	if s.writeStuckLocked() {
@@ -48,7 +54,9 @@ func (s *Session) onHeartbeat() {
 	}
 	if s.protocol == parser.ProtocolV4 && !s.awaitingPong {
 		s.awaitingPong, s.refreshed = true, false
-		s.enqueueLocked(parser.Packet{Type: parser.PacketPing})
+		if s.state == stateOpen {
+			s.enqueueLocked(parser.Packet{Type: parser.PacketPing})
+		}
 		s.resetHeartbeatLocked(s.srv.opts.PingTimeout)
 		s.mu.Unlock()
 		return
@@ -71,4 +79,11 @@ func (s *Session) writeStuckLocked() bool {
 	}
 	s.seen = s.batches
 	return false
+}
+
+// lifeWindow is how long a client may go without a sign of life before
+// its session ends: PingInterval+PingTimeout. It also bounds how long one
+// polling request may take to arrive or to be answered.
+func (s *Server) lifeWindow() time.Duration {
+	return s.opts.PingInterval + s.opts.PingTimeout
 }

@@ -175,9 +175,20 @@ type env struct {
 // leakcheck.Check so that it runs first.
 func newEnv(t testing.TB, rec *recorder, opts *Options) *env {
 	t.Helper()
+	return newEnvWith(t, rec, opts, nil)
+}
+
+// newEnvWith is newEnv with configure called on the HTTP server before
+// it starts.
+func newEnvWith(t testing.TB, rec *recorder, opts *Options, configure func(*http.Server)) *env {
+	t.Helper()
 	var h Handler = rec
 	srv := NewServer(h, opts)
-	ts := httptest.NewServer(srv)
+	ts := httptest.NewUnstartedServer(srv)
+	if configure != nil {
+		configure(ts.Config)
+	}
+	ts.Start()
 	path := srv.Options().Path
 	e := &env{
 		t:      t,

@@ -75,16 +75,45 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	// read the answer, before this goroutine runs again.
 	s.polling = false
 	reason := s.reason
+	// Until it is written, the batch counts against MaxQueueBytes: a client
+	// that leaves its answer unread cannot have more queued behind it.
+	size := batchSize(batch)
+	s.answering += size
 	s.mu.Unlock()
 
+	// The answer has the heartbeat's window to be written: a client that
+	// does not read it loses its session, and the batch, the goroutine and
+	// the connection are let go, as a stuck WebSocket write is.
+	rc := http.NewResponseController(w)
+	deadline := rc.SetWriteDeadline(time.Now().Add(s.srv.lifeWindow())) == nil
 	err := s.poll.WritePayload(w, r, batch)
+	if err == nil && deadline {
+		// Written under the deadline, then no deadline for what the
+		// connection carries next.
+		err = rc.Flush()
+		_ = rc.SetWriteDeadline(time.Time{})
+	}
 	s.recycle(batch)
+	s.mu.Lock()
+	s.answering -= size
+	s.mu.Unlock()
 	if err != nil {
 		s.srv.log.Debug("engineio: poll write failed", "sid", s.id, "err", err)
+		s.close(ReasonTransportError, closeNow)
+		return
 	}
 	if closing {
 		s.finish(reason)
 	}
+}
+
+// batchSize is the bytes of packets as the queue counts them.
+func batchSize(batch []parser.Packet) int {
+	n := 0
+	for i := range batch {
+		n += len(batch[i].Data) + 1
+	}
+	return n
 }
 
 // servePost takes in a polling POST: its packets are handled in order
@@ -98,14 +127,36 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.posting = true
+	// The body has the heartbeat's window to arrive, whatever the
+	// http.Server allows, and its read ends when the session does: a
+	// client trickling a body in holds its connection no longer than a
+	// silent client holds its session.
+	rc := http.NewResponseController(w)
+	cut := false
+	if rc.SetReadDeadline(time.Now().Add(s.srv.lifeWindow())) == nil {
+		s.cutPost = func() {
+			cut = true
+			_ = rc.SetReadDeadline(time.Now())
+		}
+	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		s.posting = false
+		s.cutPost = nil // rc is not to be used once this handler returns
 		s.mu.Unlock()
 	}()
 
 	body, binary, err := s.poll.ReadBody(r)
+	s.mu.Lock()
+	s.cutPost = nil
+	if cut && err == nil {
+		// The cut came as the body ended: net/http's read past it failed
+		// and ended the connection's context, which later requests on
+		// the connection would inherit. It closes after this one.
+		w.Header().Set("Connection", "close")
+	}
+	s.mu.Unlock()
 	switch {
 	case errors.Is(err, transport.ErrPayloadTooLarge):
 		// The reference answers 413 and keeps the session.
@@ -116,7 +167,16 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		s.close(ReasonTransportError, closeNow)
 		return
 	case err != nil:
-		s.close(ReasonTransportError, closeNow) // the request broke off
+		// The request broke off, or its body took too long. Once the
+		// session has moved to WebSocket the polling transport is gone, and
+		// the session with it only if it still depends on it (the
+		// reference discards an upgraded transport's errors).
+		s.mu.Lock()
+		polling := s.transport == TransportPolling
+		s.mu.Unlock()
+		if polling {
+			s.close(ReasonTransportError, closeNow)
+		}
 		return
 	}
 	s.readMu.Lock()

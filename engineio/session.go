@@ -69,16 +69,18 @@ type Session struct {
 	probed    bool                 // the probe answered: release the pending poll
 
 	// What waits to be written, and who writes it.
-	queue    []parser.Packet
-	spare    []parser.Packet // an empty slice a writer gave back, for the next queue
-	queued   int             // bytes in queue
-	sending  int             // bytes being written by the WebSocket writer
-	unsent   int             // bytes of a frame enqueueLocked wrote in part, left for the writer
-	batches  uint64          // batches the WebSocket writer has started
-	seen     uint64          // batches at the last heartbeat, while one was being written
-	polling  bool            // a GET is pending and has not taken its packets yet
-	posting  bool            // a POST is being read
-	flushing bool            // a WebSocket writer goroutine runs
+	queue     []parser.Packet
+	spare     []parser.Packet // an empty slice a writer gave back, for the next queue
+	queued    int             // bytes in queue
+	sending   int             // bytes being written by the WebSocket writer
+	answering int             // bytes of polling answers being written
+	unsent    int             // bytes of a frame enqueueLocked wrote in part, left for the writer
+	batches   uint64          // batches the WebSocket writer has started
+	seen      uint64          // batches at the last heartbeat, while one was being written
+	polling   bool            // a GET is pending and has not taken its packets yet
+	posting   bool            // a POST is being read
+	cutPost   func()          // ends the read of the POST being read; nil when none
+	flushing  bool            // a WebSocket writer goroutine runs
 
 	// The heartbeat (heartbeat.go).
 	heartbeat    *time.Timer
@@ -190,7 +192,7 @@ func (s *Session) Send(msgs []parser.Message, opts SendOptions) error {
 		s.srv.counters.dropped.Add(1)
 		return ErrDropped
 	}
-	if s.queued > 0 && s.queued+size > s.srv.opts.MaxQueueBytes {
+	if pending := s.pendingLocked(); pending > 0 && pending+size > s.srv.opts.MaxQueueBytes {
 		s.mu.Unlock()
 		s.close(ReasonSlowConsumer, closeNow)
 		return ErrSlowConsumer
@@ -200,6 +202,17 @@ func (s *Session) Send(msgs []parser.Message, opts SendOptions) error {
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// pendingLocked is what MaxQueueBytes bounds: the bytes queued, and on
+// polling those of an answer being written too, which a client that does
+// not read it would otherwise let pile up behind it. (A WebSocket writer's
+// batch is not counted: the heartbeat ends a write that does not move.)
+func (s *Session) pendingLocked() int {
+	if s.transport == TransportPolling {
+		return s.queued + s.answering
+	}
+	return s.queued
 }
 
 // writableBytes is how far behind, in bytes queued or being written, a
@@ -348,6 +361,9 @@ func (s *Session) finish(reason Reason) {
 	}
 	if s.closeTimer != nil {
 		s.closeTimer.Stop()
+	}
+	if s.cutPost != nil {
+		s.cutPost() // under s.mu, so that the POST's handler is still running
 	}
 	ws, probe, kind, h := s.ws, s.probe, s.transport, s.handler
 	clear(s.queue)

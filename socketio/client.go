@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
@@ -26,6 +27,10 @@ type client struct {
 	connecting   map[string]bool    // namespaces whose middlewares run
 	closed       bool
 	connectTimer *time.Timer
+
+	// rooms counts the rooms of all the connection's sockets, against
+	// Options.MaxRoomsPerConnection (rooms.go).
+	rooms atomic.Int64
 }
 
 func newClient(srv *Server, conn engineio.Conn) *client {
@@ -135,6 +140,14 @@ func (s *Server) shuttingDown() bool {
 // connect joins the client to namespace name, running its middlewares in
 // a goroutine of their own.
 func (c *client) connect(name string, auth any) {
+	c.mu.Lock()
+	full := len(c.sockets)+len(c.connecting) >= c.srv.opts.MaxNamespacesPerConnection
+	c.mu.Unlock()
+	if full {
+		c.srv.log.Debug("socketio: namespace refused", "sid", c.conn.ID(), "name", name, "err", "too many namespaces")
+		c.writePacket(&parser.SocketPacket{Type: parser.SocketPacketConnectError, Namespace: name, Data: c.connectErrorData("Too many namespaces", nil)})
+		return
+	}
 	n := c.srv.namespaceFor(name, auth)
 	if n == nil {
 		// An object whatever the protocol revision, as the reference does.

@@ -298,6 +298,9 @@ func (n *Namespace) add(c *client, auth any) {
 	}
 	n.mu.Lock()
 	n.sockets[s.id] = s
+	if len(n.sockets) == 1 && n.parent != nil {
+		n.server.liveChildren.Add(1)
+	}
 	n.mu.Unlock()
 	s.mu.Lock()
 	s.connected = true
@@ -352,6 +355,9 @@ func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
 	if n.sockets[s.id] == s {
 		delete(n.sockets, s.id)
+		if len(n.sockets) == 0 && n.parent != nil {
+			n.server.liveChildren.Add(-1)
+		}
 	}
 	empty := len(n.sockets) == 0
 	n.mu.Unlock()

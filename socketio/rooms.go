@@ -3,7 +3,8 @@ package socketio
 import "slices"
 
 // Join adds the socket to rooms. When that would put it in more than
-// Options.MaxRoomsPerSocket rooms, it joins none of them and logs a
+// Options.MaxRoomsPerSocket rooms, or its connection's sockets in more
+// than Options.MaxRoomsPerConnection, it joins none of them and logs a
 // warning; TryJoin returns the error instead.
 func (s *Socket) Join(rooms ...string) {
 	if err := s.TryJoin(rooms...); err != nil {
@@ -13,23 +14,45 @@ func (s *Socket) Join(rooms ...string) {
 
 // TryJoin adds the socket to rooms, or to none of them, returning
 // ErrTooManyRooms, when that would put it in more than
-// Options.MaxRoomsPerSocket rooms.
+// Options.MaxRoomsPerSocket rooms, or the sockets of its connection in
+// more than Options.MaxRoomsPerConnection.
 func (s *Socket) TryJoin(rooms ...string) error {
 	if len(rooms) == 0 {
 		return nil
 	}
-	most := s.nsp.server.opts.MaxRoomsPerSocket
+	opts := &s.nsp.server.opts
 	s.roomMu.Lock()
-	// Only a join that might pass the limit counts the rooms that are new.
-	if s.nrooms+len(rooms) > most && s.nrooms+len(newRooms(s.nsp.adapter.SocketRooms(s.id), rooms)) > most {
+	// Only a join that might pass a limit counts the rooms that are new.
+	want := len(rooms)
+	if s.nrooms+want > opts.MaxRoomsPerSocket || s.client.rooms.Load()+int64(want) > int64(opts.MaxRoomsPerConnection) {
+		want = len(newRooms(s.nsp.adapter.SocketRooms(s.id), rooms))
+	}
+	// The connection's count is taken before the join, so that sockets of
+	// one connection joining at once cannot pass the limit together.
+	if s.nrooms+want > opts.MaxRoomsPerSocket || !s.client.reserveRooms(want, opts.MaxRoomsPerConnection) {
 		s.roomMu.Unlock()
 		return ErrTooManyRooms
 	}
 	added := s.nsp.adapter.AddAll(s.id, rooms...)
+	s.client.rooms.Add(int64(len(added) - want))
 	s.nrooms += len(added)
 	s.roomMu.Unlock()
 	s.joined(added)
 	return nil
+}
+
+// reserveRooms counts n more rooms for the connection, unless that takes
+// it past most.
+func (c *client) reserveRooms(n, most int) bool {
+	for {
+		cur := c.rooms.Load()
+		if cur+int64(n) > int64(most) {
+			return false
+		}
+		if c.rooms.CompareAndSwap(cur, cur+int64(n)) {
+			return true
+		}
+	}
 }
 
 // addRooms adds the socket to rooms without a limit: its own room, the
@@ -38,6 +61,7 @@ func (s *Socket) addRooms(rooms []string) {
 	s.roomMu.Lock()
 	added := s.nsp.adapter.AddAll(s.id, rooms...)
 	s.nrooms += len(added)
+	s.client.rooms.Add(int64(len(added)))
 	s.roomMu.Unlock()
 	s.joined(added)
 }
@@ -75,6 +99,7 @@ func (s *Socket) Leave(room string) {
 	was := s.nsp.adapter.Del(s.id, room)
 	if was {
 		s.nrooms--
+		s.client.rooms.Add(-1)
 	}
 	s.roomMu.Unlock()
 	if obs := s.nsp.server.observed(); obs != nil && was {
@@ -86,6 +111,7 @@ func (s *Socket) Leave(room string) {
 func (s *Socket) leaveAll() {
 	s.roomMu.Lock()
 	removed := s.nsp.adapter.DelAll(s.id)
+	s.client.rooms.Add(-int64(len(removed)))
 	s.nrooms = 0
 	s.roomMu.Unlock()
 	if obs := s.nsp.server.observed(); obs != nil && len(removed) > 0 {

@@ -50,8 +50,16 @@ type Options struct {
 	// longer ones get "Invalid namespace". Default 256 bytes.
 	MaxNamespaceLength int
 	// MaxDynamicNamespaces bounds how many namespaces OfFunc and OfRegexp
-	// may create; past it, clients get "Invalid namespace". Default 10,000.
+	// may create; past it, clients get "Invalid namespace". A dynamic
+	// namespace no socket is in does not count: at the limit, those are
+	// removed to make room. Default 10,000.
 	MaxDynamicNamespaces int
+	// MaxNamespacesPerConnection bounds the namespaces one connection may
+	// be in (or be connecting to) at once; past it, a CONNECT gets a
+	// connect_error "Too many namespaces" and creates nothing. It keeps one
+	// connection from taking the dynamic namespaces of everyone.
+	// Default 100.
+	MaxNamespacesPerConnection int
 	// MaxPendingEvents bounds the events of one socket waiting for its
 	// handlers; past it, the connection's reading waits for the handlers to
 	// catch up, slowing that client down and no other. Default 1024.
@@ -65,6 +73,10 @@ type Options struct {
 	// that joins rooms named by the client from growing the server's
 	// memory without bound. Default 1000.
 	MaxRoomsPerSocket int
+	// MaxRoomsPerConnection bounds the rooms of all the sockets of one
+	// connection together (one per namespace), own rooms included; a join
+	// past it is refused as one past MaxRoomsPerSocket is. Default 4000.
+	MaxRoomsPerConnection int
 }
 
 // Default limits.
@@ -74,6 +86,9 @@ const (
 	DefaultMaxPendingEvents     = 1024
 	DefaultMaxPendingAcks       = 4096
 	DefaultMaxRoomsPerSocket    = 1000
+
+	DefaultMaxNamespacesPerConnection = 100
+	DefaultMaxRoomsPerConnection      = 4000
 )
 
 // noLimit is a limit option resolved to no limit.
@@ -115,7 +130,10 @@ type Server struct {
 	nsps    map[string]*Namespace
 	parents []*parentNamespace
 	dynamic int // namespaces created by parents
-	closed  bool
+	// liveChildren counts the namespaces created by parents that have a
+	// socket (namespace.go).
+	liveChildren atomic.Int64
+	closed       bool
 
 	work waitgroup.Group // goroutines running handlers
 	pool *gopool.Pool    // runs them
@@ -146,6 +164,8 @@ func NewServer(opts *Options) *Server {
 	o.MaxPendingEvents = limit(o.MaxPendingEvents, DefaultMaxPendingEvents)
 	o.MaxPendingAcks = limit(o.MaxPendingAcks, DefaultMaxPendingAcks)
 	o.MaxRoomsPerSocket = limit(o.MaxRoomsPerSocket, DefaultMaxRoomsPerSocket)
+	o.MaxNamespacesPerConnection = limit(o.MaxNamespacesPerConnection, DefaultMaxNamespacesPerConnection)
+	o.MaxRoomsPerConnection = limit(o.MaxRoomsPerConnection, DefaultMaxRoomsPerConnection)
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 45 * time.Second
 	}
@@ -238,9 +258,14 @@ func (s *Server) namespaceFor(name string, auth any) *Namespace {
 		}
 		s.mu.Lock()
 		created := false
+		var reclaimed []*Namespace
 		if n = s.nsps[name]; n == nil {
+			if !s.closed && s.dynamic >= s.opts.MaxDynamicNamespaces && int64(s.dynamic) > s.liveChildren.Load() {
+				reclaimed = s.reclaimLocked()
+			}
 			if s.closed || s.dynamic >= s.opts.MaxDynamicNamespaces {
 				s.mu.Unlock()
+				s.dropChildren(reclaimed)
 				s.log.Warn("socketio: dynamic namespace refused", "name", name, "count", s.dynamic)
 				return nil
 			}
@@ -253,6 +278,7 @@ func (s *Server) namespaceFor(name string, auth any) *Namespace {
 		}
 		n.pending.Add(1)
 		s.mu.Unlock()
+		s.dropChildren(reclaimed)
 		if obs := s.observed(); created && obs != nil {
 			s.notifyNamespaceCreated(obs, n)
 		}
@@ -272,9 +298,34 @@ func (s *Server) removeChild(n *Namespace) {
 	delete(s.nsps, n.name)
 	s.dynamic--
 	s.mu.Unlock()
-	n.parent.dropChild(n)
-	if n.adapter != nil {
-		_ = n.adapter.Close()
+	s.dropChildren([]*Namespace{n})
+}
+
+// reclaimLocked forgets every dynamic namespace no socket is in or is
+// connecting to, for dropChildren to finish once s.mu is released. It runs
+// when MaxDynamicNamespaces is reached: namespaces left empty do not count
+// against the limit, so that clients that came and went cannot use it up.
+// Caller holds s.mu.
+func (s *Server) reclaimLocked() []*Namespace {
+	var out []*Namespace
+	for name, n := range s.nsps {
+		if n.parent != nil && n.pending.Load() == 0 && n.SocketCount() == 0 {
+			delete(s.nsps, name)
+			s.dynamic--
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// dropChildren detaches dynamic namespaces the server has forgotten from
+// their template and closes their adapters.
+func (s *Server) dropChildren(children []*Namespace) {
+	for _, n := range children {
+		n.parent.dropChild(n)
+		if n.adapter != nil {
+			_ = n.adapter.Close()
+		}
 	}
 }
 

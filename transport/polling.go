@@ -46,6 +46,10 @@ var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b 
 
 // ReadBody reads a POST body, bounded by MaxBufferSize. binary reports a
 // binary v3 payload (application/octet-stream).
+//
+// The buffer grows with what arrives rather than with what the request
+// announces: a client that announces a large body and sends it slowly
+// holds no more memory than it has sent.
 func (p *Polling) ReadBody(r *http.Request) (body []byte, binary bool, err error) {
 	binary = r.Header.Get("Content-Type") == "application/octet-stream"
 	if binary && p.Protocol == parser.ProtocolV4 {
@@ -54,21 +58,52 @@ func (p *Polling) ReadBody(r *http.Request) (body []byte, binary bool, err error
 	if r.ContentLength > p.MaxBufferSize {
 		return nil, binary, ErrPayloadTooLarge
 	}
-	if r.ContentLength >= 0 {
-		body = make([]byte, r.ContentLength)
-		if _, err := io.ReadFull(r.Body, body); err != nil {
-			return nil, binary, err
-		}
-		return body, binary, nil
-	}
-	body, err = io.ReadAll(io.LimitReader(r.Body, p.MaxBufferSize+1))
+	body, err = readBounded(r.Body, r.ContentLength, p.MaxBufferSize)
 	if err != nil {
 		return nil, binary, err
 	}
-	if int64(len(body)) > p.MaxBufferSize {
-		return nil, binary, ErrPayloadTooLarge
-	}
 	return body, binary, nil
+}
+
+// firstRead is the most a body's buffer starts with: a typical POST (a
+// few packets) fits it in one allocation, and a body announced as larger
+// has to arrive before it is given more.
+const firstRead = 4 << 10
+
+// readBounded reads all of rd into a buffer that starts at the announced
+// size, up to firstRead, and doubles as the data arrives, up to max bytes;
+// more than max is ErrPayloadTooLarge.
+func readBounded(rd io.Reader, announced, max int64) ([]byte, error) {
+	size := int64(firstRead)
+	if announced >= 0 && announced < size {
+		size = announced + 1 // + 1 to see the end without growing
+	}
+	buf := make([]byte, 0, min(size, max+1))
+	for {
+		if len(buf) == cap(buf) {
+			next := min(int64(cap(buf))*2, max+1)
+			if int64(cap(buf)) >= next {
+				return nil, ErrPayloadTooLarge
+			}
+			grown := make([]byte, len(buf), next)
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return nil, ErrPayloadTooLarge
+		}
+		if err == io.EOF {
+			if announced >= 0 && int64(len(buf)) != announced {
+				return nil, io.ErrUnexpectedEOF
+			}
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // Decode decodes a body read by ReadBody, calling fn for each packet.

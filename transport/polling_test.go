@@ -270,3 +270,38 @@ func noCompress(p parser.Packet) parser.Packet {
 	p.NoCompress = true
 	return p
 }
+
+// TestReadBodyGrowsWithWhatArrives checks that a body announced as large
+// gets a buffer the size of what it sent, not of what it announced.
+func TestReadBodyGrowsWithWhatArrives(t *testing.T) {
+	for _, n := range []int{0, 1, 100, firstRead, firstRead + 1, 5 * firstRead} {
+		data := strings.Repeat("x", n)
+		body, err := readBounded(strings.NewReader(data), -1, 1<<20)
+		if err != nil || string(body) != data {
+			t.Fatalf("%d bytes: got %d bytes, %v", n, len(body), err)
+		}
+		if limit := max(2*n, firstRead); cap(body) > limit {
+			t.Errorf("%d bytes: buffer of %d, want at most %d", n, cap(body), limit)
+		}
+		// Announced as a megabyte, cut short: the read fails, and what
+		// it allocated meanwhile was sized by the data.
+		r := &countingReader{r: strings.NewReader(data)}
+		if _, err := readBounded(r, 1<<20, 1<<20); !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%d of 1 MiB announced: %v, want unexpected EOF", n, err)
+		}
+		if limit := max(2*n, firstRead); r.maxBuf > limit {
+			t.Errorf("%d of 1 MiB announced: read into a buffer of %d, want at most %d", n, r.maxBuf, limit)
+		}
+	}
+}
+
+// countingReader records the largest buffer it was asked to fill.
+type countingReader struct {
+	r      io.Reader
+	maxBuf int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.maxBuf = max(c.maxBuf, len(p))
+	return c.r.Read(p)
+}
