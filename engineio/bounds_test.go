@@ -228,8 +228,9 @@ func TestSlowPostBodyDeadline(t *testing.T) {
 // session's MaxQueueBytes.
 func TestUnreadPollAnswer(t *testing.T) {
 	defer leakcheck.Check(t)()
-	opts := shortHeartbeat
-	opts.MaxQueueBytes = 16 << 20
+	// A longer window than the other attacks: the sends below must come
+	// before it ends, on a loaded machine too.
+	opts := Options{PingInterval: 2 * time.Second, PingTimeout: 2 * time.Second, MaxQueueBytes: 16 << 20}
 	rec := newRecorder(true)
 	var open atomic.Int32 // the server's connections not closed yet
 	e := newEnvWith(t, rec, &opts, func(hs *http.Server) {
@@ -250,6 +251,7 @@ func TestUnreadPollAnswer(t *testing.T) {
 	conns := open.Load()
 
 	big := strings.Repeat("x", 10<<20) // more than the kernel's buffers hold
+	more := textMsg(strings.Repeat("y", 7<<20))
 	if err := s.Send(textMsg(big), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -267,7 +269,7 @@ func TestUnreadPollAnswer(t *testing.T) {
 	if err := s.Send(textMsg("small"), SendOptions{}); err != nil {
 		t.Fatalf("a small message behind the answer: %v", err)
 	}
-	if err := s.Send(textMsg(strings.Repeat("y", 7<<20)), SendOptions{}); !errors.Is(err, ErrSlowConsumer) {
+	if err := s.Send(more, SendOptions{}); !errors.Is(err, ErrSlowConsumer) {
 		t.Fatalf("7 MiB behind a 10 MiB answer, with MaxQueueBytes 16 MiB: %v, want ErrSlowConsumer", err)
 	}
 	rec.expectClose(t, s, ReasonSlowConsumer)

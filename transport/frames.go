@@ -133,6 +133,12 @@ func (ws *WebSocket) setDeadlineLocked(deadline time.Time) error {
 	return ws.raw.SetWriteDeadline(deadline)
 }
 
+// controlFrame writes a control frame the frame reader asks for; a
+// failure shows as a failed read or write soon enough.
+func (ws *WebSocket) controlFrame(op byte, payload []byte) {
+	_ = ws.writeControl(op, payload, time.Now().Add(time.Second))
+}
+
 // onPing answers a client's ping with a pong carrying the same data, as
 // gorilla's default handler would.
 func (ws *WebSocket) onPing(data string) error {

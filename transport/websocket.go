@@ -78,6 +78,12 @@ func (u *Upgrader) Upgrade(w http.ResponseWriter, r *http.Request, header http.H
 		// control frames gorilla would otherwise write itself.
 		ws.raw = conn.NetConn()
 		ws.setupTryWrite(ws.raw)
+		if ws.setupRawRead(u.maxSize) {
+			// Frames are read without gorilla too (wsread.go): its
+			// connection, and the read buffer it holds, are let go.
+			ws.conn = nil
+			return ws, nil
+		}
 		conn.SetPingHandler(ws.onPing)
 		conn.SetCloseHandler(ws.onClose)
 	}
@@ -92,7 +98,10 @@ var ErrInvalidUTF8 = errors.New("transport: text frame is not valid UTF-8")
 // packet per frame. ReadPacket must be called from one goroutine at a time,
 // and so must the write methods.
 type WebSocket struct {
+	// conn is gorilla's connection, which reads the frames (and writes
+	// them when compression is on); nil when rd reads them.
 	conn      *websocket.Conn
+	rd        *rawReader
 	protocol  int
 	threshold int
 
@@ -116,6 +125,13 @@ type WebSocket struct {
 // ReadPacket reads the next packet. The packet's data is freshly allocated
 // and belongs to the caller.
 func (ws *WebSocket) ReadPacket() (parser.Packet, error) {
+	if ws.rd != nil {
+		m, err := ws.rd.next()
+		if err != nil {
+			return parser.Packet{}, err
+		}
+		return ws.decode(m.data, m.binary)
+	}
 	kind, data, err := ws.conn.ReadMessage()
 	if err != nil {
 		return parser.Packet{}, err
@@ -132,6 +148,11 @@ func (ws *WebSocket) ReadPacket() (parser.Packet, error) {
 		}
 		return parser.Packet{}, ErrInvalidUTF8
 	}
+	return ws.decode(data, binary)
+}
+
+// decode decodes one message as a packet.
+func (ws *WebSocket) decode(data []byte, binary bool) (parser.Packet, error) {
 	if ws.protocol == parser.ProtocolV3 {
 		return parser.DecodePacketV3(data, binary)
 	}
@@ -198,13 +219,28 @@ func (ws *WebSocket) WriteClose() error {
 
 // Close closes the underlying connection at once. It is safe to call from
 // any goroutine, and more than once.
-func (ws *WebSocket) Close() error { return ws.conn.Close() }
+func (ws *WebSocket) Close() error {
+	if ws.conn == nil {
+		return ws.raw.Close()
+	}
+	return ws.conn.Close()
+}
 
 // SetReadDeadline bounds the next reads.
-func (ws *WebSocket) SetReadDeadline(t time.Time) error { return ws.conn.SetReadDeadline(t) }
+func (ws *WebSocket) SetReadDeadline(t time.Time) error {
+	if ws.conn == nil {
+		return ws.raw.SetReadDeadline(t)
+	}
+	return ws.conn.SetReadDeadline(t)
+}
 
 // RemoteAddr is the peer's network address.
-func (ws *WebSocket) RemoteAddr() net.Addr { return ws.conn.RemoteAddr() }
+func (ws *WebSocket) RemoteAddr() net.Addr {
+	if ws.conn == nil {
+		return ws.raw.RemoteAddr()
+	}
+	return ws.conn.RemoteAddr()
+}
 
 // IsProtocolError reports whether a read error is the peer's fault at the
 // WebSocket level (a bad frame, a message over the size limit), as opposed

@@ -1,0 +1,7 @@
+//go:build !unix
+
+package transport
+
+// setupRawRead leaves reading to gorilla where the descriptor cannot be
+// waited on without a read.
+func (ws *WebSocket) setupRawRead(int64) bool { return false }
