@@ -9,6 +9,8 @@
 #   bench/run.sh                      the default run, a few minutes
 #   CONNECT_N=10000 bench/run.sh      memory per client at 10,000 clients
 #   SCALE_N=19000 bench/run.sh        also hold 19,000 clients through heartbeats
+#   CONNECT_N=10000 SCALE_N=19000 CASES="connect connect-rooms connect-scale connect-rooms-scale" bench/run.sh
+#                                     memory per idle client, plain and in rooms, at both sizes
 #   SERVERS="duplex node" bench/run.sh
 #   BASELINE=HEAD~3 CASES="connect echo" REPEAT=3 bench/run.sh
 #
@@ -29,7 +31,10 @@ ROOT=$(cd .. && pwd)
 : "${WARMUP:=1s}"            # run before the window
 : "${CONNECT_N:=2000}"       # connect: clients, held for the memory figures
 : "${CONNECT_C:=50}"         # connect: clients dialing at once
+: "${CLIENT_ROOMS:=3}"       # connect-rooms: rooms each client joins
 : "${POLL_CONNECT_N:=1000}"  # polling handshakes
+: "${POLL_IDLE_N:=1000}"     # polling-idle: sessions held, each long-polling on two connections ...
+: "${POLL_IDLE_HOLD:=35s}"   # ... for this long: past the first heartbeat (25s) and Node's keep-alive timeout (5s)
 : "${ECHO_C:=50}"            # echo: clients in the closed loop
 : "${ECHO_RATE:=5000}"       # echo at a fixed rate: acks/s
 : "${BCAST_N:=1000}"         # broadcast: clients
@@ -43,7 +48,7 @@ ROOT=$(cd .. && pwd)
 : "${POLL_RATE:=1000}"       # polling echo at a fixed rate: acks/s
 : "${PAYLOAD:=32}"           # bytes of the string each event carries
 : "${SCALE_CASES:=echo broadcast}" # closed-loop cases run again with the server on both cores
-: "${SCALE_N:=0}"            # when set, hold this many clients through heartbeats
+: "${SCALE_N:=0}"            # when set, hold this many clients through heartbeats, plain and in rooms
 : "${SCALE_HOLD:=30s}"       # ... for this long (the ping interval is 25s)
 : "${PROFILE:=0}"            # 1: CPU profiles of the Go servers in $OUT/profiles
 : "${CASES:=}"               # the cases to run (names as in the table's notes); empty: all
@@ -60,6 +65,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 nofile=$(ulimit -n)
 need=$(( CONNECT_N > SCALE_N ? CONNECT_N : SCALE_N ))
+need=$(( need > 2 * POLL_IDLE_N ? need : 2 * POLL_IDLE_N )) # a polling session holds two connections
 if [ "$nofile" != unlimited ] && [ "$need" -gt $(( nofile - 100 )) ]; then
   echo "run.sh: ulimit -n is $nofile, too low for $need clients; raise the hard limit" >&2
   exit 1
@@ -229,7 +235,10 @@ run_case() {
 }
 
 run_case connect one -scenario connect -n "$CONNECT_N" -c "$CONNECT_C"
+run_case connect-rooms one -scenario connect -n "$CONNECT_N" -c "$CONNECT_C" -join "$CLIENT_ROOMS"
 run_case connect-polling one -scenario connect -transport polling -n "$POLL_CONNECT_N" -c "$CONNECT_C"
+run_case polling-idle one -scenario polling-idle -n "$POLL_IDLE_N" -c "$CONNECT_C" -hold "$POLL_IDLE_HOLD" \
+  -timeout "$(( $(seconds "$POLL_IDLE_HOLD") + 120 ))s"
 run_case echo one -scenario echo -c "$ECHO_C"
 run_case echo-rate one -scenario echo -c "$ECHO_C" -rate "$ECHO_RATE"
 run_case broadcast one -scenario broadcast -n "$BCAST_N" -window "$BCAST_WINDOW"
@@ -247,6 +256,8 @@ if [ ${#both_pin[@]} -gt 0 ]; then
 fi
 if [ "$SCALE_N" -gt 0 ]; then
   run_case connect-scale one -scenario connect -n "$SCALE_N" -c "$CONNECT_C" -hold "$SCALE_HOLD" -timeout 10m
+  run_case connect-rooms-scale one -scenario connect -n "$SCALE_N" -c "$CONNECT_C" -join "$CLIENT_ROOMS" \
+    -hold "$SCALE_HOLD" -timeout 10m
 fi
 
 elapsed=$(( $(date +%s) - started ))
@@ -269,7 +280,7 @@ mkdir -p "$OUT"
   echo "- Machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB, Linux $(uname -r)."
   echo "- $(go version | cut -d' ' -f3), Node $(node --version 2>/dev/null || echo missing), socket.io $sio_version; servers with default options."
   echo "- Pinning: $pinning. ulimit -n $nofile."
-  echo "- Knobs: REPEAT=$REPEAT DURATION=$DURATION WARMUP=$WARMUP CONNECT_N=$CONNECT_N CONNECT_C=$CONNECT_C POLL_CONNECT_N=$POLL_CONNECT_N ECHO_C=$ECHO_C ECHO_RATE=$ECHO_RATE BCAST_N=$BCAST_N BCAST_WINDOW=$BCAST_WINDOW BCAST_RATE=$BCAST_RATE RATE_N=$RATE_N ROOMS_N=$ROOMS_N ROOMS=$ROOMS ROOMS_WINDOW=$ROOMS_WINDOW POLL_C=$POLL_C POLL_RATE=$POLL_RATE PAYLOAD=$PAYLOAD SCALE_N=$SCALE_N."
+  echo "- Knobs: REPEAT=$REPEAT DURATION=$DURATION WARMUP=$WARMUP CONNECT_N=$CONNECT_N CONNECT_C=$CONNECT_C CLIENT_ROOMS=$CLIENT_ROOMS POLL_CONNECT_N=$POLL_CONNECT_N POLL_IDLE_N=$POLL_IDLE_N POLL_IDLE_HOLD=$POLL_IDLE_HOLD ECHO_C=$ECHO_C ECHO_RATE=$ECHO_RATE BCAST_N=$BCAST_N BCAST_WINDOW=$BCAST_WINDOW BCAST_RATE=$BCAST_RATE RATE_N=$RATE_N ROOMS_N=$ROOMS_N ROOMS=$ROOMS ROOMS_WINDOW=$ROOMS_WINDOW POLL_C=$POLL_C POLL_RATE=$POLL_RATE PAYLOAD=$PAYLOAD SCALE_N=$SCALE_N SCALE_HOLD=$SCALE_HOLD."
   echo "- Load average (1, 5, 15 min) before: $load_before; after: $load_after."
   echo "- Each run: a fresh server process, ${WARMUP} warm-up, ${DURATION} measured; events carry a ${PAYLOAD}-byte string; each case run $REPEAT time(s) per server, the table shows medians."
   echo

@@ -31,6 +31,7 @@ type result struct {
 	Server     string   `json:"server"`
 	Clients    int      `json:"clients"`
 	Rooms      int      `json:"rooms"`
+	RoomsPer   int      `json:"rooms_per_client"`
 	Offered    float64  `json:"offered_per_s"`
 	Window     int      `json:"window"`
 	PerSec     float64  `json:"per_s"`
@@ -106,6 +107,12 @@ var panels = []panel{
 		}, " µs", cpuOp},
 		{"polling-rate", "polling-rate", func(r *result) string { return "CPU µs per polling ack at " + rate(r.Offered) + "/s" }, " µs", cpuOp},
 		{"connect/memory", "connect", func(r *result) string { return "RSS KiB per idle client, " + itoa(r.Clients) + " clients" }, " KiB", kibPerClient},
+		{"connect-rooms/memory", "connect-rooms", func(r *result) string {
+			return "RSS KiB per idle client in " + itoa(r.RoomsPer) + " rooms, " + itoa(r.Clients) + " clients"
+		}, " KiB", kibPerClient},
+		{"polling-idle/memory", "polling-idle", func(r *result) string {
+			return "RSS KiB per idle polling session, " + itoa(r.Clients) + " sessions"
+		}, " KiB", kibPerClient},
 	}},
 }
 

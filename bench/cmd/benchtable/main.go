@@ -27,6 +27,7 @@ type result struct {
 	Server     string   `json:"server"`
 	Clients    int      `json:"clients"`
 	Rooms      int      `json:"rooms"`
+	RoomsPer   int      `json:"rooms_per_client"`
 	Offered    float64  `json:"offered_per_s"`
 	Window     int      `json:"window"`
 	PerSec     float64  `json:"per_s"`
@@ -93,6 +94,18 @@ func rate(r *result) string              { return strconv.FormatFloat(r.Offered,
 func count(n int) string                 { return strconv.Itoa(n) }
 func text(s string) func(*result) string { return func(*result) string { return s } }
 
+// inRooms is " in K rooms" for clients that joined K rooms (connect -join).
+func inRooms(r *result) string { return " in " + count(r.RoomsPer) + " rooms" }
+
+// Figures of the memory section of a result.
+var (
+	kibPerClient   = mem(func(r *result) float64 { return r.Memory.PerClient })
+	kibPerClientGC = mem(func(r *result) float64 { return r.Memory.PerClientGC })
+	heapPerClient  = mem(func(r *result) float64 { return r.Memory.Heap })
+	pingsPerClient = mem(func(r *result) float64 { return float64(r.Memory.Pings) / float64(max(r.Ops, 1)) })
+	reached        = mem(func(r *result) float64 { return float64(r.Memory.Reached) })
+)
+
 // rows lists, per case of bench/run.sh, the figures shown.
 var rows = []struct {
 	tag     string
@@ -106,9 +119,25 @@ var rows = []struct {
 		{text("heap bytes per client (server's own count)"), mem(func(r *result) float64 { return r.Memory.Heap }), true},
 		{text("ms for one broadcast to reach every client"), mem(func(r *result) float64 { return r.Memory.AllMs }), true},
 	}},
+	{"connect-rooms", []metric{
+		{func(r *result) string { return "RSS KiB per idle client" + inRooms(r) + " at " + count(r.Clients) }, kibPerClient, true},
+		{func(r *result) string {
+			return "RSS KiB per idle client" + inRooms(r) + " after forced GC at " + count(r.Clients)
+		}, kibPerClientGC, true},
+		{func(r *result) string { return "heap bytes per client" + inRooms(r) + " (server's own count)" }, heapPerClient, true},
+	}},
 	{"connect-polling", []metric{
 		{func(r *result) string { return "polling handshakes/s (" + count(r.Clients) + " clients)" }, perSec, false},
 		{text("server CPU µs per polling handshake"), cpuOp, true},
+	}},
+	{"polling-idle", []metric{
+		{func(r *result) string { return "RSS KiB per idle polling session at " + count(r.Clients) }, kibPerClient, true},
+		{func(r *result) string {
+			return "RSS KiB per idle polling session after forced GC at " + count(r.Clients)
+		}, kibPerClientGC, true},
+		{text("heap bytes per polling session (server's own count)"), heapPerClient, true},
+		{text("heartbeats answered per polling session while held"), pingsPerClient, false},
+		{text("polling sessions one broadcast reached"), reached, false},
 	}},
 	{"echo", []metric{
 		{func(r *result) string { return "echo acks/s, closed loop, " + count(r.Clients) + " clients" }, perSec, false},
@@ -162,6 +191,16 @@ var rows = []struct {
 		}), false},
 		{text("clients one broadcast reached"), mem(func(r *result) float64 { return float64(r.Memory.Reached) }), false},
 		{text("ms for that broadcast to reach every client"), mem(func(r *result) float64 { return r.Memory.AllMs }), true},
+	}},
+	{"connect-rooms-scale", []metric{
+		{func(r *result) string { return "held clients" + inRooms(r) + ", through heartbeats" }, func(r *result) (float64, bool) { return float64(r.Ops), r.Ops > 0 }, false},
+		{func(r *result) string { return "RSS KiB per idle client" + inRooms(r) + " at that count" }, kibPerClient, true},
+		{func(r *result) string {
+			return "RSS KiB per idle client" + inRooms(r) + " after forced GC at that count"
+		}, kibPerClientGC, true},
+		{func(r *result) string { return "heap bytes per client" + inRooms(r) + " (server's own count)" }, heapPerClient, true},
+		{text("heartbeats answered per client while held"), pingsPerClient, false},
+		{text("clients one broadcast reached"), reached, false},
 	}},
 	{"echo-2cores", []metric{
 		{func(r *result) string { return "echo acks/s, server on both cores, " + count(r.Clients) + " clients" }, perSec, false},
@@ -300,7 +339,7 @@ func table(w io.Writer, results map[string]map[string][]*result, base, baseline 
 				if r.Skipped > 0 {
 					bad = append(bad, fmt.Sprintf("%d sends skipped (server behind the offered rate)", r.Skipped))
 				}
-				if r.Memory != nil && r.Memory.Reached != r.Ops && strings.HasPrefix(r.Tag(), "connect") {
+				if r.Memory != nil && r.Memory.Reached != r.Ops {
 					bad = append(bad, fmt.Sprintf("broadcast reached %d of %d clients", r.Memory.Reached, r.Ops))
 				}
 				if r.Memory != nil && r.Memory.After > 0 {

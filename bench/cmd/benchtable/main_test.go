@@ -98,3 +98,36 @@ func TestTable(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryRows checks the rows of the idle-memory cases: clients in
+// rooms, and idle polling sessions, with a broadcast that missed a session
+// noted under the table.
+func TestMemoryRows(t *testing.T) {
+	in := `{"case":"connect-rooms","scenario":"connect","server":"duplex","clients":10000,"rooms_per_client":3,"ops":10000,"tool_cpu":0.5,"memory":{"kib_per_client":8,"kib_per_client_gc":6,"heap_bytes_per_client":5000,"broadcast_reached":10000}}
+{"case":"connect-rooms","scenario":"connect","server":"node","clients":10000,"rooms_per_client":3,"ops":10000,"tool_cpu":0.25,"memory":{"kib_per_client":16,"kib_per_client_gc":16,"heap_bytes_per_client":12500,"broadcast_reached":10000}}
+{"case":"polling-idle","scenario":"polling-idle","server":"duplex","clients":1000,"ops":1000,"tool_cpu":0.1,"memory":{"kib_per_client":20,"kib_per_client_gc":15,"heap_bytes_per_client":9000,"pings":1000,"broadcast_reached":1000}}
+{"case":"polling-idle","scenario":"polling-idle","server":"node","clients":1000,"ops":1000,"tool_cpu":0.2,"memory":{"kib_per_client":40,"kib_per_client_gc":40,"heap_bytes_per_client":30000,"pings":1000,"broadcast_reached":999}}
+`
+	res, err := read(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	table(&b, res, "duplex", "", []string{"node"})
+	want := `| figure | duplex | node | duplex/node | load tool CPU (duplex / node) |
+|---|---:|---:|---:|---|
+| RSS KiB per idle client in 3 rooms at 10000 ↓ | 8.00 | 16.0 | 0.50 | 0.50 / 0.25 |
+| RSS KiB per idle client in 3 rooms after forced GC at 10000 ↓ | 6.00 | 16.0 | 0.38 | |
+| heap bytes per client in 3 rooms (server's own count) ↓ | 5000 | 12500 | 0.40 | |
+| RSS KiB per idle polling session at 1000 ↓ | 20.0 | 40.0 | 0.50 | 0.10 / 0.20 |
+| RSS KiB per idle polling session after forced GC at 1000 ↓ | 15.0 | 40.0 | 0.38 | |
+| heap bytes per polling session (server's own count) ↓ | 9000 | 30000 | 0.30 | |
+| heartbeats answered per polling session while held ↑ | 1.00 | 1.00 | 1.00 | |
+| polling sessions one broadcast reached ↑ | 1000 | 999 | 1.00 | |
+
+- polling-idle, node: broadcast reached 999 of 1000 clients
+`
+	if got := b.String(); got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}

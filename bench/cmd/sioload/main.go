@@ -40,6 +40,7 @@ type config struct {
 	rate      float64
 	window    int
 	rooms     int
+	join      int
 	payload   int
 	hold      time.Duration
 	timeout   time.Duration
@@ -61,8 +62,8 @@ func realMain() {
 	flag.StringVar(&cfg.label, "label", "", "server name to put in the output")
 	flag.StringVar(&cfg.tag, "case", "", "case name to put in the output (bench/run.sh names its runs)")
 	flag.IntVar(&pid, "pid", 0, "server `pid`, to read its CPU time and resident memory from /proc")
-	flag.StringVar(&scen, "scenario", "echo", "comma-separated scenarios: connect, echo, broadcast, rooms, polling")
-	flag.IntVar(&cfg.n, "n", 1000, "clients connected (connect, broadcast, rooms)")
+	flag.StringVar(&scen, "scenario", "echo", "comma-separated scenarios: connect, echo, broadcast, rooms, polling, polling-idle")
+	flag.IntVar(&cfg.n, "n", 1000, "clients connected (connect, broadcast, rooms, polling-idle)")
 	flag.IntVar(&cfg.conc, "c", 50, "clients in the closed loop (echo, polling), or dialing at once (connect)")
 	flag.StringVar(&cfg.transport, "transport", "websocket", "connect scenario transport: websocket or polling")
 	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "measurement window")
@@ -70,8 +71,9 @@ func realMain() {
 	flag.Float64Var(&cfg.rate, "rate", 0, "offered rate (echo, polling: acks/s; broadcast, rooms: deliveries/s); 0 = closed loop, as fast as the server goes")
 	flag.IntVar(&cfg.window, "window", 8, "broadcasts in flight in the closed loop (broadcast, rooms)")
 	flag.IntVar(&cfg.rooms, "rooms", 100, "rooms (rooms)")
+	flag.IntVar(&cfg.join, "join", 0, "connect: rooms each client joins once connected (r0-<i mod 100>, r1-<i mod 1000>, ..., then u<i/2>)")
 	flag.IntVar(&cfg.payload, "payload", 32, "bytes of the string argument of each event")
-	flag.DurationVar(&cfg.hold, "hold", 0, "connect: time the clients stay connected before memory is read (heartbeats)")
+	flag.DurationVar(&cfg.hold, "hold", 0, "connect, polling-idle: time the clients stay connected before memory is read (heartbeats)")
 	flag.DurationVar(&cfg.timeout, "timeout", 2*time.Minute, "bound on each scenario's run time")
 	cpuProfile := flag.String("cpuprofile", "", "write the load tool's CPU profile to `file`")
 	flag.Parse()
@@ -92,6 +94,10 @@ func realMain() {
 	}
 	if pid > 0 {
 		cfg.pid = fmt.Sprint(pid)
+	}
+	if cfg.join < 0 {
+		logf("-join %d: want 0 or more", cfg.join)
+		os.Exit(2)
 	}
 	for _, s := range strings.Split(scen, ",") {
 		if s = strings.TrimSpace(s); s != "" {
@@ -139,6 +145,8 @@ func run(ctx context.Context, cfg *config, scenario string) (*result, error) {
 		return runBroadcast(ctx, cfg, true)
 	case "polling":
 		return runPollingEcho(ctx, cfg)
+	case "polling-idle":
+		return runPollingIdle(ctx, cfg)
 	}
 	return nil, fmt.Errorf("unknown scenario %q", scenario)
 }
@@ -150,16 +158,18 @@ func logf(format string, args ...any) {
 // result is the JSON line printed for a scenario. Rates are per second of
 // the measurement window; CPU figures are in cores (1 = one core busy).
 type result struct {
-	Case      string  `json:"case,omitempty"`
-	Scenario  string  `json:"scenario"`
-	Server    string  `json:"server,omitempty"`
-	Transport string  `json:"transport,omitempty"`
-	Clients   int     `json:"clients"`
-	Rooms     int     `json:"rooms,omitempty"`
-	Offered   float64 `json:"offered_per_s,omitempty"`
-	Window    int     `json:"window,omitempty"`
-	Payload   int     `json:"payload_bytes,omitempty"`
-	Seconds   float64 `json:"seconds"`
+	Case      string `json:"case,omitempty"`
+	Scenario  string `json:"scenario"`
+	Server    string `json:"server,omitempty"`
+	Transport string `json:"transport,omitempty"`
+	Clients   int    `json:"clients"`
+	Rooms     int    `json:"rooms,omitempty"`
+	// RoomsPerClient is how many rooms each client joined (connect -join).
+	RoomsPerClient int     `json:"rooms_per_client,omitempty"`
+	Offered        float64 `json:"offered_per_s,omitempty"`
+	Window         int     `json:"window,omitempty"`
+	Payload        int     `json:"payload_bytes,omitempty"`
+	Seconds        float64 `json:"seconds"`
 
 	// Unit names what Ops counts: connections, acks or deliveries.
 	Unit     string   `json:"unit"`
@@ -189,7 +199,8 @@ type latency struct {
 	Max  float64 `json:"max"`
 }
 
-// memory is what the connect scenario measures of the server's memory.
+// memory is what the connect and polling-idle scenarios measure of the
+// server's memory.
 type memory struct {
 	// VmRSS before the clients connect (after a forced GC), with the
 	// clients connected, and then after a forced GC, in KiB.

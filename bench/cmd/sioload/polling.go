@@ -330,20 +330,35 @@ func runConnectPolling(ctx context.Context, cfg *config) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
+	m := startCPU(cfg.pid)
+	clients, fails := pollHandshakeMany(ctx, t, cfg.n, cfg.conc)
+	u := m.stop()
+	res := &result{Scenario: "connect", Transport: "polling", Clients: cfg.n, Unit: "connections", Errors: uint64(fails)}
+	res.fill(uint64(len(clients)), u)
+	closePollMany(ctx, clients)
+	if len(clients) == 0 {
+		return res, errors.New("no client connected")
+	}
+	return res, nil
+}
+
+// pollHandshakeMany opens n sessions over long-polling with conc
+// handshakes at a time. It returns the sessions opened (in no particular
+// order) and the number of failures.
+func pollHandshakeMany(ctx context.Context, t pollTarget, n, conc int) ([]*pollClient, int) {
 	var (
 		mu      sync.Mutex
-		clients []*pollClient
+		clients = make([]*pollClient, 0, n)
 		fails   int
 		lastErr error
 		next    atomic.Int64
 		wg      sync.WaitGroup
 	)
-	m := startCPU(cfg.pid)
-	for w := 0; w < max(cfg.conc, 1); w++ {
+	for w := 0; w < max(conc, 1); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(cfg.n) && ctx.Err() == nil {
+			for next.Add(1) <= int64(n) && ctx.Err() == nil {
 				p, err := pollHandshake(ctx, t)
 				mu.Lock()
 				if err != nil {
@@ -357,29 +372,28 @@ func runConnectPolling(ctx context.Context, cfg *config) (*result, error) {
 		}()
 	}
 	wg.Wait()
-	u := m.stop()
 	if lastErr != nil {
 		logf("polling handshake: %d failures, last: %v", fails, lastErr)
 	}
-	res := &result{Scenario: "connect", Transport: "polling", Clients: cfg.n, Unit: "connections", Errors: uint64(fails)}
-	res.fill(uint64(len(clients)), u)
-	// Close the sessions, a few at a time.
-	var cw sync.WaitGroup
-	for w := 0; w < 8; w++ {
-		cw.Add(1)
+	return clients, fails
+}
+
+// closePollMany closes the sessions, a few at a time: a close packet, then
+// both connections. Nothing else may be using their connections.
+func closePollMany(ctx context.Context, clients []*pollClient) {
+	const workers = 8
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
 		go func(w int) {
-			defer cw.Done()
-			for i := w; i < len(clients); i += 8 {
+			defer wg.Done()
+			for i := w; i < len(clients); i += workers {
 				_ = clients[i].send(ctx, []byte("1"))
 				clients[i].closeAll()
 			}
 		}(w)
 	}
-	cw.Wait()
-	if len(clients) == 0 {
-		return res, errors.New("no client connected")
-	}
-	return res, nil
+	wg.Wait()
 }
 
 // runPollingEcho is the echo scenario over long-polling: cfg.conc clients,

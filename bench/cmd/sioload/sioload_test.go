@@ -68,22 +68,29 @@ func TestScenarios(t *testing.T) {
 	for _, tc := range []struct {
 		scenario, transport string
 		rate                float64
+		join                int
 	}{
-		{"connect", "websocket", 0},
-		{"connect", "polling", 0},
-		{"echo", "", 0},
-		{"echo", "", 500},
-		{"broadcast", "", 0},
-		{"broadcast", "", 2000},
-		{"rooms", "", 0},
-		{"polling", "", 0},
-		{"polling", "", 200},
+		{"connect", "websocket", 0, 0},
+		{"connect", "websocket", 0, 3},
+		{"connect", "polling", 0, 0},
+		{"polling-idle", "", 0, 0},
+		{"echo", "", 0, 0},
+		{"echo", "", 500, 0},
+		{"broadcast", "", 0, 0},
+		{"broadcast", "", 2000, 0},
+		{"rooms", "", 0, 0},
+		{"polling", "", 0, 0},
+		{"polling", "", 200, 0},
 	} {
 		name := tc.scenario + "/" + tc.transport + fmt.Sprint(tc.rate)
+		if tc.join > 0 {
+			name += fmt.Sprintf("/join%d", tc.join)
+		}
 		t.Run(name, func(t *testing.T) {
 			cfg := testConfig(ts.URL)
 			cfg.transport = tc.transport
 			cfg.rate = tc.rate
+			cfg.join = tc.join
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			res, err := run(ctx, cfg, tc.scenario)
@@ -99,10 +106,13 @@ func TestScenarios(t *testing.T) {
 			if res.ServerCPU == nil {
 				t.Error("no server CPU figure for a pid")
 			}
-			if tc.scenario != "connect" && (res.Latency == nil || res.Latency.P50 <= 0) {
+			if tc.scenario != "connect" && tc.scenario != "polling-idle" && (res.Latency == nil || res.Latency.P50 <= 0) {
 				t.Errorf("no latency: %+v", res.Latency)
 			}
-			if m := res.Memory; tc.transport == "websocket" {
+			if res.RoomsPerClient != tc.join {
+				t.Errorf("rooms per client %d, want %d", res.RoomsPerClient, tc.join)
+			}
+			if m := res.Memory; tc.transport == "websocket" || tc.scenario == "polling-idle" {
 				if m == nil {
 					t.Fatal("no memory figures")
 				}
@@ -111,6 +121,46 @@ func TestScenarios(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// roomsOf gives each client shared rooms and, last, its user's room.
+func TestRoomsOf(t *testing.T) {
+	for _, tc := range []struct {
+		i, k int
+		want string
+	}{
+		{0, 0, ""},
+		{7, 1, "u3"},
+		{1234, 2, "r0-34 u617"},
+		{1234, 3, "r0-34 r1-234 u617"},
+		{98765, 4, "r0-65 r1-765 r2-8765 u49382"},
+	} {
+		if got := strings.Join(roomsOf(tc.i, tc.k), " "); got != tc.want {
+			t.Errorf("roomsOf(%d, %d) = %q, want %q", tc.i, tc.k, got, tc.want)
+		}
+	}
+	// At 10,000 clients in 3 rooms: 100 rooms of 100, 1,000 of 10, 5,000 of 2.
+	members := map[string]int{}
+	for i := 0; i < 10000; i++ {
+		for _, r := range roomsOf(i, 3) {
+			members[r]++
+		}
+	}
+	sizes := map[string]map[int]int{} // room kind → room size → rooms
+	for r, n := range members {
+		kind := r[:1]
+		if kind == "r" {
+			kind = r[:2]
+		}
+		if sizes[kind] == nil {
+			sizes[kind] = map[int]int{}
+		}
+		sizes[kind][n]++
+	}
+	want := map[string]map[int]int{"r0": {100: 100}, "r1": {10: 1000}, "u": {2: 5000}}
+	if fmt.Sprint(sizes) != fmt.Sprint(want) {
+		t.Errorf("room sizes %v, want %v", sizes, want)
 	}
 }
 

@@ -41,7 +41,10 @@ type server struct {
 	mu    sync.Mutex
 	peers map[peer]struct{}
 	rooms map[string]map[peer]struct{}
-	ids   atomic.Uint64
+	// joined lists each peer's rooms, so that a peer leaving touches its
+	// rooms only, not all of them.
+	joined map[peer][]string
+	ids    atomic.Uint64
 
 	polls sync.Map // sid → *pollPeer
 }
@@ -55,12 +58,14 @@ func (s *server) add(p peer) {
 func (s *server) remove(p peer) {
 	s.mu.Lock()
 	delete(s.peers, p)
-	for name, r := range s.rooms {
+	for _, name := range s.joined[p] {
+		r := s.rooms[name]
 		delete(r, p)
 		if len(r) == 0 {
 			delete(s.rooms, name)
 		}
 	}
+	delete(s.joined, p)
 	s.mu.Unlock()
 }
 
@@ -161,7 +166,10 @@ func (s *server) event(p peer, pkt []byte) {
 			r = map[peer]struct{}{}
 			s.rooms[room] = r
 		}
-		r[p] = struct{}{}
+		if _, in := r[p]; !in {
+			r[p] = struct{}{}
+			s.joined[p] = append(s.joined[p], room)
+		}
 		s.mu.Unlock()
 		if len(id) > 0 {
 			p.send(append(append([]byte("43"), id...), "[]"...), nil)
@@ -333,7 +341,7 @@ func (s *server) closePoll(sid string, p *pollPeer) {
 }
 
 func main() {
-	s := &server{peers: map[peer]struct{}{}, rooms: map[string]map[peer]struct{}{}}
+	s := &server{peers: map[peer]struct{}{}, rooms: map[string]map[peer]struct{}{}, joined: map[peer][]string{}}
 	http.HandleFunc("/socket.io/", func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("transport") == "websocket" {
 			s.serveWebSocket(w, r)
