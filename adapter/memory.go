@@ -27,8 +27,8 @@ type Memory struct {
 	window time.Duration
 
 	mu    sync.RWMutex
-	rooms map[string]map[string]struct{} // room → socket ids
-	sids  map[string]map[string]struct{} // socket id → rooms
+	rooms map[string]idSet // room → socket ids
+	sids  map[string]idSet // socket id → rooms
 
 	// Connection state recovery.
 	prefix   string // distinguishes this adapter's offsets from others'
@@ -57,8 +57,8 @@ func NewMemory(nsp Namespace, opts MemoryOptions) *Memory {
 	return &Memory{
 		nsp:      nsp,
 		window:   opts.RecoveryWindow,
-		rooms:    make(map[string]map[string]struct{}),
-		sids:     make(map[string]map[string]struct{}),
+		rooms:    make(map[string]idSet),
+		sids:     make(map[string]idSet),
 		prefix:   randid.Hex(12),
 		joinedAt: make(map[string]uint64),
 		sessions: make(map[string]storedSession),
@@ -74,28 +74,21 @@ func MemoryFactory(opts MemoryOptions) Factory {
 func (m *Memory) AddAll(id string, rooms ...string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	mine := m.sids[id]
-	if mine == nil {
-		mine = make(map[string]struct{}, len(rooms)+1)
-		m.sids[id] = mine
-		if m.window > 0 {
-			m.joinedAt[id] = m.seq
-		}
+	mine, known := m.sids[id]
+	if !known && m.window > 0 {
+		m.joinedAt[id] = m.seq
 	}
 	var added []string
 	for _, r := range rooms {
-		if _, in := mine[r]; in {
+		if !mine.add(r) {
 			continue
 		}
-		mine[r] = struct{}{}
 		added = append(added, r)
 		members := m.rooms[r]
-		if members == nil {
-			members = make(map[string]struct{}, 1)
-			m.rooms[r] = members
-		}
-		members[id] = struct{}{}
+		members.add(id)
+		m.rooms[r] = members
 	}
+	m.sids[id] = mine
 	return added
 }
 
@@ -103,20 +96,22 @@ func (m *Memory) AddAll(id string, rooms ...string) []string {
 func (m *Memory) Del(id, room string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	mine := m.sids[id]
-	if _, in := mine[room]; !in {
+	mine, known := m.sids[id]
+	if !known || !mine.del(room) {
 		return false
 	}
-	delete(mine, room)
+	m.sids[id] = mine
 	m.leaveLocked(id, room)
 	return true
 }
 
 func (m *Memory) leaveLocked(id, room string) {
-	if members := m.rooms[room]; members != nil {
-		delete(members, id)
-		if len(members) == 0 {
+	if members, ok := m.rooms[room]; ok {
+		members.del(id)
+		if members.len() == 0 {
 			delete(m.rooms, room)
+		} else {
+			m.rooms[room] = members
 		}
 	}
 }
@@ -125,8 +120,9 @@ func (m *Memory) leaveLocked(id, room string) {
 func (m *Memory) DelAll(id string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	removed := make([]string, 0, len(m.sids[id]))
-	for r := range m.sids[id] {
+	mine := m.sids[id]
+	removed := make([]string, 0, mine.len())
+	for r := range mine.all() {
 		m.leaveLocked(id, r)
 		removed = append(removed, r)
 	}
@@ -140,8 +136,9 @@ func (m *Memory) DelAll(id string) []string {
 func (m *Memory) SocketRooms(id string) []string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	out := make([]string, 0, len(m.sids[id]))
-	for r := range m.sids[id] {
+	mine := m.sids[id]
+	out := make([]string, 0, mine.len())
+	for r := range mine.all() {
 		out = append(out, r)
 	}
 	return out
@@ -173,7 +170,7 @@ func (m *Memory) selectLocked(opts *BroadcastOptions, out []string) []string {
 	}
 	excluded := func(id string) bool {
 		for _, r := range except {
-			if _, in := m.rooms[r][id]; in {
+			if members := m.rooms[r]; members.has(id) {
 				return true
 			}
 		}
@@ -189,8 +186,9 @@ func (m *Memory) selectLocked(opts *BroadcastOptions, out []string) []string {
 		return out
 	}
 	if len(rooms) == 1 {
-		out = slices.Grow(out, len(m.rooms[rooms[0]]))
-		for id := range m.rooms[rooms[0]] {
+		members := m.rooms[rooms[0]]
+		out = slices.Grow(out, members.len())
+		for id := range members.all() {
 			if !excluded(id) {
 				out = append(out, id)
 			}
@@ -199,7 +197,8 @@ func (m *Memory) selectLocked(opts *BroadcastOptions, out []string) []string {
 	}
 	seen := make(map[string]struct{})
 	for _, r := range rooms {
-		for id := range m.rooms[r] {
+		members := m.rooms[r]
+		for id := range members.all() {
 			if _, dup := seen[id]; dup || excluded(id) {
 				continue
 			}

@@ -10,14 +10,46 @@ import (
 
 // serveWebSocket reads the session's WebSocket in a goroutine of its own,
 // so that the HTTP handler returns and net/http frees what it holds for
-// the request (its buffers, the request, a deep stack): an idle connection
-// keeps only a small reader goroutine and the WebSocket's read buffer.
+// the request (its buffers, the request, a deep stack).
 func (s *Session) serveWebSocket(ws *transport.WebSocket) {
 	s.srv.active.Add()
+	if ws.CanWait() {
+		go s.waitWebSocket(ws)
+		return
+	}
 	go func() {
 		defer s.srv.active.Done()
 		s.readLoop(ws)
 	}()
+}
+
+// waitWebSocket is the reader of a WebSocket that can be waited on without
+// a read: a goroutine that has done nothing but wait for the connection to
+// become readable, so that an idle connection costs the smallest stack
+// there is and no buffer. When bytes come, it handles every packet that
+// has arrived, then hands the waiting to a fresh goroutine and ends,
+// taking with it the stack that handling the packets grew.
+func (s *Session) waitWebSocket(ws *transport.WebSocket) {
+	if err := ws.WaitReadable(); err != nil {
+		s.readFailed(ws, err)
+		s.srv.active.Done()
+		return
+	}
+	for {
+		p, err := ws.ReadPacketNow()
+		if errors.Is(err, transport.ErrWouldBlock) {
+			break
+		}
+		if err != nil {
+			s.readFailed(ws, err)
+			s.srv.active.Done()
+			return
+		}
+		s.readMu.Lock()
+		_ = s.onPacket(p)
+		s.readMu.Unlock()
+	}
+	go s.waitWebSocket(ws) // the count in s.srv.active goes with it
 }
 
 // readLoop reads the packets of the session's WebSocket until it fails.
@@ -25,24 +57,29 @@ func (s *Session) readLoop(ws *transport.WebSocket) {
 	for {
 		p, err := ws.ReadPacket()
 		if err != nil {
-			reason := ReasonTransportClose
-			switch {
-			case errors.Is(err, parser.ErrInvalidPacket):
-				reason = ReasonParseError
-			case transport.IsProtocolError(err):
-				reason = ReasonTransportError
-			}
-			// The session first, so that it can still send its close frame
-			// (parse error), then the connection, if it was not the
-			// session's.
-			s.close(reason, closeNow)
-			ws.Close()
+			s.readFailed(ws, err)
 			return
 		}
 		s.readMu.Lock()
 		_ = s.onPacket(p)
 		s.readMu.Unlock()
 	}
+}
+
+// readFailed ends the session whose WebSocket read failed, with the reason
+// the reference gives for err.
+func (s *Session) readFailed(ws *transport.WebSocket, err error) {
+	reason := ReasonTransportClose
+	switch {
+	case errors.Is(err, parser.ErrInvalidPacket):
+		reason = ReasonParseError
+	case transport.IsProtocolError(err):
+		reason = ReasonTransportError
+	}
+	// The session first, so that it can still send its close frame (parse
+	// error), then the connection, if it was not the session's.
+	s.close(reason, closeNow)
+	ws.Close()
 }
 
 // flush is the WebSocket writer: started when packets are queued, it

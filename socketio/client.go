@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,8 +24,8 @@ type client struct {
 	hs   adapter.Handshake
 
 	mu           sync.Mutex
-	sockets      map[string]*Socket // by namespace name
-	connecting   map[string]bool    // namespaces whose middlewares run
+	sockets      []*Socket       // one per namespace; a slice, since most clients have one
+	connecting   map[string]bool // namespaces whose middlewares run
 	closed       bool
 	connectTimer *time.Timer
 
@@ -35,11 +36,10 @@ type client struct {
 
 func newClient(srv *Server, conn engineio.Conn) *client {
 	c := &client{
-		srv:     srv,
-		conn:    conn,
-		dec:     srv.parser.NewDecoder(),
-		hs:      newHandshake(conn),
-		sockets: make(map[string]*Socket, 1),
+		srv:  srv,
+		conn: conn,
+		dec:  srv.parser.NewDecoder(),
+		hs:   newHandshake(conn),
 	}
 	// Under the lock: the timer's goroutine reads the field under it.
 	c.mu.Lock()
@@ -100,7 +100,7 @@ func (c *client) OnMessage(data []byte, binary bool) {
 		}
 	}
 	c.mu.Lock()
-	s := c.sockets[name]
+	s := c.socketOf(name)
 	c.mu.Unlock()
 	if p.Type == parser.SocketPacketConnect && s == nil {
 		// The auth payload is an object, {} when the client sent none.
@@ -155,7 +155,7 @@ func (c *client) connect(name string, auth any) {
 		return
 	}
 	c.mu.Lock()
-	if c.closed || c.sockets[name] != nil || c.connecting[name] {
+	if c.closed || c.socketOf(name) != nil || c.connecting[name] {
 		c.mu.Unlock()
 		n.pending.Add(-1)
 		return
@@ -198,7 +198,7 @@ func (c *client) attach(s *Socket) bool {
 	if c.closed {
 		return false
 	}
-	c.sockets[s.nsp.name] = s
+	c.sockets = append(c.sockets, s)
 	if c.connectTimer != nil {
 		c.connectTimer.Stop()
 		c.connectTimer = nil
@@ -216,10 +216,21 @@ func (c *client) refused(name string) {
 // detach forgets a socket that left its namespace.
 func (c *client) detach(s *Socket) {
 	c.mu.Lock()
-	if c.sockets[s.nsp.name] == s {
-		delete(c.sockets, s.nsp.name)
+	if i := slices.Index(c.sockets, s); i >= 0 {
+		c.sockets = slices.Delete(c.sockets, i, i+1)
 	}
 	c.mu.Unlock()
+}
+
+// socketOf returns the client's socket of namespace name, or nil. Caller
+// holds c.mu.
+func (c *client) socketOf(name string) *Socket {
+	for _, s := range c.sockets {
+		if s.nsp.name == name {
+			return s
+		}
+	}
+	return nil
 }
 
 // writePacket encodes and sends one packet of the client's own (a
@@ -245,11 +256,8 @@ func (c *client) takeSockets() []*Socket {
 		c.connectTimer.Stop()
 		c.connectTimer = nil
 	}
-	out := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		out = append(out, s)
-	}
-	clear(c.sockets)
+	out := c.sockets
+	c.sockets = nil
 	return out
 }
 
@@ -266,10 +274,7 @@ func (c *client) close(reason Reason) {
 // session (Socket.Disconnect(true)).
 func (c *client) disconnectAll() {
 	c.mu.Lock()
-	socks := make([]*Socket, 0, len(c.sockets))
-	for _, s := range c.sockets {
-		socks = append(socks, s)
-	}
+	socks := slices.Clone(c.sockets)
 	c.mu.Unlock()
 	for _, s := range socks {
 		s.Disconnect(false)

@@ -38,7 +38,7 @@ func (s *Socket) onPacket(p *parser.SocketPacket) {
 // dispatch runs the listeners, middlewares and handlers of an event.
 func (s *Socket) dispatch(ev *Event) {
 	s.mu.Lock()
-	anyIn, mws, hs := s.anyIn, s.middlewares, s.handlers[ev.Name]
+	anyIn, mws, hs := s.anyIn, s.middlewares, s.handlers
 	s.mu.Unlock()
 	srv := s.nsp.server
 	if obs := srv.observed(); obs != nil {
@@ -62,8 +62,10 @@ func (s *Socket) dispatch(ev *Event) {
 	if !s.Connected() {
 		return
 	}
-	for _, h := range hs {
-		srv.callHandler(h, s.nsp.name, ev.Name, ev.Args, ev.Ack)
+	for _, e := range hs {
+		if e.event == ev.Name {
+			srv.callHandler(e.h, s.nsp.name, ev.Name, ev.Args, ev.Ack)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 
 	"github.com/duplexio/duplex/parser"
 )
@@ -46,12 +47,23 @@ var (
 // handler is an event handler whose signature was checked once, when it
 // was registered.
 type handler struct {
-	fn       reflect.Value
-	in       []reflect.Type
-	variadic bool
+	fn    reflect.Value
+	shape *handlerShape
 	// direct is set for the signatures that need no reflection.
 	direct func(args Args, ack Ack) error
 }
+
+// handlerShape is what a handler's signature says, worked out once per
+// func type and shared by every handler of that type (each socket
+// registers its own).
+type handlerShape struct {
+	in       []reflect.Type
+	variadic bool
+	err      error
+}
+
+// shapes caches the handlerShape of each func type, by reflect.Type.
+var shapes sync.Map
 
 // newHandler checks fn's signature. A handler is a func whose parameters
 // take the event's arguments in order, each decoded into the parameter's
@@ -75,20 +87,33 @@ func newHandler(fn any) (*handler, error) {
 	}
 	v := reflect.ValueOf(fn)
 	t := v.Type()
+	sh, ok := shapes.Load(t)
+	if !ok {
+		sh, _ = shapes.LoadOrStore(t, shapeOf(t))
+	}
+	shape := sh.(*handlerShape)
+	if shape.err != nil {
+		return nil, shape.err
+	}
+	return &handler{fn: v, shape: shape}, nil
+}
+
+// shapeOf checks the signature of a handler of type t.
+func shapeOf(t reflect.Type) *handlerShape {
 	if t.Kind() != reflect.Func {
-		return nil, fmt.Errorf("socketio: handler is a %s, not a func", t)
+		return &handlerShape{err: fmt.Errorf("socketio: handler is a %s, not a func", t)}
 	}
 	switch {
 	case t.NumOut() == 0:
 	case t.NumOut() == 1 && t.Out(0) == errorType:
 	default:
-		return nil, fmt.Errorf("socketio: handler %s may return nothing or an error", t)
+		return &handlerShape{err: fmt.Errorf("socketio: handler %s may return nothing or an error", t)}
 	}
-	h := &handler{fn: v, variadic: t.IsVariadic()}
+	sh := &handlerShape{variadic: t.IsVariadic()}
 	for i := 0; i < t.NumIn(); i++ {
-		h.in = append(h.in, t.In(i))
+		sh.in = append(sh.in, t.In(i))
 	}
-	return h, nil
+	return sh
 }
 
 // mustHandler is newHandler for registration calls, where a bad signature
@@ -106,10 +131,11 @@ func (h *handler) call(args Args, ack Ack) error {
 	if h.direct != nil {
 		return h.direct(args, ack)
 	}
-	in := make([]reflect.Value, 0, len(h.in)+len(args))
+	sh := h.shape
+	in := make([]reflect.Value, 0, len(sh.in)+len(args))
 	next := 0
-	for i, t := range h.in {
-		if h.variadic && i == len(h.in)-1 {
+	for i, t := range sh.in {
+		if sh.variadic && i == len(sh.in)-1 {
 			elem := t.Elem()
 			for ; next < len(args); next++ {
 				v, err := decodeArg(args[next], elem, next)

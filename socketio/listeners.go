@@ -48,19 +48,32 @@ type outEntry struct{ fn OutgoingListener }
 // generic On.
 func (s *Socket) On(event string, fn any) { s.addHandler(event, mustHandler(fn)) }
 
+// handlerEntry is a handler and the event it handles. A socket keeps its
+// handlers in one slice, in the order added: a socket has a few, and a
+// slice of them costs a fraction of a map of slices.
+type handlerEntry struct {
+	event string
+	h     *handler
+}
+
 func (s *Socket) addHandler(event string, h *handler) {
 	s.mu.Lock()
-	if s.handlers == nil {
-		s.handlers = make(map[string][]*handler, 4)
-	}
-	s.handlers[event] = append(s.handlers[event], h)
+	// Appending past the length leaves the entries a dispatch took intact.
+	s.handlers = append(s.handlers, handlerEntry{event, h})
 	s.mu.Unlock()
 }
 
 // Off removes the handlers of event.
 func (s *Socket) Off(event string) {
 	s.mu.Lock()
-	delete(s.handlers, event)
+	// A new slice: a dispatch may be going through the old one.
+	var kept []handlerEntry
+	for _, e := range s.handlers {
+		if e.event != event {
+			kept = append(kept, e)
+		}
+	}
+	s.handlers = kept
 	s.mu.Unlock()
 }
 

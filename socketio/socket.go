@@ -36,7 +36,7 @@ type Socket struct {
 	data    any
 	dataSet bool
 	// Listeners (listeners.go).
-	handlers        map[string][]*handler
+	handlers        []handlerEntry
 	anyIn           []*anyEntry
 	anyOut          []*outEntry
 	middlewares     []PacketMiddleware

@@ -376,7 +376,12 @@ func BenchmarkTypedHandler(b *testing.B) {
 		On(s, "file", func(f blob) { files += len(f.Data) })
 		s.On("chat", func(m chatMessage) { chats += len(m.Text) })
 		s.On("file", func(f blob) { files += len(f.Data) })
-		hs := s.handlers[p.Event]
+		var hs []*handler
+		for _, e := range s.handlers {
+			if e.event == p.Event {
+				hs = append(hs, e.h)
+			}
+		}
 		for i, kind := range []string{"typed", "reflective"} {
 			h := hs[i]
 			b.Run(pk.name+"/"+kind, func(b *testing.B) {

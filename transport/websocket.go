@@ -102,6 +102,7 @@ type WebSocket struct {
 	// them when compression is on); nil when rd reads them.
 	conn      *websocket.Conn
 	rd        *rawReader
+	peekBuf   [1]byte // WaitReadable's look at the next byte
 	protocol  int
 	threshold int
 
@@ -126,7 +127,7 @@ type WebSocket struct {
 // and belongs to the caller.
 func (ws *WebSocket) ReadPacket() (parser.Packet, error) {
 	if ws.rd != nil {
-		m, err := ws.rd.next()
+		m, err := ws.rd.next(true)
 		if err != nil {
 			return parser.Packet{}, err
 		}
@@ -149,6 +150,22 @@ func (ws *WebSocket) ReadPacket() (parser.Packet, error) {
 		return parser.Packet{}, ErrInvalidUTF8
 	}
 	return ws.decode(data, binary)
+}
+
+// CanWait reports whether the connection can be waited on without a read
+// (WaitReadable) and read without waiting (ReadPacketNow): a plain socket
+// without compression, on Unix.
+func (ws *WebSocket) CanWait() bool { return ws.rd != nil }
+
+// ReadPacketNow is ReadPacket without waiting: it returns ErrWouldBlock
+// when no whole packet has arrived. It is only for a WebSocket that
+// CanWait.
+func (ws *WebSocket) ReadPacketNow() (parser.Packet, error) {
+	m, err := ws.rd.next(false)
+	if err != nil {
+		return parser.Packet{}, err
+	}
+	return ws.decode(m.data, m.binary)
 }
 
 // decode decodes one message as a packet.

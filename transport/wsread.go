@@ -293,13 +293,18 @@ func (p *frameParser) idle() bool { return !p.inPayload && p.hdrN == 0 && p.msgO
 // reads only the bytes of a read that held more than one message.
 type rawReader struct {
 	p    frameParser
-	read func(fn func(b []byte) int) error // waits for bytes, hands them to fn (wsread_unix.go)
-	rest []byte                            // bytes read but not parsed yet
+	read func(wait bool, fn func(b []byte) int) error // reads bytes, waiting for them or not, and hands them to fn (wsread_unix.go)
+	rest []byte                                       // bytes read but not parsed yet
 	err  error
 }
 
-// next returns the next message.
-func (r *rawReader) next() (message, error) {
+// ErrWouldBlock is returned by ReadPacketNow when no whole packet can be
+// read without waiting.
+var ErrWouldBlock = errors.New("transport: no packet ready")
+
+// next returns the next message, waiting for it when wait is set; without
+// it, it returns ErrWouldBlock when the connection has nothing more.
+func (r *rawReader) next(wait bool) (message, error) {
 	if r.err != nil {
 		return message{}, r.err
 	}
@@ -325,7 +330,7 @@ func (r *rawReader) next() (message, error) {
 	}
 	for !have {
 		var perr error
-		err := r.read(func(b []byte) int {
+		err := r.read(wait, func(b []byte) int {
 			n, err := r.p.feed(b, emit)
 			if err != nil {
 				perr = err
@@ -337,6 +342,8 @@ func (r *rawReader) next() (message, error) {
 			return len(b)
 		})
 		switch {
+		case err == ErrWouldBlock:
+			return message{}, err
 		case perr != nil:
 			r.err = perr
 		case err == io.EOF && !r.p.idle():

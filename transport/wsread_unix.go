@@ -24,10 +24,11 @@ func (ws *WebSocket) setupRawRead(maxSize int64) bool {
 	return true
 }
 
-// readOnce waits until the connection has bytes, reads what is there into
-// a pooled buffer and hands it to fn. It returns io.EOF when the peer
-// closed the connection.
-func (ws *WebSocket) readOnce(fn func(b []byte) int) error {
+// readOnce reads what the connection has into a pooled buffer and hands
+// it to fn; when it has nothing, it waits if wait is set, and returns
+// ErrWouldBlock otherwise. It returns io.EOF when the peer closed the
+// connection.
+func (ws *WebSocket) readOnce(wait bool, fn func(b []byte) int) error {
 	var bp *[]byte
 	var n int
 	var rerr error
@@ -45,7 +46,7 @@ func (ws *WebSocket) readOnce(fn func(b []byte) int) error {
 			// Nothing yet: give the buffer back before waiting.
 			readBufs.Put(bp)
 			bp = nil
-			return false
+			return !wait
 		}
 		return true
 	})
@@ -55,6 +56,8 @@ func (ws *WebSocket) readOnce(fn func(b []byte) int) error {
 	switch {
 	case err != nil:
 		return err // closed, or past the read deadline
+	case rerr == syscall.EAGAIN:
+		return ErrWouldBlock
 	case rerr != nil:
 		return &net.OpError{Op: "read", Net: "tcp", Source: ws.raw.LocalAddr(), Addr: ws.raw.RemoteAddr(), Err: os.NewSyscallError("read", rerr)}
 	case n <= 0:
@@ -62,4 +65,29 @@ func (ws *WebSocket) readOnce(fn func(b []byte) int) error {
 	}
 	fn((*bp)[:n])
 	return nil
+}
+
+// WaitReadable waits, holding no buffer, until the connection has bytes to
+// read, has been closed by the peer, or fails; a read then does not wait.
+// It is only for a WebSocket that CanWait.
+func (ws *WebSocket) WaitReadable() error {
+	if len(ws.rd.rest) > 0 {
+		return nil
+	}
+	return ws.rc.Read(ws.peek)
+}
+
+// peek is WaitReadable's look at the descriptor: ready when a byte can be
+// read (or the read would fail, which the next read reports).
+func (ws *WebSocket) peek(fd uintptr) bool {
+	for {
+		_, _, err := syscall.Recvfrom(int(fd), ws.peekBuf[:], syscall.MSG_PEEK)
+		switch err {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		}
+		return true
+	}
 }
