@@ -438,16 +438,12 @@ func (c *core) answer(o *op) {
 }
 
 // localPacket turns a generic EVENT packet from another node into one for
-// the local sockets; ok is false when it is not for this namespace.
+// the local sockets of this namespace. The message that carried it was
+// routed to this namespace already (by its channel, its stream entry or
+// its own nsp field), so the packet's nsp, which the Node cluster
+// adapters leave out, is not looked at: the Node adapters overwrite it too.
 func (c *core) localPacket(pkt map[string]any) (*parser.SocketPacket, bool) {
 	if pkt == nil {
-		return nil, false
-	}
-	nsp, _ := pkt["nsp"].(string)
-	if nsp == "" {
-		nsp = "/"
-	}
-	if nsp != c.nsp.Name() {
 		return nil, false
 	}
 	typ, _ := asInt(pkt["type"])

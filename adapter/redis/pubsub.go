@@ -249,7 +249,15 @@ func (a *pubSubAdapter) onMessage(channel string, payload []byte) {
 	if len(msg) < 3 {
 		return
 	}
-	a.handle(&op{kind: opBroadcast, from: asString(msg[0]), packet: asMap(msg[1]), opts: decodeOpts(msg[2])})
+	pkt := asMap(msg[1])
+	// A channel's prefix also matches a longer namespace's channels
+	// ("socket.io#/#" is a prefix of "socket.io#/#room#"), so this
+	// adapter, as the Node one, checks the packet's own namespace; an
+	// emitter may leave it out for the main namespace.
+	if nsp, _ := pkt["nsp"].(string); nsp != a.nsp.Name() && (nsp != "" || a.nsp.Name() != "/") {
+		return
+	}
+	a.handle(&op{kind: opBroadcast, from: asString(msg[0]), packet: pkt, opts: decodeOpts(msg[2])})
 }
 
 // onRequest handles a request from another node or an emitter.

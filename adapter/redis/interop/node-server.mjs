@@ -1,8 +1,10 @@
 // A Node Socket.IO server on one of the official Redis adapters, driven
-// by the Go tests of adapter/redis over HTTP. Its sockets answer "join"
-// (join a room, then ack) and carry {node, name} as data; its server-side
-// handler of "hello" records the event and answers with the node's name.
-// It also hosts an @socket.io/redis-emitter for the emitter tests.
+// by the Go tests of adapter/redis over HTTP. It serves the namespaces
+// "/", "/chat" and the dynamic ones matching /^\/dyn-\d+$/. Their sockets
+// answer "join" (join a room, then ack) and carry {node, name} as data;
+// their server-side handler of "hello" records the event and answers with
+// the node's name. It also hosts an @socket.io/redis-emitter for the
+// emitter tests. Commands take the namespace in "nsp" (default "/").
 //
 //   REDIS_URL=redis://127.0.0.1:6379 ADAPTER=pubsub|sharded|streams NAME=n \
 //     node node-server.mjs
@@ -38,7 +40,7 @@ const opts = { adapter };
 if (recovery > 0) {
   opts.connectionStateRecovery = { maxDisconnectionDuration: recovery, skipMiddlewares: true };
 }
-const received = [];
+const received = new Map(); // namespace → ["hello:<arg>", ...]
 const server = http.createServer((req, res) => {
   let body = "";
   req.on("data", (c) => (body += c));
@@ -55,7 +57,9 @@ const server = http.createServer((req, res) => {
 });
 const io = new Server(server, opts);
 
-io.on("connection", (socket) => {
+const dynamic = /^\/dyn-\d+$/;
+
+function onConnection(socket) {
   if (!socket.recovered) {
     socket.data = { node: name, name: socket.handshake.auth.name };
   }
@@ -63,16 +67,40 @@ io.on("connection", (socket) => {
     socket.join(room);
     if (typeof cb === "function") cb();
   });
-});
-io.on("hello", (arg, cb) => {
-  received.push("hello:" + arg);
-  if (typeof cb === "function") cb(name);
+}
+
+// serverSide adds the handler of "hello" to a namespace.
+function serverSide(nsp) {
+  nsp.on("hello", (arg, cb) => {
+    if (!received.has(nsp.name)) received.set(nsp.name, []);
+    received.get(nsp.name).push("hello:" + arg);
+    if (typeof cb === "function") cb(name);
+  });
+}
+
+for (const nsp of [io.of("/"), io.of("/chat")]) {
+  nsp.on("connection", onConnection);
+  serverSide(nsp);
+}
+io.of(dynamic).on("connection", onConnection);
+// A parent namespace gives its children its middlewares and connection
+// handlers, not its other listeners: each child gets "hello" when created.
+io.on("new_namespace", (nsp) => {
+  if (dynamic.test(nsp.name)) serverSide(nsp);
 });
 
+// nspOf is the namespace a command names, which must exist already (a
+// dynamic one once a client connected to it): commands create none.
+function nspOf(b) {
+  const nsp = io._nsps.get(b.nsp || "/");
+  if (!nsp) throw new Error("no namespace " + b.nsp);
+  return nsp;
+}
+
 // select applies {rooms, except} to an operator.
-function select(op, { rooms = [], except = [] }) {
-  if (rooms.length) op = op.to(rooms);
-  if (except.length) op = op.except(except);
+function select(op, { rooms, except }) {
+  if (rooms && rooms.length) op = op.to(rooms);
+  if (except && except.length) op = op.except(except);
   return op;
 }
 
@@ -86,52 +114,81 @@ const revive = (v) => {
   return v;
 };
 
+// withAck runs emit(callback) and resolves with the answers received and
+// the error, if any, rather than failing: answers that came before a
+// timeout are kept.
+const withAck = (emit) =>
+  new Promise((resolve) => emit((err, answers) => resolve({ answers: answers || [], err: err ? String(err.message || err) : "" })));
+
 async function control(path, b) {
   const args = revive(b.args || []);
   switch (path) {
     case "/ctl/emit":
-      select(b.volatile ? io.volatile : io, b).emit(b.event, ...args);
+      select(b.volatile ? nspOf(b).volatile : nspOf(b), b).emit(b.event, ...args);
       return;
     case "/ctl/emitWithAck":
-      return { answers: await select(io.timeout(b.timeout || 5000), b).emitWithAck(b.event, ...args) };
+      return withAck((cb) => select(nspOf(b).timeout(b.timeout || 5000), b).emit(b.event, ...args, cb));
     case "/ctl/fetch": {
-      const sockets = await select(io, b).fetchSockets();
+      const sockets = await select(nspOf(b), b).fetchSockets();
       return sockets.map((s) => ({ id: s.id, rooms: [...s.rooms], data: s.data, auth: s.handshake.auth, query: s.handshake.query }));
     }
     case "/ctl/join":
-      select(io, b).socketsJoin(b.join);
+      select(nspOf(b), b).socketsJoin(b.join);
       return;
     case "/ctl/leave":
-      select(io, b).socketsLeave(b.leave);
+      select(nspOf(b), b).socketsLeave(b.leave);
       return;
     case "/ctl/disconnect":
-      select(io, b).disconnectSockets(!!b.close);
+      select(nspOf(b), b).disconnectSockets(!!b.close);
       return;
+    case "/ctl/remote": { // fetchSockets, then act on each socket
+      const sockets = await nspOf(b).in(b.ids).fetchSockets();
+      for (const s of sockets) {
+        switch (b.op) {
+          case "emit": s.emit(b.event, ...args); break;
+          case "join": s.join(b.room); break;
+          case "leave": s.leave(b.room); break;
+          case "disconnect": s.disconnect(!!b.close); break;
+          default: throw new Error("unknown remote op " + b.op);
+        }
+      }
+      return { count: sockets.length };
+    }
     case "/ctl/sse":
-      io.serverSideEmit(b.event, ...args);
+      nspOf(b).serverSideEmit(b.event, ...args);
       return;
     case "/ctl/sseAck":
-      return { answers: await io.serverSideEmitWithAck(b.event, ...args) };
+      return withAck((cb) => nspOf(b).serverSideEmit(b.event, ...args, cb));
     case "/ctl/received":
-      return { sse: received };
+      return { sse: received.get(b.nsp || "/") || [], all: Object.fromEntries(received) };
+    case "/ctl/local": { // the sockets of this server, in every namespace
+      const sockets = [];
+      for (const [n, nsp] of io._nsps) {
+        for (const s of nsp.sockets.values()) sockets.push({ nsp: n, id: s.id, rooms: [...s.rooms] });
+      }
+      return { sockets };
+    }
     case "/ctl/flood": // for the benchmark
       for (let i = 0; i < b.n; i++) io.emit(b.event, i);
       return;
     case "/ctl/allRooms":
-      return { rooms: [...(await io.of("/").adapter.allRooms())] };
+      return { rooms: [...(await nspOf(b).adapter.allRooms())] };
     case "/ctl/count":
-      return { count: await io.of("/").adapter.serverCount() };
+      return { count: await nspOf(b).adapter.serverCount() };
     case "/ctl/emitter":
-      select(emitter, b).emit(b.event, ...args);
+      select(emitter.of(b.nsp || "/"), b).emit(b.event, ...args);
       return;
     case "/ctl/emitterJoin":
-      select(emitter, b).socketsJoin(b.join);
+      select(emitter.of(b.nsp || "/"), b).socketsJoin(b.join);
+      return;
+    case "/ctl/emitterLeave":
+      select(emitter.of(b.nsp || "/"), b).socketsLeave(b.leave);
       return;
     case "/ctl/emitterDisconnect":
-      select(emitter, b).disconnectSockets(!!b.close);
+      select(emitter.of(b.nsp || "/"), b).disconnectSockets(!!b.close);
       return;
     case "/ctl/emitterSse":
-      emitter.serverSideEmit(b.event, ...args);
+      emitter.of(b.nsp || "/").serverSideEmit(b.event, ...args);
       return;
   }
   throw new Error("unknown command " + path);
