@@ -84,21 +84,12 @@ func (p *frameParser) feed(b []byte, emit func(message) bool) (int, error) {
 			if !p.inPayload {
 				continue // more header to come, or a frame without payload done
 			}
-			if p.remaining == 0 {
-				m, done, err := p.endFrame()
-				if err != nil {
-					return i, err
-				}
-				if done && !emit(m) {
-					return i, nil
-				}
-			}
-			continue
+		} else {
+			n := int(min(int64(len(b)-i), p.remaining))
+			p.payload(b[i : i+n])
+			i += n
+			p.remaining -= int64(n)
 		}
-		n := int(min(int64(len(b)-i), p.remaining))
-		p.payload(b[i : i+n])
-		i += n
-		p.remaining -= int64(n)
 		if p.remaining == 0 {
 			m, done, err := p.endFrame()
 			if err != nil {

@@ -44,13 +44,9 @@ func runConnect(ctx context.Context, cfg *config) (*result, error) {
 	res := &result{Scenario: "connect", Transport: "websocket", Clients: cfg.n, RoomsPerClient: cfg.join, Unit: "connections"}
 	mem := &memory{}
 	res.Memory = mem
-	base, err := ctl.gc(ctx)
+	base, err := baseMemory(ctx, cfg, ctl, mem)
 	if err != nil {
 		return res, err
-	}
-	mem.GoroutinesBase = base.Goroutines
-	if cfg.pid != "" {
-		mem.BaseKiB, _ = rssKiB(cfg.pid)
 	}
 
 	m := startCPU(cfg.pid)
@@ -152,6 +148,20 @@ func joinAll(ctx context.Context, clients []*client, k int, done <-chan struct{}
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// baseMemory reads the server's memory before the clients connect, after
+// a forced GC: its counters (returned, for idleMemory) and VmRSS in mem.
+func baseMemory(ctx context.Context, cfg *config, ctl *control, mem *memory) (serverInfo, error) {
+	base, err := ctl.gc(ctx)
+	if err != nil {
+		return base, err
+	}
+	mem.GoroutinesBase = base.Goroutines
+	if cfg.pid != "" {
+		mem.BaseKiB, _ = rssKiB(cfg.pid)
+	}
+	return base, nil
 }
 
 // idleMemory reads the server's memory with n clients connected and idle:

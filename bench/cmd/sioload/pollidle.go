@@ -35,13 +35,9 @@ func runPollingIdle(ctx context.Context, cfg *config) (*result, error) {
 	res := &result{Scenario: "polling-idle", Transport: "polling", Clients: cfg.n, Unit: "connections"}
 	mem := &memory{}
 	res.Memory = mem
-	base, err := ctl.gc(ctx)
+	base, err := baseMemory(ctx, cfg, ctl, mem)
 	if err != nil {
 		return res, err
-	}
-	mem.GoroutinesBase = base.Goroutines
-	if cfg.pid != "" {
-		mem.BaseKiB, _ = rssKiB(cfg.pid)
 	}
 
 	m := startCPU(cfg.pid)
