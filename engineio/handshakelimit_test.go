@@ -31,6 +31,13 @@ func TestMaxHandshakesPerAddress(t *testing.T) {
 	defer once.Do(func() { close(release) }) // before e.close, should the test fail
 	bystander, _, bySess := e.wsHandshake()
 	defer bystander.close()
+	// The bystander has its open packet; its handshake stops counting
+	// when the handler returns, which may be a moment later.
+	waitFor(t, "the bystander's handshake to end", func() bool {
+		e.srv.hsMu.Lock()
+		defer e.srv.hsMu.Unlock()
+		return len(e.srv.handshaking) == 0
+	})
 
 	// Two slow handshakes (an AllowRequest that takes its time) fill the
 	// bound.

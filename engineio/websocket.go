@@ -14,7 +14,11 @@ import (
 func (s *Session) serveWebSocket(ws *transport.WebSocket) {
 	s.srv.active.Add()
 	if ws.CanWait() {
-		go s.waitWebSocket(ws)
+		var ready func()
+		ready = func() { s.readReady(ws, ready) }
+		if !ws.OnReadable(ready) {
+			go s.waitWebSocket(ws)
+		}
 		return
 	}
 	go func() {
@@ -35,21 +39,41 @@ func (s *Session) waitWebSocket(ws *transport.WebSocket) {
 		s.srv.active.Done()
 		return
 	}
+	if !s.readBurst(ws) {
+		s.srv.active.Done()
+		return
+	}
+	go s.waitWebSocket(ws) // the count in s.srv.active goes with it
+}
+
+// readReady is the reader of a watched WebSocket (OnReadable), started
+// when bytes have come: it handles every packet that has arrived, then
+// arms the watch again and ends, so that between bursts the connection
+// costs no goroutine at all. ready is the function it arms again: itself.
+func (s *Session) readReady(ws *transport.WebSocket, ready func()) {
+	if !s.readBurst(ws) {
+		s.srv.active.Done()
+		return
+	}
+	ws.OnReadable(ready) // the count in s.srv.active goes with it
+}
+
+// readBurst handles every packet that has arrived on ws. It reports false
+// when the read failed and the session has ended.
+func (s *Session) readBurst(ws *transport.WebSocket) bool {
 	for {
 		p, err := ws.ReadPacketNow()
 		if errors.Is(err, transport.ErrWouldBlock) {
-			break
+			return true
 		}
 		if err != nil {
 			s.readFailed(ws, err)
-			s.srv.active.Done()
-			return
+			return false
 		}
 		s.readMu.Lock()
 		_ = s.onPacket(p)
 		s.readMu.Unlock()
 	}
-	go s.waitWebSocket(ws) // the count in s.srv.active goes with it
 }
 
 // readLoop reads the packets of the session's WebSocket until it fails.

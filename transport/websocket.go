@@ -102,6 +102,7 @@ type WebSocket struct {
 	// them when compression is on); nil when rd reads them.
 	conn      *websocket.Conn
 	rd        *rawReader
+	watch     *readWatch // OnReadable's registration (notify_linux.go)
 	peekBuf   [1]byte // WaitReadable's look at the next byte
 	protocol  int
 	threshold int
@@ -238,7 +239,7 @@ func (ws *WebSocket) WriteClose() error {
 // any goroutine, and more than once.
 func (ws *WebSocket) Close() error {
 	if ws.conn == nil {
-		return ws.raw.Close()
+		return ws.closeWatched()
 	}
 	return ws.conn.Close()
 }

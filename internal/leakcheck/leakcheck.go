@@ -68,9 +68,14 @@ func ids(all []string) map[string]bool {
 	return m
 }
 
-// ignored lists goroutines of the runtime and the test framework, and the
-// idle connections of net/http clients kept by tests.
+// ignored lists goroutines of the runtime and the test framework, the
+// idle connections of net/http clients kept by tests, and the one
+// goroutine the transport keeps for the process (its poller of idle
+// connections, started by the first one).
 func ignored(stack string) bool {
+	if strings.Contains(stack, "duplex/transport.(*notifier).loop") {
+		return true
+	}
 	for _, s := range []string{
 		"testing.(*T).Run",
 		"testing.tRunner",

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package transport
+
+// readWatch exists on Linux only (notify_linux.go).
+type readWatch struct{}
+
+// OnReadable reports false: connections are watched with one goroutine
+// each here (WaitReadable).
+func (ws *WebSocket) OnReadable(fn func()) bool { return false }
+
+// closeWatched closes the connection.
+func (ws *WebSocket) closeWatched() error { return ws.raw.Close() }
