@@ -103,7 +103,7 @@ type WebSocket struct {
 	conn      *websocket.Conn
 	rd        *rawReader
 	watch     *readWatch // OnReadable's registration (notify_linux.go)
-	peekBuf   [1]byte // WaitReadable's look at the next byte
+	peekBuf   [1]byte    // WaitReadable's look at the next byte
 	protocol  int
 	threshold int
 
