@@ -9,7 +9,6 @@ package adapter
 import (
 	"context"
 	"errors"
-	"net/url"
 	"time"
 
 	"github.com/duplexio/duplex/parser"
@@ -35,21 +34,6 @@ type BroadcastOptions struct {
 	Rooms  []string
 	Except []string
 	Flags  Flags
-}
-
-// Handshake is what a socket's connection looked like when it connected.
-type Handshake struct {
-	Headers map[string][]string `json:"headers"`
-	Time    string              `json:"time"`
-	Address string              `json:"address"`
-	XDomain bool                `json:"xdomain"`
-	Secure  bool                `json:"secure"`
-	Issued  int64               `json:"issued"` // Unix milliseconds
-	URL     string              `json:"url"`
-	Query   url.Values          `json:"query"`
-	// Auth is the CONNECT packet's auth payload, decoded as a generic
-	// value (map[string]any), or nil.
-	Auth any `json:"auth"`
 }
 
 // SocketInfo describes a socket of any node, as FetchSockets returns it.

@@ -2,10 +2,7 @@ package admin
 
 import (
 	"context"
-	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
@@ -29,7 +26,7 @@ type socketJSON struct {
 // auth payload (which holds the UI's own password, for admin sockets).
 type handshakeJSON struct {
 	Address string         `json:"address"`
-	Headers map[string]any `json:"headers"`
+	Headers adapter.Header `json:"headers"`
 	Query   map[string]any `json:"query"`
 	Issued  int64          `json:"issued"`
 	Secure  bool           `json:"secure"`
@@ -45,10 +42,9 @@ func serialize(id, nsp, clientID, transport string, hs adapter.Handshake, rooms 
 	if rooms == nil {
 		rooms = []string{}
 	}
-	h := http.Header(hs.Headers)
-	address := h.Get("Cf-Connecting-Ip")
+	address := hs.Headers.Get("cf-connecting-ip")
 	if address == "" {
-		address = h.Get("X-Forwarded-For")
+		address = hs.Headers.Get("x-forwarded-for")
 	}
 	if address == "" {
 		address = hs.Address
@@ -61,52 +57,16 @@ func serialize(id, nsp, clientID, transport string, hs adapter.Handshake, rooms 
 		Data:      data,
 		Handshake: handshakeJSON{
 			Address: address,
-			Headers: headersJSON(hs.Headers),
-			Query:   queryJSON(hs.Query),
+			Headers: hs.Headers,
+			Query:   adapter.ValuesMap(hs.Query()),
 			Issued:  hs.Issued,
 			Secure:  hs.Secure,
-			Time:    hs.Time,
+			Time:    hs.Time(),
 			URL:     hs.URL,
 			XDomain: hs.XDomain,
 		},
 		Rooms: rooms,
 	}
-}
-
-// headersJSON writes headers as Node's request.headers has them: names in
-// lower case, repeated values joined (cookies with "; "), Set-Cookie as a
-// list.
-func headersJSON(headers map[string][]string) map[string]any {
-	out := make(map[string]any, len(headers))
-	for k, v := range headers {
-		name := strings.ToLower(k)
-		switch {
-		case len(v) == 0:
-		case name == "set-cookie":
-			out[name] = slices.Clone(v)
-		case name == "cookie":
-			out[name] = strings.Join(v, "; ")
-		default:
-			out[name] = strings.Join(v, ", ")
-		}
-	}
-	return out
-}
-
-// queryJSON writes a query as Node's parsed query: a string for a name
-// given once, a list for one given more than once.
-func queryJSON(q url.Values) map[string]any {
-	out := make(map[string]any, len(q))
-	for k, v := range q {
-		switch len(v) {
-		case 0:
-		case 1:
-			out[k] = v[0]
-		default:
-			out[k] = slices.Clone(v)
-		}
-	}
-	return out
 }
 
 // sessionOf is the client id (the Engine.IO session id, cut as the

@@ -67,7 +67,8 @@ type Conn interface {
 	// Protocol is the Engine.IO protocol revision of the client: 4, or 3
 	// for socket.io 2.x clients.
 	Protocol() int
-	// Request is the handshake request, its body gone; see Session.Request.
+	// Request is the handshake request, during OnOpen only (nil after);
+	// see Session.Request.
 	Request() *http.Request
 	// Transport is the transport in use now.
 	Transport() Transport

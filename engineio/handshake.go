@@ -42,7 +42,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values,
 		sess.startHeartbeat()
 		// Before the client learns the sid: no message of the session can
 		// be read before its handler is there.
-		sess.open()
+		sess.open(r)
 		if err := sess.poll.WritePayload(w, r, []parser.Packet{open}); err != nil {
 			s.log.Debug("engineio: handshake write failed", "sid", id, "err", err)
 		}
@@ -61,7 +61,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values,
 	sess.enqueueLocked(open)
 	sess.mu.Unlock()
 	sess.startHeartbeat()
-	sess.open()
+	sess.open(r)
 	sess.serveWebSocket(ws)
 }
 

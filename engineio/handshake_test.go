@@ -20,7 +20,13 @@ var defaultID = regexp.MustCompile(`^[A-Za-z0-9_-]{20}$`)
 
 func TestPollingHandshake(t *testing.T) {
 	defer leakcheck.Check(t)()
-	e := newEnv(t, newRecorder(false), nil)
+	rec := newRecorder(false)
+	seen := make(chan string, 1)
+	rec.onOpen = func(c Conn) {
+		r := c.Request()
+		seen <- r.URL.Query().Get("EIO") + " " + r.Header.Get("Host") + " " + r.RemoteAddr
+	}
+	e := newEnv(t, rec, nil)
 	defer e.close()
 
 	res := e.mustDo("GET", "EIO=4&transport=polling", "", nil)
@@ -54,8 +60,13 @@ func TestPollingHandshake(t *testing.T) {
 	if e.srv.Session(hd.SID) != s || e.srv.SessionCount() != 1 {
 		t.Errorf("server does not list the session")
 	}
-	if s.Request() == nil || s.Request().URL.Query().Get("EIO") != "4" || s.Request().RemoteAddr == "" {
-		t.Errorf("handshake request not kept: %+v", s.Request())
+	// The request is there during OnOpen (with its Host header), and let go after.
+	host := strings.TrimPrefix(e.ts.URL, "http://")
+	if got := recv(t, seen, "the request in OnOpen"); !strings.HasPrefix(got, "4 "+host+" 127.0.0.1:") {
+		t.Errorf("in OnOpen: EIO, Host and RemoteAddr %q", got)
+	}
+	if r := s.Request(); r != nil {
+		t.Errorf("the request is kept after OnOpen: %v", r.URL)
 	}
 	// The handler OnOpen returned gets the session's messages: it can keep
 	// the session's state in its closure, as the recorder keeps s.

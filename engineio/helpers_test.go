@@ -38,6 +38,7 @@ type closeEvent struct {
 // messages back.
 type recorder struct {
 	echo   bool
+	onOpen func(c Conn)                                // called first, when set
 	onMsg  func(s *Session, data []byte, binary bool) // called first, when set
 	opens  chan *Session
 	msgs   chan message
@@ -61,6 +62,9 @@ func newRecorder(echo bool) *recorder {
 // session in its closure.
 func (r *recorder) OnOpen(c Conn) SessionHandler {
 	s := c.(*Session)
+	if r.onOpen != nil {
+		r.onOpen(c)
+	}
 	r.opens <- s
 	return SessionFuncs{
 		Message: func(data []byte, binary bool) { r.onMessage(s, data, binary) },

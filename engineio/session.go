@@ -1,11 +1,11 @@
 package engineio
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duplexio/duplex/parser"
@@ -49,7 +49,7 @@ type Session struct {
 	id       string
 	srv      *Server
 	protocol int
-	req      *http.Request
+	req      atomic.Pointer[http.Request] // the handshake request, during open only
 	poll     transport.Polling
 	done     chan struct{} // closed by finish
 	pollWake chan struct{} // wakes the pending GET
@@ -96,8 +96,6 @@ type Session struct {
 }
 
 func newSession(srv *Server, id string, protocol int, r *http.Request, q url.Values, kind Transport) *Session {
-	req := r.WithContext(context.Background())
-	req.Body = http.NoBody
 	if r.Host != "" && r.Header != nil && len(r.Header["Host"]) == 0 {
 		r.Header["Host"] = []string{r.Host}
 	}
@@ -113,7 +111,6 @@ func newSession(srv *Server, id string, protocol int, r *http.Request, q url.Val
 		id:        id,
 		srv:       srv,
 		protocol:  protocol,
-		req:       req,
 		poll:      poll,
 		transport: kind,
 		pollWake:  make(chan struct{}, 1),
@@ -124,8 +121,10 @@ func newSession(srv *Server, id string, protocol int, r *http.Request, q url.Val
 // open asks the server's Handler for the session's handler. A session
 // that closed meanwhile (its heartbeat, a shutdown) is closed for the
 // handler at once, so that OnClose is called exactly once either way.
-func (s *Session) open() {
+func (s *Session) open(r *http.Request) {
+	s.req.Store(r)
 	h := s.srv.handler.OnOpen(s)
+	s.req.Store(nil) // what the handler needed of it, it has taken
 	if h == nil {
 		h = SessionFuncs{}
 	}
@@ -145,11 +144,14 @@ func (s *Session) ID() string { return s.id }
 // socket.io 2.x clients.
 func (s *Session) Protocol() int { return s.protocol }
 
-// Request is the handshake request. Its body is gone; its headers, URL and
-// RemoteAddr are there to read, not to change. Its Header also holds the
-// Host header (which net/http moves to Request.Host), as the handshake's
+// Request is the handshake request, during the Handler's OnOpen only: it
+// returns nil once OnOpen has returned, so that an open session keeps
+// none of it (copy what the session needs, as package socketio copies its
+// handshake). Its headers, URL and RemoteAddr are there to read, not to
+// change, and its body is not for reading. Its Header also holds the Host
+// header (which net/http moves to Request.Host), as the handshake's
 // headers do in the reference server.
-func (s *Session) Request() *http.Request { return s.req }
+func (s *Session) Request() *http.Request { return s.req.Load() }
 
 // Transport is the transport in use now.
 func (s *Session) Transport() Transport {

@@ -316,7 +316,7 @@ func TestFetchSockets(t *testing.T) {
 	if got, want := sorted(r.Rooms), sorted([]string{sa.ID(), "r"}); !slices.Equal(got, want) {
 		t.Fatalf("rooms %q, want %q", got, want)
 	}
-	if r.Handshake.Query.Get("EIO") != "4" || r.Handshake.Address == "" {
+	if r.Handshake.Query().Get("EIO") != "4" || r.Handshake.Address == "" {
 		t.Fatalf("handshake %+v", r.Handshake)
 	}
 

@@ -51,16 +51,17 @@ func newClient(srv *Server, conn engineio.Conn) *client {
 // newHandshake describes the session's handshake request.
 func newHandshake(conn engineio.Conn) adapter.Handshake {
 	r := conn.Request()
-	now := time.Now()
+	uri := r.RequestURI // as received, without a copy
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
 	return adapter.Handshake{
-		Headers: r.Header,
-		Time:    now.Format("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)"),
+		Headers: adapter.HeaderOf(r.Header),
 		Address: netaddr.Host(r.RemoteAddr),
 		XDomain: r.Header.Get("Origin") != "",
 		Secure:  r.TLS != nil,
-		Issued:  now.UnixMilli(),
-		URL:     r.URL.RequestURI(),
-		Query:   r.URL.Query(),
+		Issued:  time.Now().UnixMilli(),
+		URL:     uri,
 	}
 }
 

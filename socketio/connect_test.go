@@ -52,10 +52,10 @@ func TestConnectMainNamespace(t *testing.T) {
 	if !reflect.DeepEqual(hs.Auth, map[string]any{}) {
 		t.Errorf("Auth = %#v, want an empty object without a payload", hs.Auth)
 	}
-	if hs.Query.Get("EIO") != "4" || hs.Query.Get("transport") != "websocket" {
-		t.Errorf("handshake query %v", hs.Query)
+	if q := hs.Query(); q.Get("EIO") != "4" || q.Get("transport") != "websocket" {
+		t.Errorf("handshake query %v", q)
 	}
-	if hs.Address == "" || hs.Issued == 0 || hs.URL == "" || hs.Time == "" {
+	if hs.Address == "" || hs.Issued == 0 || hs.URL == "" || hs.Time() == "" {
 		t.Errorf("handshake %+v lacks address, time or URL", hs)
 	}
 }

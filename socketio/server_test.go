@@ -447,20 +447,20 @@ func TestHandshakeDetails(t *testing.T) {
 	c.connect("/", nil)
 	s := recv(t, conns)
 	hs := s.Handshake()
-	if hs.Query.Get("token") != "abc" || hs.Query.Get("lang") != "go" {
-		t.Fatalf("query %v", hs.Query)
+	if q := hs.Query(); q.Get("token") != "abc" || q.Get("lang") != "go" {
+		t.Fatalf("query %v", q)
 	}
 	if !strings.HasPrefix(hs.URL, "/socket.io/?EIO=4") || hs.Secure || hs.XDomain {
 		t.Fatalf("handshake %+v", hs)
 	}
-	if hs.Headers["Upgrade"] == nil {
-		t.Fatalf("headers %v", hs.Headers)
+	if hs.Headers.Get("upgrade") != "websocket" {
+		t.Fatalf("headers %v", hs.Headers.HTTP())
 	}
-	if host := strings.TrimPrefix(ts.hs.URL, "http://"); http.Header(hs.Headers).Get("Host") != host {
-		t.Fatalf("Host header %q, want %q, as the reference's handshake has it", http.Header(hs.Headers).Get("Host"), host)
+	if host := strings.TrimPrefix(ts.hs.URL, "http://"); hs.Headers.Get("host") != host {
+		t.Fatalf("Host header %q, want %q, as the reference's handshake has it", hs.Headers.Get("host"), host)
 	}
-	if _, err := time.Parse("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)", hs.Time); err != nil {
-		t.Fatalf("time %q: %v", hs.Time, err)
+	if _, err := time.Parse("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)", hs.Time()); err != nil {
+		t.Fatalf("time %q: %v", hs.Time(), err)
 	}
 	if d := time.Since(time.UnixMilli(hs.Issued)); d < 0 || d > time.Minute {
 		t.Fatalf("issued %d", hs.Issued)

@@ -233,7 +233,7 @@ func TestClusterFetchSockets(t *testing.T) {
 				t.Errorf("%s: rooms %v", c.name, s.Rooms)
 			}
 			auth, _ := s.Handshake.Auth.(map[string]any)
-			if auth["name"] != c.name || s.Handshake.Query.Get("EIO") != "4" {
+			if auth["name"] != c.name || s.Handshake.Query().Get("EIO") != "4" {
 				t.Errorf("%s: handshake %+v", c.name, s.Handshake)
 			}
 		}

@@ -197,8 +197,8 @@ func TestMixedCluster(t *testing.T) {
 			if s.ID == na.sid && (data["node"] != "node" || data["name"] != "na" || !slices.Contains(s.Rooms, "r")) {
 				t.Errorf("na as Go sees it: %+v", s)
 			}
-			if s.ID == na.sid && s.Handshake.Query.Get("EIO") != "4" {
-				t.Errorf("na's handshake query %v", s.Handshake.Query)
+			if s.ID == na.sid && s.Handshake.Query().Get("EIO") != "4" {
+				t.Errorf("na's handshake query %v", s.Handshake.Query())
 			}
 		}
 		var ns []nodeSocket

@@ -3,9 +3,7 @@ package redisadapter
 import (
 	"fmt"
 	"math"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
@@ -155,25 +153,18 @@ func encodeSocket(s adapter.SocketInfo) (map[string]any, error) {
 		return nil, err
 	}
 	h := s.Handshake
-	headers := make(map[string]any, len(h.Headers))
-	for k, vs := range h.Headers {
-		k = strings.ToLower(k)
-		switch {
-		case len(vs) == 1:
-			headers[k] = vs[0]
-		case k == "set-cookie":
-			headers[k] = stringsToAny(vs)
-		case len(vs) > 1:
-			headers[k] = strings.Join(vs, ", ")
+	headers := make(map[string]any, h.Headers.Len())
+	for k, v := range h.Headers.All() {
+		if k == "set-cookie" {
+			l, _ := headers[k].([]any)
+			headers[k] = append(l, v)
+			continue
 		}
+		headers[k] = v
 	}
-	query := make(map[string]any, len(h.Query))
-	for k, vs := range h.Query {
-		if len(vs) == 1 {
-			query[k] = vs[0]
-		} else {
-			query[k] = stringsToAny(vs)
-		}
+	query, err := parser.Normalize(adapter.ValuesMap(h.Query()))
+	if err != nil {
+		return nil, err
 	}
 	rooms := s.Rooms
 	if rooms == nil {
@@ -183,7 +174,7 @@ func encodeSocket(s adapter.SocketInfo) (map[string]any, error) {
 		"id": s.ID,
 		"handshake": map[string]any{
 			"headers": headers,
-			"time":    h.Time,
+			"time":    h.Time(),
 			"address": h.Address,
 			"xdomain": h.XDomain,
 			"secure":  h.Secure,
@@ -204,22 +195,15 @@ func decodeSocket(v any) adapter.SocketInfo {
 	if info.Rooms == nil {
 		info.Rooms = []string{}
 	}
-	hs := &info.Handshake
-	hs.Time = asString(h["time"])
-	hs.Address = asString(h["address"])
-	hs.XDomain = truthy(h["xdomain"])
-	hs.Secure = truthy(h["secure"])
-	hs.Issued, _ = asInt(h["issued"])
-	hs.URL = asString(h["url"])
-	hs.Auth = h["auth"]
-	hs.Headers = make(map[string][]string)
-	for k, e := range asMap(h["headers"]) {
-		hs.Headers[k] = stringList(e)
+	info.Handshake = adapter.Handshake{
+		Headers: adapter.HeaderFromMap(asMap(h["headers"])),
+		Address: asString(h["address"]),
+		XDomain: truthy(h["xdomain"]),
+		Secure:  truthy(h["secure"]),
+		URL:     asString(h["url"]),
+		Auth:    h["auth"],
 	}
-	hs.Query = make(url.Values)
-	for k, e := range asMap(h["query"]) {
-		hs.Query[k] = stringList(e)
-	}
+	info.Handshake.Issued, _ = asInt(h["issued"])
 	return info
 }
 

@@ -3,7 +3,7 @@ package redisadapter
 import (
 	"encoding/hex"
 	"encoding/json"
-	"net/url"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -183,7 +183,7 @@ func TestValueDecode(t *testing.T) {
 // A socket as the Node adapters describe it, and back.
 func TestSocketWire(t *testing.T) {
 	nodeJSON := `{"id":"abc","handshake":{"headers":{"host":"h","set-cookie":["a=1","b=2"]},"time":"t","address":"::1",
-		"xdomain":false,"secure":true,"issued":1700000000000,"url":"/socket.io/?EIO=4","query":{"EIO":"4","t":["1","2"]},
+		"xdomain":false,"secure":true,"issued":1700000000000,"url":"/socket.io/?EIO=4&t=1&t=2","query":{"EIO":"4","t":["1","2"]},
 		"auth":{"token":"x"}},"rooms":["abc","r"],"data":{"n":1}}`
 	v, err := decodeJSON([]byte(nodeJSON))
 	if err != nil {
@@ -193,9 +193,9 @@ func TestSocketWire(t *testing.T) {
 	want := adapter.SocketInfo{
 		ID: "abc", Rooms: []string{"abc", "r"}, Data: map[string]any{"n": int64(1)},
 		Handshake: adapter.Handshake{
-			Headers: map[string][]string{"host": {"h"}, "set-cookie": {"a=1", "b=2"}},
-			Time:    "t", Address: "::1", Secure: true, Issued: 1700000000000, URL: "/socket.io/?EIO=4",
-			Query: url.Values{"EIO": {"4"}, "t": {"1", "2"}}, Auth: map[string]any{"token": "x"},
+			Headers: adapter.HeaderOf(http.Header{"Host": {"h"}, "Set-Cookie": {"a=1", "b=2"}}),
+			Address: "::1", Secure: true, Issued: 1700000000000, URL: "/socket.io/?EIO=4&t=1&t=2",
+			Auth: map[string]any{"token": "x"},
 		},
 	}
 	if !reflect.DeepEqual(info, want) {
@@ -210,7 +210,8 @@ func TestSocketWire(t *testing.T) {
 		t.Errorf("round trip: %#v", decodeSocket(back))
 	}
 	h := out["handshake"].(map[string]any)
-	if h["query"].(map[string]any)["EIO"] != "4" || h["headers"].(map[string]any)["host"] != "h" {
+	if q := h["query"].(map[string]any); q["EIO"] != "4" || !reflect.DeepEqual(q["t"], []any{"1", "2"}) ||
+		h["headers"].(map[string]any)["host"] != "h" || !reflect.DeepEqual(h["headers"].(map[string]any)["set-cookie"], []any{"a=1", "b=2"}) {
 		t.Errorf("not in Node's shape: %v", h)
 	}
 }

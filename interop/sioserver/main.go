@@ -209,7 +209,7 @@ func setup(s *socketio.Socket, rs *reasons) {
 	})
 	s.On("handshake", func(ack socketio.Ack) {
 		h := s.Handshake()
-		_ = ack(map[string]any{"auth": h.Auth, "query": h.Query.Get("q"), "nsp": nsp.Name(), "recovered": s.Recovered()})
+		_ = ack(map[string]any{"auth": h.Auth, "query": h.Query().Get("q"), "nsp": nsp.Name(), "recovered": s.Recovered()})
 	})
 	s.On("panic", func() { panic("handler panic") })
 	s.On("drop", func() { s.Conn().Close() })
