@@ -38,7 +38,7 @@ type closeEvent struct {
 // messages back.
 type recorder struct {
 	echo   bool
-	onOpen func(c Conn)                                // called first, when set
+	onOpen func(c Conn)                               // called first, when set
 	onMsg  func(s *Session, data []byte, binary bool) // called first, when set
 	opens  chan *Session
 	msgs   chan message
