@@ -31,6 +31,24 @@ type SessionHandler interface {
 	OnClose(reason Reason)
 }
 
+// BurstHandler is a SessionHandler that defers work while a burst of
+// messages is read. A WebSocket session whose connection is watched
+// without a goroutine (Linux) is read in bursts: when bytes come, one
+// goroutine reads every message that has arrived, hands the reading on
+// (the next burst gets a goroutine of its own), and then runs the function
+// EndBurst returned, in the same goroutine. Work run there cannot delay
+// the session's reads, its heartbeat or its later messages, and needs no
+// hand-off to another goroutine.
+type BurstHandler interface {
+	SessionHandler
+	// StartBurst is called before the burst's first OnMessage, and
+	// EndBurst after its last, one at a time with OnMessage. The function
+	// EndBurst returns, when not nil, is called once the reading has been
+	// handed on (or the session has ended), exactly once.
+	StartBurst()
+	EndBurst() func()
+}
+
 // HandlerFunc is a Handler made of its OnOpen function.
 type HandlerFunc func(c Conn) SessionHandler
 

@@ -39,23 +39,61 @@ func (s *Session) waitWebSocket(ws *transport.WebSocket) {
 		s.srv.active.Done()
 		return
 	}
-	if !s.readBurst(ws) {
+	bh := s.startBurst()
+	ok := s.readBurst(ws)
+	after := s.endBurst(bh)
+	if ok {
+		go s.waitWebSocket(ws)
+	} else {
 		s.srv.active.Done()
-		return
 	}
-	go s.waitWebSocket(ws) // the count in s.srv.active goes with it
+	if after != nil {
+		after()
+	} // the count in s.srv.active goes with it
 }
 
 // readReady is the reader of a watched WebSocket (OnReadable), started
-// when bytes have come: it handles every packet that has arrived, then
-// arms the watch again and ends, so that between bursts the connection
-// costs no goroutine at all. ready is the function it arms again: itself.
+// when bytes have come: it handles every packet that has arrived, arms the
+// watch again, so that between bursts the connection costs no goroutine at
+// all, and then runs what the handler deferred during the burst
+// (BurstHandler). ready is the function it arms again: itself.
 func (s *Session) readReady(ws *transport.WebSocket, ready func()) {
-	if !s.readBurst(ws) {
+	bh := s.startBurst()
+	ok := s.readBurst(ws)
+	after := s.endBurst(bh)
+	if ok {
+		ws.OnReadable(ready) // the count in s.srv.active goes with it
+	} else {
 		s.srv.active.Done()
-		return
 	}
-	ws.OnReadable(ready) // the count in s.srv.active goes with it
+	if after != nil {
+		after()
+	}
+}
+
+// startBurst tells the session's handler, if it is a BurstHandler, that a
+// burst of reads begins, and returns it.
+func (s *Session) startBurst() BurstHandler {
+	s.mu.Lock()
+	bh, _ := s.handler.(BurstHandler)
+	s.mu.Unlock()
+	if bh != nil {
+		s.readMu.Lock()
+		bh.StartBurst()
+		s.readMu.Unlock()
+	}
+	return bh
+}
+
+// endBurst ends the burst startBurst began, returning the handler's
+// deferred work.
+func (s *Session) endBurst(bh BurstHandler) func() {
+	if bh == nil {
+		return nil
+	}
+	s.readMu.Lock()
+	defer s.readMu.Unlock()
+	return bh.EndBurst()
 }
 
 // readBurst handles every packet that has arrived on ws. It reports false

@@ -29,6 +29,13 @@ type client struct {
 	closed       bool
 	connectTimer *time.Timer
 
+	// burst is set while the session reads a burst of messages, and
+	// deferred lists the sockets whose drain waits for its end
+	// (engineio.BurstHandler). Both belong to the session's reader, which
+	// reads them one goroutine at a time.
+	burst    bool
+	deferred []*Socket
+
 	// rooms counts the rooms of all the connection's sockets, against
 	// Options.MaxRoomsPerConnection (rooms.go).
 	rooms atomic.Int64
@@ -73,6 +80,35 @@ func (c *client) onConnectTimeout() {
 	if idle {
 		c.srv.log.Debug("socketio: no namespace joined in time", "sid", c.conn.ID())
 		c.close(ReasonForcedServerClose)
+	}
+}
+
+// StartBurst implements engineio.BurstHandler: until EndBurst, the drains
+// of the sockets that get events are deferred.
+func (c *client) StartBurst() { c.burst = true }
+
+// EndBurst implements engineio.BurstHandler: it returns the deferred
+// drains, to run once the reader has handed reading on. The first runs
+// in that goroutine; any other socket's runs on a goroutine of its own,
+// so that a slow handler of one namespace never holds up another's.
+func (c *client) EndBurst() func() {
+	c.burst = false
+	switch len(c.deferred) {
+	case 0:
+		return nil
+	case 1:
+		s := c.deferred[0]
+		c.deferred[0] = nil
+		c.deferred = c.deferred[:0]
+		return s.runDeferred
+	}
+	list := c.deferred
+	c.deferred = nil // the next burst may fill a new one while these run
+	return func() {
+		for _, s := range list[1:] {
+			s.nsp.server.pool.Go(s.runDeferred)
+		}
+		list[0].runDeferred()
 	}
 }
 

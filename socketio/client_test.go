@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,6 +88,7 @@ type testClient struct {
 	frames chan frame
 	stop   chan struct{}
 	done   chan struct{} // closed when the reader returns
+	pings  atomic.Int64  // pings answered
 
 	wmu      sync.Mutex
 	stopOnce sync.Once
@@ -157,6 +159,7 @@ func (c *testClient) readLoop() {
 			continue
 		case data[0] == '2' && c.eio == 4: // ping
 			_ = c.writeRaw(websocket.TextMessage, []byte("3"))
+			c.pings.Add(1)
 			continue
 		case data[0] == '4':
 			f = frame{data: string(data[1:])}

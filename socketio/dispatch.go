@@ -73,9 +73,20 @@ func (s *Socket) dispatch(ev *Event) {
 // when it is not running. With wait, it first waits while
 // Options.MaxPendingEvents tasks are queued: the session's reader then
 // stops reading this client until its handlers catch up.
+//
+// An event read in a burst (engineio.BurstHandler) does not start the
+// handler goroutine: the socket's drain is deferred to the end of the
+// burst, where the reader runs it itself once it has handed the reading
+// on (client.EndBurst), which saves the hand-off.
 func (s *Socket) schedule(t task, wait bool) {
 	s.mu.Lock()
 	for wait && s.connected && len(s.tasks) >= s.nsp.server.opts.MaxPendingEvents {
+		if s.deferred {
+			// Its drain waits for the end of this very burst: start it
+			// (counted in work when it was deferred).
+			s.deferred = false
+			s.nsp.server.pool.Go(s.drainTask)
+		}
 		if s.space == nil {
 			s.space = sync.NewCond(&s.mu)
 		}
@@ -87,9 +98,34 @@ func (s *Socket) schedule(t task, wait bool) {
 		return
 	}
 	s.running = true
+	if wait && s.client.burst {
+		s.deferred = true
+		s.mu.Unlock()
+		s.nsp.server.work.Add()
+		s.client.deferred = append(s.client.deferred, s)
+		return
+	}
 	s.mu.Unlock()
+	s.startDrain()
+}
+
+// startDrain runs drain on a goroutine of the server's pool.
+func (s *Socket) startDrain() {
 	s.nsp.server.work.Add()
 	s.nsp.server.pool.Go(s.drainTask)
+}
+
+// runDeferred runs the drain that schedule deferred to the end of a
+// burst, in the caller's goroutine, unless it was started meanwhile.
+func (s *Socket) runDeferred() {
+	s.mu.Lock()
+	if !s.deferred {
+		s.mu.Unlock()
+		return
+	}
+	s.deferred = false
+	s.mu.Unlock()
+	s.drainTask()
 }
 
 // drainTask is drain as a pool task.

@@ -48,6 +48,9 @@ type Socket struct {
 	// The handler goroutine's work (dispatch.go).
 	tasks   []task
 	running bool
+	// deferred: running, with the drain left to the end of the reader's
+	// burst (schedule).
+	deferred bool
 	space   *sync.Cond // signalled when tasks shrink (MaxPendingEvents)
 
 	// roomMu makes a join's check of MaxRoomsPerSocket and the join one
