@@ -51,7 +51,7 @@ type Socket struct {
 	// deferred: running, with the drain left to the end of the reader's
 	// burst (schedule).
 	deferred bool
-	space   *sync.Cond // signalled when tasks shrink (MaxPendingEvents)
+	space    *sync.Cond // signalled when tasks shrink (MaxPendingEvents)
 
 	// roomMu makes a join's check of MaxRoomsPerSocket and the join one
 	// step (rooms.go).
