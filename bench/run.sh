@@ -31,6 +31,7 @@ ROOT=$(cd .. && pwd)
 : "${WARMUP:=1s}"            # run before the window
 : "${CONNECT_N:=2000}"       # connect: clients, held for the memory figures
 : "${CONNECT_C:=50}"         # connect: clients dialing at once
+: "${CONNECT_HOLD:=5s}"      # connect, connect-rooms: idle time before the memory is read
 : "${CLIENT_ROOMS:=3}"       # connect-rooms: rooms each client joins
 : "${POLL_CONNECT_N:=1000}"  # polling handshakes
 : "${POLL_IDLE_N:=1000}"     # polling-idle: sessions held, each long-polling on two connections ...
@@ -234,8 +235,8 @@ run_case() {
   done
 }
 
-run_case connect one -scenario connect -n "$CONNECT_N" -c "$CONNECT_C"
-run_case connect-rooms one -scenario connect -n "$CONNECT_N" -c "$CONNECT_C" -join "$CLIENT_ROOMS"
+run_case connect one -scenario connect -n "$CONNECT_N" -c "$CONNECT_C" -hold "$CONNECT_HOLD"
+run_case connect-rooms one -scenario connect -n "$CONNECT_N" -c "$CONNECT_C" -join "$CLIENT_ROOMS" -hold "$CONNECT_HOLD"
 run_case connect-polling one -scenario connect -transport polling -n "$POLL_CONNECT_N" -c "$CONNECT_C"
 run_case polling-idle one -scenario polling-idle -n "$POLL_IDLE_N" -c "$CONNECT_C" -hold "$POLL_IDLE_HOLD" \
   -timeout "$(( $(seconds "$POLL_IDLE_HOLD") + 120 ))s"
@@ -280,7 +281,7 @@ mkdir -p "$OUT"
   echo "- Machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB, Linux $(uname -r)."
   echo "- $(go version | cut -d' ' -f3), Node $(node --version 2>/dev/null || echo missing), socket.io $sio_version; servers with default options."
   echo "- Pinning: $pinning. ulimit -n $nofile."
-  echo "- Knobs: REPEAT=$REPEAT DURATION=$DURATION WARMUP=$WARMUP CONNECT_N=$CONNECT_N CONNECT_C=$CONNECT_C CLIENT_ROOMS=$CLIENT_ROOMS POLL_CONNECT_N=$POLL_CONNECT_N POLL_IDLE_N=$POLL_IDLE_N POLL_IDLE_HOLD=$POLL_IDLE_HOLD ECHO_C=$ECHO_C ECHO_RATE=$ECHO_RATE BCAST_N=$BCAST_N BCAST_WINDOW=$BCAST_WINDOW BCAST_RATE=$BCAST_RATE RATE_N=$RATE_N ROOMS_N=$ROOMS_N ROOMS=$ROOMS ROOMS_WINDOW=$ROOMS_WINDOW POLL_C=$POLL_C POLL_RATE=$POLL_RATE PAYLOAD=$PAYLOAD SCALE_N=$SCALE_N SCALE_HOLD=$SCALE_HOLD."
+  echo "- Knobs: REPEAT=$REPEAT DURATION=$DURATION WARMUP=$WARMUP CONNECT_N=$CONNECT_N CONNECT_C=$CONNECT_C CONNECT_HOLD=$CONNECT_HOLD CLIENT_ROOMS=$CLIENT_ROOMS POLL_CONNECT_N=$POLL_CONNECT_N POLL_IDLE_N=$POLL_IDLE_N POLL_IDLE_HOLD=$POLL_IDLE_HOLD ECHO_C=$ECHO_C ECHO_RATE=$ECHO_RATE BCAST_N=$BCAST_N BCAST_WINDOW=$BCAST_WINDOW BCAST_RATE=$BCAST_RATE RATE_N=$RATE_N ROOMS_N=$ROOMS_N ROOMS=$ROOMS ROOMS_WINDOW=$ROOMS_WINDOW POLL_C=$POLL_C POLL_RATE=$POLL_RATE PAYLOAD=$PAYLOAD SCALE_N=$SCALE_N SCALE_HOLD=$SCALE_HOLD."
   echo "- Load average (1, 5, 15 min) before: $load_before; after: $load_after."
   echo "- Each run: a fresh server process, ${WARMUP} warm-up, ${DURATION} measured; events carry a ${PAYLOAD}-byte string; each case run $REPEAT time(s) per server, the table shows medians."
   echo

@@ -2,21 +2,29 @@ package engineio
 
 import (
 	"errors"
+	"os"
 	"time"
 
 	"github.com/duplexio/duplex/parser"
 	"github.com/duplexio/duplex/transport"
 )
 
-// serveWebSocket reads the session's WebSocket in a goroutine of its own,
+// serveWebSocket reads the session's WebSocket in goroutines of its own,
 // so that the HTTP handler returns and net/http frees what it holds for
 // the request (its buffers, the request, a deep stack).
+//
+// Where the connection can be watched without a goroutine (Linux, a plain
+// socket), an idle connection has none: it waits in the transport's epoll
+// set, and a goroutine is started when bytes come (wsReader.wake). A
+// connection that gets traffic again within activeGap is active: it then
+// waits in the runtime's poller, as any Go connection does, which costs a
+// goroutine and nothing per burst, until it has been idle for activeIdle.
 func (s *Session) serveWebSocket(ws *transport.WebSocket) {
 	s.srv.active.Add()
 	if ws.CanWait() {
-		var ready func()
-		ready = func() { s.readReady(ws, ready) }
-		if !ws.OnReadable(ready) {
+		r := &wsReader{s: s, ws: ws}
+		r.ready = r.wake
+		if !ws.OnReadable(r.ready) {
 			go s.waitWebSocket(ws)
 		}
 		return
@@ -27,48 +35,102 @@ func (s *Session) serveWebSocket(ws *transport.WebSocket) {
 	}()
 }
 
+const (
+	// activeGap: a watched connection whose watch fires again within it
+	// becomes active.
+	activeGap = time.Second
+	// activeIdle: an active connection idle for this long goes back to
+	// the watch (give or take activeRefresh).
+	activeIdle = 2 * time.Second
+	// activeRefresh: how often an active connection moves its read
+	// deadline, rather than once per burst.
+	activeRefresh = time.Second
+)
+
+// wsReader is the reading state of a watched WebSocket. One goroutine at
+// a time has it: the one reading the connection at the moment.
+type wsReader struct {
+	s      *Session
+	ws     *transport.WebSocket
+	ready  func()    // r.wake, made once
+	wokeAt time.Time // when the watch last fired
+	idleBy time.Time // the read deadline while active; zero when none
+}
+
+// wake is started by the watch when bytes have come: it handles every
+// packet that has arrived, hands the reading on (to the watch, or to an
+// active reader), and then runs what the session's handler deferred
+// during the burst (BurstHandler): the handlers of the events it read,
+// with no hand-off to another goroutine.
+func (r *wsReader) wake() {
+	s := r.s
+	now := time.Now()
+	active := now.Sub(r.wokeAt) < activeGap
+	r.wokeAt = now
+	bh := s.startBurst()
+	ok := s.readBurst(r.ws)
+	after := s.endBurst(bh)
+	switch {
+	case !ok:
+		s.srv.active.Done()
+	case active:
+		go r.active() // the count in s.srv.active goes with it
+	default:
+		r.ws.OnReadable(r.ready) // and with it
+	}
+	if after != nil {
+		after()
+	}
+}
+
+// active is the reader of an active connection: one goroutine that waits
+// in the runtime's poller and handles each burst, keeping the stack that
+// handling grew for the next one; idle for activeIdle, the connection goes
+// back to the watch and the goroutine ends.
+func (r *wsReader) active() {
+	s, ws := r.s, r.ws
+	for {
+		if now := time.Now(); now.After(r.idleBy.Add(-activeRefresh)) {
+			r.idleBy = now.Add(activeIdle)
+			_ = ws.SetReadDeadline(r.idleBy)
+		}
+		err := ws.WaitReadable()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			r.idleBy = time.Time{}
+			_ = ws.SetReadDeadline(time.Time{})
+			ws.OnReadable(r.ready) // the count in s.srv.active goes with it
+			return
+		}
+		if err != nil {
+			s.readFailed(ws, err)
+			s.srv.active.Done()
+			return
+		}
+		if !s.readBurst(ws) {
+			s.srv.active.Done()
+			return
+		}
+	}
+}
+
 // waitWebSocket is the reader of a WebSocket that can be waited on without
-// a read: a goroutine that has done nothing but wait for the connection to
-// become readable, so that an idle connection costs the smallest stack
-// there is and no buffer. When bytes come, it handles every packet that
-// has arrived, then hands the waiting to a fresh goroutine and ends,
-// taking with it the stack that handling the packets grew.
+// a read where it cannot be watched (WaitReadable without OnReadable): a
+// goroutine that has done nothing but wait for the connection to become
+// readable, so that an idle connection costs the smallest stack there is
+// and no buffer. When bytes come, it handles every packet that has
+// arrived, then hands the waiting to a fresh goroutine and ends, taking
+// with it the stack that handling the packets grew.
 func (s *Session) waitWebSocket(ws *transport.WebSocket) {
 	if err := ws.WaitReadable(); err != nil {
 		s.readFailed(ws, err)
 		s.srv.active.Done()
 		return
 	}
-	bh := s.startBurst()
-	ok := s.readBurst(ws)
-	after := s.endBurst(bh)
-	if ok {
-		go s.waitWebSocket(ws)
-	} else {
+	if !s.readBurst(ws) {
 		s.srv.active.Done()
+		return
 	}
-	if after != nil {
-		after()
-	} // the count in s.srv.active goes with it
-}
-
-// readReady is the reader of a watched WebSocket (OnReadable), started
-// when bytes have come: it handles every packet that has arrived, arms the
-// watch again, so that between bursts the connection costs no goroutine at
-// all, and then runs what the handler deferred during the burst
-// (BurstHandler). ready is the function it arms again: itself.
-func (s *Session) readReady(ws *transport.WebSocket, ready func()) {
-	bh := s.startBurst()
-	ok := s.readBurst(ws)
-	after := s.endBurst(bh)
-	if ok {
-		ws.OnReadable(ready) // the count in s.srv.active goes with it
-	} else {
-		s.srv.active.Done()
-	}
-	if after != nil {
-		after()
-	}
+	go s.waitWebSocket(ws) // the count in s.srv.active goes with it
 }
 
 // startBurst tells the session's handler, if it is a BurstHandler, that a
@@ -101,7 +163,9 @@ func (s *Session) endBurst(bh BurstHandler) func() {
 func (s *Session) readBurst(ws *transport.WebSocket) bool {
 	for {
 		p, err := ws.ReadPacketNow()
-		if errors.Is(err, transport.ErrWouldBlock) {
+		if errors.Is(err, transport.ErrWouldBlock) || errors.Is(err, os.ErrDeadlineExceeded) {
+			// All read; or an active reader's deadline passed, which the
+			// next wait sees.
 			return true
 		}
 		if err != nil {

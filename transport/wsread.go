@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"os"
 	"sync"
 	"unicode/utf8"
 
@@ -333,7 +334,8 @@ func (r *rawReader) next(wait bool) (message, error) {
 			return len(b)
 		})
 		switch {
-		case err == ErrWouldBlock:
+		case err == ErrWouldBlock, perr == nil && errors.Is(err, os.ErrDeadlineExceeded):
+			// Nothing lost: the next read goes on from here.
 			return message{}, err
 		case perr != nil:
 			r.err = perr
