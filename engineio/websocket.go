@@ -83,10 +83,12 @@ func (r *wsReader) wake() {
 	}
 }
 
-// active is the reader of an active connection: one goroutine that waits
-// in the runtime's poller and handles each burst, keeping the stack that
-// handling grew for the next one; idle for activeIdle, the connection goes
-// back to the watch and the goroutine ends.
+// active is the reader of an active connection: one goroutine that reads
+// packet after packet, waiting in the runtime's poller between them (with
+// no buffer: a read that finds nothing gives its pooled buffer back before
+// it waits), and keeps the stack that handling them grew for the next
+// ones; idle for activeIdle, the connection goes back to the watch and the
+// goroutine ends.
 func (r *wsReader) active() {
 	s, ws := r.s, r.ws
 	for {
@@ -94,7 +96,7 @@ func (r *wsReader) active() {
 			r.idleBy = now.Add(activeIdle)
 			_ = ws.SetReadDeadline(r.idleBy)
 		}
-		err := ws.WaitReadable()
+		p, err := ws.ReadPacket()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			r.idleBy = time.Time{}
 			_ = ws.SetReadDeadline(time.Time{})
@@ -106,10 +108,9 @@ func (r *wsReader) active() {
 			s.srv.active.Done()
 			return
 		}
-		if !s.readBurst(ws) {
-			s.srv.active.Done()
-			return
-		}
+		s.readMu.Lock()
+		_ = s.onPacket(p)
+		s.readMu.Unlock()
 	}
 }
 
