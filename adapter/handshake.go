@@ -224,20 +224,23 @@ func (h Header) HTTP() http.Header {
 	return out
 }
 
-// MarshalJSON writes the fields as Node's request.headers: an object of
-// strings, set-cookie a list.
-func (h Header) MarshalJSON() ([]byte, error) {
+// Map returns the fields as Node's request.headers has them, freshly made:
+// a string for each name, a list of strings ([]any) for set-cookie.
+func (h Header) Map() map[string]any {
 	m := make(map[string]any, h.Len())
 	for k, v := range h.All() {
 		if k == "set-cookie" {
-			l, _ := m[k].([]string)
+			l, _ := m[k].([]any)
 			m[k] = append(l, v)
 			continue
 		}
 		m[k] = v
 	}
-	return json.Marshal(m)
+	return m
 }
+
+// MarshalJSON writes the fields as Node's request.headers (Map).
+func (h Header) MarshalJSON() ([]byte, error) { return json.Marshal(h.Map()) }
 
 // UnmarshalJSON reads an object of strings or lists of strings.
 func (h *Header) UnmarshalJSON(b []byte) error {

@@ -108,9 +108,7 @@ func (r *wsReader) active() {
 			s.srv.active.Done()
 			return
 		}
-		s.readMu.Lock()
-		_ = s.onPacket(p)
-		s.readMu.Unlock()
+		s.receive(p)
 	}
 }
 
@@ -164,19 +162,23 @@ func (s *Session) endBurst(bh BurstHandler) func() {
 func (s *Session) readBurst(ws *transport.WebSocket) bool {
 	for {
 		p, err := ws.ReadPacketNow()
-		if errors.Is(err, transport.ErrWouldBlock) || errors.Is(err, os.ErrDeadlineExceeded) {
-			// All read; or an active reader's deadline passed, which the
-			// next wait sees.
+		if errors.Is(err, transport.ErrWouldBlock) {
 			return true
 		}
 		if err != nil {
 			s.readFailed(ws, err)
 			return false
 		}
-		s.readMu.Lock()
-		_ = s.onPacket(p)
-		s.readMu.Unlock()
+		s.receive(p)
 	}
+}
+
+// receive handles one packet read from the session's WebSocket, one reader
+// at a time.
+func (s *Session) receive(p parser.Packet) {
+	s.readMu.Lock()
+	_ = s.onPacket(p)
+	s.readMu.Unlock()
 }
 
 // readLoop reads the packets of the session's WebSocket until it fails.
@@ -187,9 +189,7 @@ func (s *Session) readLoop(ws *transport.WebSocket) {
 			s.readFailed(ws, err)
 			return
 		}
-		s.readMu.Lock()
-		_ = s.onPacket(p)
-		s.readMu.Unlock()
+		s.receive(p)
 	}
 }
 

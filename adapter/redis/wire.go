@@ -153,15 +153,6 @@ func encodeSocket(s adapter.SocketInfo) (map[string]any, error) {
 		return nil, err
 	}
 	h := s.Handshake
-	headers := make(map[string]any, h.Headers.Len())
-	for k, v := range h.Headers.All() {
-		if k == "set-cookie" {
-			l, _ := headers[k].([]any)
-			headers[k] = append(l, v)
-			continue
-		}
-		headers[k] = v
-	}
 	query, err := parser.Normalize(adapter.ValuesMap(h.Query()))
 	if err != nil {
 		return nil, err
@@ -173,7 +164,7 @@ func encodeSocket(s adapter.SocketInfo) (map[string]any, error) {
 	return map[string]any{
 		"id": s.ID,
 		"handshake": map[string]any{
-			"headers": headers,
+			"headers": h.Headers.Map(),
 			"time":    h.Time(),
 			"address": h.Address,
 			"xdomain": h.XDomain,
@@ -205,17 +196,4 @@ func decodeSocket(v any) adapter.SocketInfo {
 	}
 	info.Handshake.Issued, _ = asInt(h["issued"])
 	return info
-}
-
-// stringList reads a header or query value: a string or a list of them.
-func stringList(v any) []string {
-	switch t := v.(type) {
-	case string:
-		return []string{t}
-	case []any:
-		return asStrings(t)
-	case nil:
-		return nil
-	}
-	return []string{fmt.Sprint(v)}
 }
