@@ -9,6 +9,12 @@ import (
 	"github.com/duplexio/duplex/transport"
 )
 
+// parkAfter is how long a GET waits with nothing to send before it is
+// taken out of net/http and held in a transport.HeldPoll, which costs a
+// fraction of what net/http's request does. Sessions that get something
+// more often than that keep their keep-alive connection.
+var parkAfter = time.Second
+
 // servePoll answers a polling GET: it waits until there is something to
 // send, then sends all of it in one payload. One GET may be pending at a
 // time; a second one is a protocol error that closes the session.
@@ -21,40 +27,33 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.polling = true
-	var batch []parser.Packet
-	closing := false
+	var park *time.Timer
+	var parkC <-chan time.Time
+	if parkAfter > 0 {
+		park = time.NewTimer(parkAfter)
+		defer park.Stop()
+		parkC = park.C
+	}
 	for {
-		if s.state == stateClosed || s.transport != TransportPolling {
-			// Closed, or upgraded meanwhile: release the poll.
-			t := parser.PacketNoop
-			if s.state == stateClosed {
-				t = parser.PacketClose
-			}
-			batch = []parser.Packet{{Type: t}}
-			break
-		}
-		if len(s.queue) > 0 || s.state == stateClosing || s.probed {
-			batch = s.takeLocked()
-			if s.state == stateClosing {
-				if len(batch) > 0 && s.closeAfterDrain {
-					// The queue first; the close packet goes with the next
-					// poll, which comes within pollCloseTimeout or not at all.
-					// (Clients handle a close before the packets that came
-					// with it, which would read as a lost connection.)
-					if s.closeTimer == nil {
-						reason := s.reason
-						s.closeTimer = time.AfterFunc(pollCloseTimeout, func() { s.finish(reason) })
-					}
-				} else {
-					closing = true
-					batch = append(batch, parser.Packet{Type: parser.PacketClose})
+		batch, closing, ok := s.pollBatchLocked()
+		if ok {
+			s.answerLocked(batch, closing, func(batch []parser.Packet) error {
+				// The answer has the heartbeat's window to be written: a
+				// client that does not read it loses its session, and the
+				// batch, the goroutine and the connection are let go, as a
+				// stuck WebSocket write is.
+				rc := http.NewResponseController(w)
+				deadline := rc.SetWriteDeadline(time.Now().Add(s.srv.lifeWindow())) == nil
+				err := s.poll.WritePayload(w, r, batch)
+				if err == nil && deadline {
+					// Written under the deadline, then no deadline for what
+					// the connection carries next.
+					err = rc.Flush()
+					_ = rc.SetWriteDeadline(time.Time{})
 				}
-			} else if len(batch) == 0 {
-				// An upgrade is under way: a noop ends this poll so that the
-				// client can finish it.
-				batch = append(batch, parser.Packet{Type: parser.PacketNoop})
-			}
-			break
+				return err
+			})
+			return
 		}
 		s.mu.Unlock()
 		select {
@@ -66,9 +65,57 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 			s.mu.Unlock()
 			s.close(ReasonTransportError, closeNow) // poll closed prematurely
 			return
+		case <-parkC:
+			parkC = nil
+			if h := transport.Hold(w, r); h != nil {
+				s.hold(h)
+				return
+			}
 		}
 		s.mu.Lock()
 	}
+}
+
+// pollBatchLocked is what a pending GET answers with now; ok is false
+// while there is nothing to answer with.
+func (s *Session) pollBatchLocked() (batch []parser.Packet, closing, ok bool) {
+	if s.state == stateClosed || s.transport != TransportPolling {
+		// Closed, or upgraded meanwhile: release the poll.
+		t := parser.PacketNoop
+		if s.state == stateClosed {
+			t = parser.PacketClose
+		}
+		return []parser.Packet{{Type: t}}, false, true
+	}
+	if len(s.queue) == 0 && s.state != stateClosing && !s.probed {
+		return nil, false, false
+	}
+	batch = s.takeLocked()
+	if s.state == stateClosing {
+		if len(batch) > 0 && s.closeAfterDrain {
+			// The queue first; the close packet goes with the next poll,
+			// which comes within pollCloseTimeout or not at all. (Clients
+			// handle a close before the packets that came with it, which
+			// would read as a lost connection.)
+			if s.closeTimer == nil {
+				reason := s.reason
+				s.closeTimer = time.AfterFunc(pollCloseTimeout, func() { s.finish(reason) })
+			}
+		} else {
+			closing = true
+			batch = append(batch, parser.Packet{Type: parser.PacketClose})
+		}
+	} else if len(batch) == 0 {
+		// An upgrade is under way: a noop ends this poll so that the
+		// client can finish it.
+		batch = append(batch, parser.Packet{Type: parser.PacketNoop})
+	}
+	return batch, closing, true
+}
+
+// answerLocked answers the pending GET with batch, written by write. It
+// is called with s.mu held and releases it.
+func (s *Session) answerLocked(batch []parser.Packet, closing bool, write func([]parser.Packet) error) {
 	// The poll has taken its packets: from now on packets wait for the next
 	// poll, and a close does not count on this one. The flag drops before
 	// the write, since the client may send its next GET as soon as it has
@@ -81,18 +128,7 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	s.answering += size
 	s.mu.Unlock()
 
-	// The answer has the heartbeat's window to be written: a client that
-	// does not read it loses its session, and the batch, the goroutine and
-	// the connection are let go, as a stuck WebSocket write is.
-	rc := http.NewResponseController(w)
-	deadline := rc.SetWriteDeadline(time.Now().Add(s.srv.lifeWindow())) == nil
-	err := s.poll.WritePayload(w, r, batch)
-	if err == nil && deadline {
-		// Written under the deadline, then no deadline for what the
-		// connection carries next.
-		err = rc.Flush()
-		_ = rc.SetWriteDeadline(time.Time{})
-	}
+	err := write(batch)
 	s.recycle(batch)
 	s.mu.Lock()
 	s.answering -= size
@@ -105,6 +141,67 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	if closing {
 		s.finish(reason)
 	}
+}
+
+// hold makes h the session's pending GET, answered by answerHeld.
+func (s *Session) hold(h *transport.HeldPoll) {
+	s.mu.Lock()
+	s.held = h
+	s.mu.Unlock()
+	h.OnClosed(func() { s.heldClosed(h) })
+	// Something may have come between the wait and the hold.
+	s.answerHeld()
+}
+
+// wakePollLocked has the pending GET, if any, look at what there is to
+// answer with.
+func (s *Session) wakePollLocked() {
+	if s.held != nil {
+		if !s.heldWoken {
+			s.heldWoken = true
+			go s.answerHeld()
+		}
+		return
+	}
+	select {
+	case s.pollWake <- struct{}{}:
+	default:
+	}
+}
+
+// answerHeld answers the held GET, if there is something to answer with.
+func (s *Session) answerHeld() {
+	s.mu.Lock()
+	s.heldWoken = false
+	h := s.held
+	if h == nil {
+		s.mu.Unlock()
+		return
+	}
+	batch, closing, ok := s.pollBatchLocked()
+	if !ok {
+		s.mu.Unlock()
+		return
+	}
+	s.held = nil
+	s.answerLocked(batch, closing, func(batch []parser.Packet) error {
+		return s.poll.Answer(h, batch, time.Now().Add(s.srv.lifeWindow()))
+	})
+}
+
+// heldClosed ends the session whose held GET the client closed (or sent
+// something on): the poll closed prematurely.
+func (s *Session) heldClosed(h *transport.HeldPoll) {
+	s.mu.Lock()
+	if s.held != h {
+		s.mu.Unlock()
+		return // answered meanwhile
+	}
+	s.held = nil
+	s.polling = false
+	s.mu.Unlock()
+	_ = h.Close()
+	s.close(ReasonTransportError, closeNow)
 }
 
 // batchSize is the bytes of packets as the queue counts them.

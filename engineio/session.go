@@ -70,17 +70,19 @@ type Session struct {
 
 	// What waits to be written, and who writes it.
 	queue     []parser.Packet
-	spare     []parser.Packet // an empty slice a writer gave back, for the next queue
-	queued    int             // bytes in queue
-	sending   int             // bytes being written by the WebSocket writer
-	answering int             // bytes of polling answers being written
-	unsent    int             // bytes of a frame enqueueLocked wrote in part, left for the writer
-	batches   uint64          // batches the WebSocket writer has started
-	seen      uint64          // batches at the last heartbeat, while one was being written
-	polling   bool            // a GET is pending and has not taken its packets yet
-	posting   bool            // a POST is being read
-	cutPost   func()          // ends the read of the POST being read; nil when none
-	flushing  bool            // a WebSocket writer goroutine runs
+	spare     []parser.Packet     // an empty slice a writer gave back, for the next queue
+	queued    int                 // bytes in queue
+	sending   int                 // bytes being written by the WebSocket writer
+	answering int                 // bytes of polling answers being written
+	unsent    int                 // bytes of a frame enqueueLocked wrote in part, left for the writer
+	batches   uint64              // batches the WebSocket writer has started
+	seen      uint64              // batches at the last heartbeat, while one was being written
+	polling   bool                // a GET is pending and has not taken its packets yet
+	held      *transport.HeldPoll // the pending GET, when taken out of net/http
+	heldWoken bool                // answerHeld has been started and not run yet
+	posting   bool                // a POST is being read
+	cutPost   func()              // ends the read of the POST being read; nil when none
+	flushing  bool                // a WebSocket writer goroutine runs
 
 	// The heartbeat (heartbeat.go).
 	heartbeat    *time.Timer
@@ -276,10 +278,7 @@ func (s *Session) enqueueLocked(p parser.Packet) {
 // kickLocked wakes the pending poll, or starts the WebSocket writer.
 func (s *Session) kickLocked() {
 	if s.ws == nil || s.transport != TransportWebSocket {
-		select {
-		case s.pollWake <- struct{}{}:
-		default:
-		}
+		s.wakePollLocked()
 		return
 	}
 	if !s.flushing && s.state != stateClosed {
@@ -366,6 +365,9 @@ func (s *Session) finish(reason Reason) {
 	}
 	if s.cutPost != nil {
 		s.cutPost() // under s.mu, so that the POST's handler is still running
+	}
+	if s.held != nil {
+		s.wakePollLocked() // answered with a close packet
 	}
 	ws, probe, kind, h := s.ws, s.probe, s.transport, s.handler
 	clear(s.queue)

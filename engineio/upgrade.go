@@ -92,10 +92,7 @@ func (s *Session) switchTo(ws *transport.WebSocket) bool {
 	s.ws = ws
 	s.srv.counters.upgraded()
 	// Release a poll that may still be pending.
-	select {
-	case s.pollWake <- struct{}{}:
-	default:
-	}
+	s.wakePollLocked()
 	if len(s.queue) > 0 || s.state == stateClosing {
 		s.kickLocked()
 	}

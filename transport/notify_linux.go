@@ -80,18 +80,19 @@ func (n *notifier) loop() {
 	}
 }
 
-// arm has fn started in a new goroutine once ws is readable, is closed
-// by the peer, or fails, or has been closed by Close. It reports false
-// when epoll is not available, and then does nothing.
-func (n *notifier) arm(ws *WebSocket, fn func()) bool {
+// arm has fn started in a new goroutine once the connection of rc is
+// readable, is closed by the peer, or fails, or has been closed (forget).
+// *wp is the connection's registration, created on first use. It reports
+// false when epoll is not available, and then does nothing.
+func (n *notifier) arm(rc syscall.RawConn, wp **readWatch, fn func()) bool {
 	if !n.start() {
 		return false
 	}
 	n.mu.Lock()
-	w := ws.watch
+	w := *wp
 	if w == nil {
 		w = &readWatch{token: n.newTokenLocked()}
-		ws.watch = w
+		*wp = w
 	}
 	if w.closed {
 		n.mu.Unlock()
@@ -106,7 +107,7 @@ func (n *notifier) arm(ws *WebSocket, fn func()) bool {
 	var cerr error
 	// Control holds the descriptor open across the call, so the number
 	// cannot belong to another connection meanwhile.
-	err := ws.rc.Control(func(fd uintptr) {
+	err := rc.Control(func(fd uintptr) {
 		cerr = syscall.EpollCtl(n.epfd, op, int(fd), &ev)
 	})
 	if err != nil || cerr != nil {
@@ -134,16 +135,17 @@ func (n *notifier) newTokenLocked() int32 {
 	}
 }
 
-// forget removes ws's watch before its connection closes, and returns
-// the function that was armed, for the caller to start once the
-// connection is closed (it then sees the connection closed).
-func (n *notifier) forget(ws *WebSocket) func() {
+// forget removes the watch *wp of rc's connection before the connection
+// closes, and returns the function that was armed, for the caller to
+// start once the connection is closed (it then sees the connection
+// closed).
+func (n *notifier) forget(rc syscall.RawConn, wp **readWatch) func() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	w := ws.watch
+	w := *wp
 	if w == nil {
 		// Closed before ever armed: a later arm starts its fn at once.
-		ws.watch = &readWatch{closed: true}
+		*wp = &readWatch{closed: true}
 		return nil
 	}
 	if w.closed {
@@ -151,7 +153,7 @@ func (n *notifier) forget(ws *WebSocket) func() {
 	}
 	w.closed = true
 	if w.registered {
-		_ = ws.rc.Control(func(fd uintptr) {
+		_ = rc.Control(func(fd uintptr) {
 			_ = syscall.EpollCtl(n.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 		})
 		delete(n.watches, w.token)
@@ -175,7 +177,7 @@ func (ws *WebSocket) OnReadable(fn func()) bool {
 		go fn()
 		return true
 	}
-	return readiness.arm(ws, fn)
+	return readiness.arm(ws.rc, &ws.watch, fn)
 }
 
 // closeWatched closes the connection of a WebSocket that may be watched,
@@ -184,10 +186,19 @@ func (ws *WebSocket) closeWatched() error {
 	if ws.rd == nil {
 		return ws.raw.Close()
 	}
-	fn := readiness.forget(ws)
+	fn := readiness.forget(ws.rc, &ws.watch)
 	err := ws.raw.Close()
 	if fn != nil {
 		go fn()
 	}
 	return err
 }
+
+// watchConn has fn started once the connection of rc is readable, closed
+// or failed (see notifier.arm); unwatchConn takes the watch away before
+// the connection closes, dropping fn.
+func watchConn(rc syscall.RawConn, wp **readWatch, fn func()) bool {
+	return readiness.arm(rc, wp, fn)
+}
+
+func unwatchConn(rc syscall.RawConn, wp **readWatch) { readiness.forget(rc, wp) }

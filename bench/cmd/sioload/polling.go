@@ -187,6 +187,19 @@ func (h *httpConn) close() {
 	h.conn = nil
 }
 
+// revive lets a connection that was shut down be dialed again (to send a
+// close packet after the pollers have stopped); no other goroutine may be
+// using it.
+func (h *httpConn) revive() {
+	h.mu.Lock()
+	dead := h.dead
+	h.dead = false
+	h.mu.Unlock()
+	if dead {
+		h.close()
+	}
+}
+
 // shutdown closes the connection from any goroutine, ending a request in
 // progress, and keeps it from being dialed again.
 func (h *httpConn) shutdown() {
@@ -388,6 +401,7 @@ func closePollMany(ctx context.Context, clients []*pollClient) {
 		go func(w int) {
 			defer wg.Done()
 			for i := w; i < len(clients); i += workers {
+				clients[i].post.revive()
 				_ = clients[i].send(ctx, []byte("1"))
 				clients[i].closeAll()
 			}

@@ -354,6 +354,9 @@ func main() {
 		log.Fatal(err)
 	}
 	fmt.Printf("READY %d\n", ln.Addr().(*net.TCPAddr).Port)
-	hs := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+	// Idle keep-alive connections close after 5 s, as the Node server's
+	// do by default (http.Server keepAliveTimeout); net/http keeps them
+	// forever unless told.
+	hs := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Second}
 	log.Fatal(hs.Serve(ln))
 }
