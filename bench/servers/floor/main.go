@@ -175,6 +175,9 @@ func (s *server) event(p peer, pkt []byte) {
 			p.send(append(append([]byte("43"), id...), "[]"...), nil)
 		}
 	case "gc":
+		// Two collections: the first moves what sync.Pools cache (net/http's
+		// buffers among them) to their victim caches, the second frees it.
+		runtime.GC()
 		debug.FreeOSMemory()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
