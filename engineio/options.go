@@ -61,6 +61,10 @@ type Options struct {
 	// no bound: behind a reverse proxy every client has the proxy's
 	// address, and the proxy is the place for such a limit.
 	MaxHandshakesPerAddress int
+	// Cluster, when set, makes this server a node of a cluster that needs
+	// no sticky sessions: a request for a session another node holds is
+	// served for that node (see ClusterOptions).
+	Cluster *ClusterOptions
 	// OnError, when set, is told of every refused request (the reference's
 	// "connection_error" event).
 	OnError func(err *RequestError)

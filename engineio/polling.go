@@ -143,12 +143,40 @@ func (s *Session) answerLocked(batch []parser.Packet, closing bool, write func([
 	}
 }
 
+// pollHolder is a pending GET answered outside net/http's handler: a
+// GET taken out of net/http (heldConn), or one that another node of the
+// cluster holds for the client (remotePoll).
+type pollHolder interface {
+	// answer sends batch as the answer, within deadline.
+	answer(batch []parser.Packet, deadline time.Time) error
+	// drop lets the GET go without an answer.
+	drop()
+	// isRelay reports whether the holder stays pending after an answer (a
+	// WebSocket that another node relays).
+	isRelay() bool
+}
+
+// heldConn is a GET taken out of net/http.
+type heldConn struct {
+	s *Session
+	h *transport.HeldPoll
+}
+
+func (c *heldConn) answer(batch []parser.Packet, deadline time.Time) error {
+	return c.s.poll.Answer(c.h, batch, deadline)
+}
+
+func (c *heldConn) drop() { _ = c.h.Close() }
+
+func (c *heldConn) isRelay() bool { return false }
+
 // hold makes h the session's pending GET, answered by answerHeld.
 func (s *Session) hold(h *transport.HeldPoll) {
+	c := &heldConn{s: s, h: h}
 	s.mu.Lock()
-	s.held = h
+	s.held = c
 	s.mu.Unlock()
-	h.OnClosed(func() { s.heldClosed(h) })
+	h.OnClosed(func() { s.heldGone(c, ReasonTransportError) })
 	// Something may have come between the wait and the hold.
 	s.answerHeld()
 }
@@ -169,29 +197,40 @@ func (s *Session) wakePollLocked() {
 	}
 }
 
-// answerHeld answers the held GET, if there is something to answer with.
+// answerHeld answers the held GET, if there is something to answer with;
+// a relay stays pending, and answers as long as there is something.
 func (s *Session) answerHeld() {
 	s.mu.Lock()
 	s.heldWoken = false
-	h := s.held
-	if h == nil {
-		s.mu.Unlock()
-		return
+	for {
+		h := s.held
+		if h == nil {
+			s.mu.Unlock()
+			return
+		}
+		batch, closing, ok := s.pollBatchLocked()
+		if !ok {
+			s.mu.Unlock()
+			return
+		}
+		s.held = nil
+		s.answerLocked(batch, closing, func(batch []parser.Packet) error {
+			return h.answer(batch, time.Now().Add(s.srv.lifeWindow()))
+		})
+		s.mu.Lock()
+		if !h.isRelay() || s.state == stateClosed || s.held != nil {
+			s.mu.Unlock()
+			return
+		}
+		s.held = h
+		s.polling = true
 	}
-	batch, closing, ok := s.pollBatchLocked()
-	if !ok {
-		s.mu.Unlock()
-		return
-	}
-	s.held = nil
-	s.answerLocked(batch, closing, func(batch []parser.Packet) error {
-		return s.poll.Answer(h, batch, time.Now().Add(s.srv.lifeWindow()))
-	})
 }
 
-// heldClosed ends the session whose held GET the client closed (or sent
-// something on): the poll closed prematurely.
-func (s *Session) heldClosed(h *transport.HeldPoll) {
+// heldGone ends the session whose held GET went away without an answer:
+// the client closed it (or sent something on it), or the node holding it
+// for the client says it is gone.
+func (s *Session) heldGone(h pollHolder, reason Reason) {
 	s.mu.Lock()
 	if s.held != h {
 		s.mu.Unlock()
@@ -200,8 +239,8 @@ func (s *Session) heldClosed(h *transport.HeldPoll) {
 	s.held = nil
 	s.polling = false
 	s.mu.Unlock()
-	_ = h.Close()
-	s.close(ReasonTransportError, closeNow)
+	h.drop()
+	s.close(reason, closeNow)
 }
 
 // batchSize is the bytes of packets as the queue counts them.

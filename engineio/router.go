@@ -23,6 +23,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	sess, rerr := s.verify(r, q, upgrade)
 	if rerr != nil {
+		if rerr.Code == CodeUnknownSID && s.cluster != nil && s.cluster.forward(w, r, q, upgrade) {
+			return // served for the node that holds the session
+		}
 		s.refuse(w, rerr, upgrade)
 		return
 	}

@@ -33,6 +33,7 @@ type Server struct {
 	active   waitgroup.Group // requests being served, WebSocket readers and writers
 	counters counters        // the figures of Stats
 	pool     *gopool.Pool    // runs the WebSocket writers
+	cluster  *cluster        // nil unless Options.Cluster
 }
 
 // NewServer returns a server that reports its sessions' events to h. A nil
@@ -85,7 +86,7 @@ func NewServer(h Handler, opts *Options) *Server {
 	if o.PerMessageDeflate != nil {
 		wsOpts.CompressionThreshold = o.PerMessageDeflate.Threshold
 	}
-	return &Server{
+	s := &Server{
 		opts:     o,
 		handler:  h,
 		log:      log,
@@ -93,6 +94,10 @@ func NewServer(h Handler, opts *Options) *Server {
 		sessions: make(map[string]*Session),
 		pool:     gopool.New(time.Second, 256),
 	}
+	if o.Cluster != nil && o.Cluster.Bus != nil {
+		s.cluster = newCluster(s, *o.Cluster)
+	}
+	return s
 }
 
 // Options returns the options in force, defaults filled in.
@@ -147,6 +152,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.active.Close()
+	if s.cluster != nil {
+		s.cluster.shutdown()
+	}
 	for _, sess := range sessions {
 		sess.close(ReasonServerShutdown, closeFlushNoWait)
 	}

@@ -70,19 +70,25 @@ type Session struct {
 
 	// What waits to be written, and who writes it.
 	queue     []parser.Packet
-	spare     []parser.Packet     // an empty slice a writer gave back, for the next queue
-	queued    int                 // bytes in queue
-	sending   int                 // bytes being written by the WebSocket writer
-	answering int                 // bytes of polling answers being written
-	unsent    int                 // bytes of a frame enqueueLocked wrote in part, left for the writer
-	batches   uint64              // batches the WebSocket writer has started
-	seen      uint64              // batches at the last heartbeat, while one was being written
-	polling   bool                // a GET is pending and has not taken its packets yet
-	held      *transport.HeldPoll // the pending GET, when taken out of net/http
-	heldWoken bool                // answerHeld has been started and not run yet
-	posting   bool                // a POST is being read
-	cutPost   func()              // ends the read of the POST being read; nil when none
-	flushing  bool                // a WebSocket writer goroutine runs
+	spare     []parser.Packet // an empty slice a writer gave back, for the next queue
+	queued    int             // bytes in queue
+	sending   int             // bytes being written by the WebSocket writer
+	answering int             // bytes of polling answers being written
+	unsent    int             // bytes of a frame enqueueLocked wrote in part, left for the writer
+	batches   uint64          // batches the WebSocket writer has started
+	seen      uint64          // batches at the last heartbeat, while one was being written
+	polling   bool            // a GET is pending and has not taken its packets yet
+	held      pollHolder      // the pending GET, when not in a net/http handler
+	heldWoken bool            // answerHeld has been started and not run yet
+
+	// A WebSocket upgrade another node of the cluster was granted and has
+	// not reported on; the session's WebSocket is on another node, which
+	// relays its packets (cluster_owner.go).
+	remoteUpgrade bool
+	relayed       bool
+	posting       bool   // a POST is being read
+	cutPost       func() // ends the read of the POST being read; nil when none
+	flushing      bool   // a WebSocket writer goroutine runs
 
 	// The heartbeat (heartbeat.go).
 	heartbeat    *time.Timer

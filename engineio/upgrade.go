@@ -12,7 +12,7 @@ import (
 // it is open, on polling, and no other upgrade is under way.
 func (s *Session) canUpgradeLocked() bool {
 	return s.state != stateClosed && s.transport == TransportPolling && s.probe == nil &&
-		!s.srv.opts.DisableUpgrades
+		!s.remoteUpgrade && !s.relayed && !s.srv.opts.DisableUpgrades
 }
 
 // serveUpgrade takes a WebSocket opened for an existing polling session and
