@@ -72,9 +72,10 @@ step "admin: go vet, go test -race (the Admin UI's server side)"
 step "examples/frameworks: go vet, go test -race (net/http, chi, gin, Echo, TLS and HTTP/2)"
 (cd examples/frameworks && go vet ./... && go test -race -count=1 ./...)
 
-step "examples/cluster: three nodes behind nginx (a real redis-server and nginx)"
+step "examples/cluster: three nodes behind nginx, sticky and round-robin (a real redis-server, nginx, socket.io-client)"
 need redis-server redis-server
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need nginx nginx
+(cd examples/cluster/clients && npm ci --no-audit --no-fund --loglevel=error)
 (cd examples/cluster && go vet ./... && go test -race -count=1 ./...)
 
 step "interop: npm install"

@@ -63,9 +63,9 @@ func testCluster(t *testing.T, kind string) {
 	t.Cleanup(stopNodes)
 	var servers []string
 	for _, name := range nodeNames {
-		servers = append(servers, startNode(t, nodesCtx, stopNodes, config{name: name, redis: redisAddr, adapter: kind}))
+		servers = append(servers, startNode(t, nodesCtx, stopNodes, config{name: name, redis: redisAddr, adapter: kind, sticky: true}))
 	}
-	lb := startNginx(t, servers)
+	lb, _ := startNginx(t, servers, true)
 	tr := &http.Transport{MaxIdleConnsPerHost: 100}
 	t.Cleanup(tr.CloseIdleConnections)
 	hc := &http.Client{Transport: tr}
@@ -355,8 +355,10 @@ func nginxPath(t *testing.T) string {
 	return ""
 }
 
-// nginxConf fills in nginx.conf.tmpl, as run.sh does.
-func nginxConf(t *testing.T, listen string, servers []string) []byte {
+// nginxConf fills in nginx.conf.tmpl, as run.sh does: with sticky,
+// each client stays on one node; without, nginx balances every request
+// round-robin.
+func nginxConf(t *testing.T, listen string, servers []string, sticky bool) []byte {
 	t.Helper()
 	tmpl, err := os.ReadFile("nginx.conf.tmpl")
 	if err != nil {
@@ -366,18 +368,29 @@ func nginxConf(t *testing.T, listen string, servers []string) []byte {
 	for _, s := range servers {
 		lines = append(lines, "        server "+s+";")
 	}
-	return []byte(strings.NewReplacer("@LISTEN@", listen, "@SERVERS@", strings.Join(lines, "\n")).Replace(string(tmpl)))
+	balance := roundRobin
+	if sticky {
+		balance = stickyHash
+	}
+	return []byte(strings.NewReplacer("@LISTEN@", listen, "@SERVERS@", strings.Join(lines, "\n"), "@BALANCE@", balance).Replace(string(tmpl)))
 }
+
+// The two ways nginx.conf.tmpl's @BALANCE@ is filled in, as run.sh fills
+// it in.
+const (
+	stickyHash = "hash $sticky_key consistent;"
+	roundRobin = "# round-robin: every request to the next node"
+)
 
 // startNginx starts nginx on a free loopback port in front of servers,
 // with its files in a temporary directory; it is stopped when the test
-// ends. It returns nginx's URL once nginx answers.
-func startNginx(t *testing.T, servers []string) string {
+// ends. It returns nginx's URL once nginx answers, and the directory.
+func startNginx(t *testing.T, servers []string, sticky bool) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	listen := "127.0.0.1:" + freePort(t)
 	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, nginxConf(t, listen, servers), 0o644); err != nil {
+	if err := os.WriteFile(conf, nginxConf(t, listen, servers, sticky), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := startProcess(t, filepath.Join(dir, "nginx.out"), nginxPath(t),
@@ -397,7 +410,7 @@ func startNginx(t *testing.T, servers []string) string {
 	for {
 		err := get(ctx, u+"/")
 		if err == nil {
-			return u
+			return u, dir
 		}
 		if !p.running() || ctx.Err() != nil {
 			t.Fatalf("nginx did not start: %v", errors.Join(err, ctx.Err()))

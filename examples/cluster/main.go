@@ -14,6 +14,10 @@
 //	-name     NODE_NAME  the node's name, the answer to "whoami" (default
 //	                     the host name)
 //	-adapter  ADAPTER    pubsub (default), sharded or streams
+//	-sticky   STICKY     true (default): the load balancer keeps each
+//	                     client on one node; false: it may send any request
+//	                     anywhere, and the nodes serve each other's
+//	                     sessions over Redis (redisadapter.EngineBus)
 //
 // Once listening it prints "listening on http://HOST:PORT" on standard
 // output; logs go to standard error. SIGINT or SIGTERM shut it down
@@ -36,8 +40,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
+
+	redisadapter "github.com/duplexio/duplex/adapter/redis"
 )
 
 // config is a node's configuration, from flags and environment.
@@ -46,6 +53,7 @@ type config struct {
 	redis   string
 	name    string
 	adapter string
+	sticky  bool
 }
 
 // parseConfig reads flags from args, with defaults from getenv.
@@ -58,6 +66,11 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.redis, "redis", env("REDIS_URL", "localhost:6379"), "Redis: host:port, redis://host:port/db or unix:///path (env REDIS_URL)")
 	fs.StringVar(&c.name, "name", env("NODE_NAME", cmp.Or(host, "node")), "the node's name (env NODE_NAME)")
 	fs.StringVar(&c.adapter, "adapter", env("ADAPTER", adapterPubSub), "pubsub, sharded or streams (env ADAPTER)")
+	sticky, err := strconv.ParseBool(env("STICKY", "true"))
+	if err != nil {
+		return config{}, fmt.Errorf("STICKY=%q: want true or false", getenv("STICKY"))
+	}
+	fs.BoolVar(&c.sticky, "sticky", sticky, "false: no sticky sessions needed; the nodes serve each other's sessions over Redis (env STICKY)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -107,7 +120,15 @@ func run(ctx context.Context, ln net.Listener, cfg config, out io.Writer, log *s
 		rdb.Close()
 		return err
 	}
-	sio := newServer(cfg.name, factory, log)
+	var bus *redisadapter.EngineBus
+	if !cfg.sticky {
+		if bus, err = redisadapter.NewEngineBus(ctx, rdb, &redisadapter.EngineBusOptions{Logger: log}); err != nil {
+			ln.Close()
+			rdb.Close()
+			return err
+		}
+	}
+	sio := newServer(cfg.name, factory, bus, log)
 	srv := &http.Server{Handler: newHandler(sio), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -117,6 +138,7 @@ func run(ctx context.Context, ln net.Listener, cfg config, out io.Writer, log *s
 	select {
 	case err := <-served:
 		_ = sio.Close()
+		closeBus(bus)
 		_ = rdb.Close()
 		return err
 	case <-ctx.Done():
@@ -129,5 +151,13 @@ func run(ctx context.Context, ln net.Listener, cfg config, out io.Writer, log *s
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		errHTTP = errors.Join(errHTTP, err)
 	}
+	closeBus(bus)
 	return errors.Join(errIO, errHTTP, rdb.Close())
+}
+
+// closeBus closes the engine bus, if there is one.
+func closeBus(bus *redisadapter.EngineBus) {
+	if bus != nil {
+		_ = bus.Close()
+	}
 }

@@ -9,19 +9,19 @@ import (
 )
 
 func TestParseConfig(t *testing.T) {
-	env := map[string]string{"ADDR": ":4000", "REDIS_URL": "unix:///tmp/r.sock", "NODE_NAME": "from-env", "ADAPTER": "streams"}
+	env := map[string]string{"ADDR": ":4000", "REDIS_URL": "unix:///tmp/r.sock", "NODE_NAME": "from-env", "ADAPTER": "streams", "STICKY": "false"}
 	for _, tc := range []struct {
 		name string
 		args []string
 		env  map[string]string
 		want config
 	}{
-		{"flags", []string{"-addr", ":3001", "-redis", "redis://r:6379/1", "-name", "node-1", "-adapter", "sharded"}, nil,
+		{"flags", []string{"-addr", ":3001", "-redis", "redis://r:6379/1", "-name", "node-1", "-adapter", "sharded", "-sticky=false"}, nil,
 			config{addr: ":3001", redis: "redis://r:6379/1", name: "node-1", adapter: "sharded"}},
 		{"environment", nil, env,
 			config{addr: ":4000", redis: "unix:///tmp/r.sock", name: "from-env", adapter: "streams"}},
-		{"flags over environment", []string{"-name", "node-2"}, env,
-			config{addr: ":4000", redis: "unix:///tmp/r.sock", name: "node-2", adapter: "streams"}},
+		{"flags over environment", []string{"-name", "node-2", "-sticky"}, env,
+			config{addr: ":4000", redis: "unix:///tmp/r.sock", name: "node-2", adapter: "streams", sticky: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseConfig(tc.args, func(k string) string { return tc.env[k] })
@@ -35,11 +35,14 @@ func TestParseConfig(t *testing.T) {
 	}
 
 	got, err := parseConfig(nil, func(string) string { return "" })
-	if err != nil || got.addr != "localhost:3000" || got.redis != "localhost:6379" || got.adapter != "pubsub" || got.name == "" {
+	if err != nil || got.addr != "localhost:3000" || got.redis != "localhost:6379" || got.adapter != "pubsub" || got.name == "" || !got.sticky {
 		t.Errorf("defaults: got %+v, %v", got, err)
 	}
 	if _, err := parseConfig([]string{"extra"}, func(string) string { return "" }); err == nil {
 		t.Error("an extra argument was accepted")
+	}
+	if _, err := parseConfig(nil, func(k string) string { return map[string]string{"STICKY": "maybe"}[k] }); err == nil {
+		t.Error("STICKY=maybe was accepted")
 	}
 }
 

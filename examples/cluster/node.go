@@ -83,12 +83,17 @@ func newRedisClient(addr string) (*redis.Client, error) {
 }
 
 // newServer returns the Socket.IO server of the node called name, its
-// namespaces' adapters made by factory.
-func newServer(name string, factory adapter.Factory, log *slog.Logger) *socketio.Server {
-	io := socketio.NewServer(&socketio.Options{
+// namespaces' adapters made by factory; with bus, the node serves the
+// requests that reach it for the other nodes' sessions.
+func newServer(name string, factory adapter.Factory, bus *redisadapter.EngineBus, log *slog.Logger) *socketio.Server {
+	opts := &socketio.Options{
 		Adapter: factory,
 		Options: engineio.Options{Logger: log},
-	})
+	}
+	if bus != nil {
+		opts.Cluster = &engineio.ClusterOptions{Bus: bus}
+	}
+	io := socketio.NewServer(opts)
 	io.OnConnection(func(s *socketio.Socket) {
 		log.Debug("connected", "sid", s.ID(), "transport", s.Conn().Transport().String())
 		s.On("whoami", func(ack socketio.Ack) { reply(ack, name, nil) })

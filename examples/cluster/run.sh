@@ -5,14 +5,18 @@
 #
 #   ./run.sh                          # then open http://127.0.0.1:8080 in a few tabs
 #   PORT=9000 ADAPTER=streams ./run.sh
+#   STICKY=false ./run.sh             # nginx round-robin, no sticky sessions
 #
 # PORT is nginx's port (default 8080), ADAPTER the nodes' Redis adapter:
-# pubsub (default), sharded or streams. Needs go, redis-server and nginx
+# pubsub (default), sharded or streams; STICKY=false starts the nodes with
+# -sticky=false and nginx balancing every request round-robin. Needs go,
+# redis-server and nginx
 # (Debian: apt-get install golang redis-server nginx).
 set -euo pipefail
 cd "$(dirname "$0")"
 PORT="${PORT:-8080}"
 ADAPTER="${ADAPTER:-pubsub}"
+STICKY="${STICKY:-true}"
 NODES=3
 
 PATH="$PATH:/usr/sbin" # where Debian puts nginx
@@ -68,7 +72,7 @@ wait_for redis-server "${pids[-1]}" test -S "$dir/redis.sock" || { cat "$dir/red
 servers=""
 for i in $(seq "$NODES"); do
   start "$dir/node" -addr 127.0.0.1:0 -redis "unix://$dir/redis.sock" -name "node-$i" \
-    -adapter "$ADAPTER" >"$dir/node-$i.out"
+    -adapter "$ADAPTER" -sticky="$STICKY" >"$dir/node-$i.out"
   wait_for "node-$i" "${pids[-1]}" grep -q '^listening on ' "$dir/node-$i.out"
   addr=$(sed -n 's|^listening on http://||p' "$dir/node-$i.out")
   echo "node-$i on http://$addr"
@@ -79,6 +83,11 @@ done
 conf=$(<nginx.conf.tmpl)
 conf=${conf//@LISTEN@/127.0.0.1:$PORT}
 conf=${conf//@SERVERS@/${servers%$'\n'}}
+if [ "$STICKY" = false ]; then
+  conf=${conf//@BALANCE@/# round-robin: every request to the next node}
+else
+  conf=${conf//@BALANCE@/hash \$sticky_key consistent;}
+fi
 printf '%s\n' "$conf" >"$dir/nginx.conf"
 start nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log"
 wait_for nginx "${pids[-1]}" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" || { cat "$dir/error.log" >&2; exit 1; }
