@@ -25,7 +25,7 @@ type busNode struct {
 	hs  *httptest.Server
 }
 
-func startBusNode(t *testing.T, r *redisServer, f func(*socketio.Server)) *busNode {
+func startBusNode(t testing.TB, r *redisServer, f func(*socketio.Server)) *busNode {
 	t.Helper()
 	bus, err := redisadapter.NewEngineBus(context.Background(), r.client(), nil)
 	if err != nil {
@@ -54,7 +54,7 @@ func (n *busNode) close() {
 // rrClient sends each request of one session to the next node in turn,
 // as a round-robin load balancer does.
 type rrClient struct {
-	t     *testing.T
+	t     testing.TB
 	nodes []*busNode
 	next  int
 	sid   string

@@ -269,3 +269,10 @@ func postJSON(t testing.TB, url string, v, out any) {
 		}
 	}
 }
+
+// pid is the server's process id.
+func (r *redisServer) pid() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cmd.Process.Pid
+}
