@@ -92,6 +92,18 @@ type Session struct {
 	MissedPackets [][]any `json:"-"`
 }
 
+// AttachingRestorer is an Adapter that can restore a session atomically
+// with its deliveries: a broadcast reaches the restored socket either
+// among its MissedPackets or live, never both and never neither. Package
+// socketio uses it when the adapter has it.
+type AttachingRestorer interface {
+	// RestoreSessionAttach is RestoreSession that calls attach with the
+	// session before it returns and before it delivers any broadcast
+	// left out of MissedPackets. attach makes the socket reachable by the
+	// Namespace's Deliver; it must not call the adapter.
+	RestoreSessionAttach(ctx context.Context, pid, offset string, attach func(*Session)) (*Session, error)
+}
+
 // ErrSessionNotFound is returned by RestoreSession when no session can be
 // recovered (unknown or expired pid, or unknown offset).
 var ErrSessionNotFound = errors.New("adapter: session not found")

@@ -32,6 +32,8 @@ func (v adapterView) withSockets(ids []string, fn func([]*Socket)) {
 	for _, id := range ids {
 		if s := v.n.sockets[id]; s != nil {
 			socks = append(socks, s)
+		} else if s := v.n.restoring[id]; s != nil {
+			socks = append(socks, s)
 		}
 	}
 	v.n.mu.RUnlock()
@@ -147,6 +149,10 @@ func (v adapterView) Connected(id string) bool { return v.n.LocalSocket(id) != n
 // OnServerSideEmit implements adapter.Namespace.
 func (v adapterView) OnServerSideEmit(event string, args []parser.Value, ack func(args ...any)) {
 	n := v.n
+	if event == releaseEvent {
+		n.release(args, ack)
+		return
+	}
 	n.mu.RLock()
 	hs := n.serverSide[event]
 	n.mu.RUnlock()

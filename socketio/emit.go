@@ -130,7 +130,7 @@ type heldPacket struct {
 func (s *Socket) write(p *parser.SocketPacket, msgs []parser.Message, flags adapter.Flags) error {
 	opts := engineio.SendOptions{Volatile: flags.Volatile, NoCompress: flags.NoCompress}
 	s.mu.Lock()
-	if !s.connected {
+	if !s.connected && !s.early {
 		s.mu.Unlock()
 		return ErrDisconnected
 	}

@@ -30,8 +30,13 @@ type Namespace struct {
 	adapter adapter.Adapter // nil for a template
 	ids     atomic.Uint64
 
-	mu          sync.RWMutex
-	sockets     map[string]*Socket
+	mu      sync.RWMutex
+	sockets map[string]*Socket
+	// restoring holds the sockets being restored (connection state
+	// recovery) from the moment their adapter attached them until they
+	// connect or are refused: deliveries reach them meanwhile, and wait
+	// with their CONNECT.
+	restoring   map[string]*Socket
 	middlewares []Middleware
 	onConn      []func(*Socket)
 	serverSide  map[string][]*handler
@@ -284,6 +289,7 @@ func (n *Namespace) add(c *client, auth any) {
 		mws := n.middlewares
 		n.mu.RUnlock()
 		if err := runMiddlewares(n.server, mws, s, "middleware"); err != nil {
+			n.unrestore(s)
 			c.refused(n.name)
 			// A recovered socket was put back in its rooms already.
 			s.leaveAll()
@@ -298,12 +304,15 @@ func (n *Namespace) add(c *client, auth any) {
 	}
 	n.mu.Lock()
 	n.sockets[s.id] = s
+	if n.restoring[s.id] == s {
+		delete(n.restoring, s.id)
+	}
 	if len(n.sockets) == 1 && n.parent != nil {
 		n.server.liveChildren.Add(1)
 	}
 	n.mu.Unlock()
 	s.mu.Lock()
-	s.connected = true
+	s.connected, s.early = true, false
 	s.mu.Unlock()
 	s.addRooms([]string{s.id})
 	if !c.attach(s) {
@@ -342,11 +351,50 @@ func (n *Namespace) restore(c *client, auth any) *Socket {
 	// offset: it gets every event since it connected (the reference
 	// recovers nobody then).
 	offset, _ := m["offset"].(string)
+	s := n.restoreOnce(c, auth, pid, offset)
+	if s == nil && n.releaseElsewhere(pid) {
+		s = n.restoreOnce(c, auth, pid, offset)
+	}
+	return s
+}
+
+// restoreOnce asks the adapter for the session of pid.
+func (n *Namespace) restoreOnce(c *client, auth any, pid, offset string) *Socket {
+	if ar, ok := n.adapter.(adapter.AttachingRestorer); ok {
+		var s *Socket
+		_, err := ar.RestoreSessionAttach(context.Background(), pid, offset, func(session *adapter.Session) {
+			s = newSocket(n, c, auth, session)
+			s.early = true
+			n.mu.Lock()
+			if n.restoring == nil {
+				n.restoring = make(map[string]*Socket)
+			}
+			n.restoring[s.id] = s
+			n.mu.Unlock()
+		})
+		if err != nil && s != nil {
+			n.unrestore(s)
+			s = nil
+		}
+		return s
+	}
 	session, err := n.adapter.RestoreSession(context.Background(), pid, offset)
 	if err != nil || session == nil {
 		return nil
 	}
 	return newSocket(n, c, auth, session)
+}
+
+// unrestore forgets a restored socket that does not connect.
+func (n *Namespace) unrestore(s *Socket) {
+	n.mu.Lock()
+	if n.restoring[s.id] == s {
+		delete(n.restoring, s.id)
+	}
+	n.mu.Unlock()
+	s.mu.Lock()
+	s.early, s.held = false, nil
+	s.mu.Unlock()
 }
 
 // remove forgets a socket, and an empty dynamic namespace with it when

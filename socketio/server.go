@@ -423,8 +423,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			sock.onClose(ReasonServerShutdown)
 		}
 	}
-	err := s.engine.Shutdown(ctx)
+	// The sockets' disconnect handlers, and with connection state
+	// recovery the keeping of their sessions, before the connections
+	// close: a client reconnects (to another node of a cluster) as soon as
+	// its connection closes, and its session must be there to recover.
 	werr := s.work.Wait(ctx)
+	err := s.engine.Shutdown(ctx)
+	if werr == nil {
+		werr = s.work.Wait(ctx) // what the closing sessions started
+	}
 	if werr == nil {
 		s.pool.Close()
 	} else if err == nil {

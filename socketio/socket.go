@@ -32,6 +32,9 @@ type Socket struct {
 	// holding: the CONNECT acknowledgement has not gone out yet, and what
 	// is written to the socket waits in held (see acknowledgeConnect).
 	holding bool
+	// early: a restored socket not connected yet, which deliveries reach
+	// (held until its CONNECT goes out); see Namespace.restoring.
+	early   bool
 	held    []heldPacket
 	data    any
 	dataSet bool

@@ -22,8 +22,9 @@ import (
 var offsetPattern = regexp.MustCompile(`^[0-9]+-[0-9]+$`)
 
 // PersistSession implements adapter.Adapter: the session is kept in Redis
-// for the recovery window, for any node to restore.
-func (a *streamsAdapter) PersistSession(_ context.Context, s *adapter.Session) error {
+// for the recovery window, for any node to restore. It returns once Redis
+// has it.
+func (a *streamsAdapter) PersistSession(ctx context.Context, s *adapter.Session) error {
 	window := a.f.opts.RecoveryWindow
 	if window <= 0 {
 		return nil
@@ -41,10 +42,12 @@ func (a *streamsAdapter) PersistSession(_ context.Context, s *adapter.Session) e
 		return fmt.Errorf("redisadapter: persist session: %w", err)
 	}
 	key, val := a.f.opts.SessionKeyPrefix+s.PID, base64.StdEncoding.EncodeToString(b)
-	err = a.pub.send(&pubItem{add: func(pipe redis.Pipeliner) redis.Cmder {
-		return pipe.Set(context.Background(), key, val, window)
-	}})
-	if err != nil {
+	// Written before this returns, not queued: the client may reconnect,
+	// to another node, as soon as its connection closes, and that node
+	// must find it.
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	if err := a.f.rdb.Set(ctx, key, val, window).Err(); err != nil {
 		return fmt.Errorf("redisadapter: persist session: %w", err)
 	}
 	return nil
@@ -57,6 +60,15 @@ const maxRestoreReads = 100
 // Redis and reads the stream for the events the socket missed since
 // offset, which must still be in the stream.
 func (a *streamsAdapter) RestoreSession(ctx context.Context, pid, offset string) (*adapter.Session, error) {
+	return a.RestoreSessionAttach(ctx, pid, offset, nil)
+}
+
+// RestoreSessionAttach implements adapter.AttachingRestorer. The missed
+// events are the broadcasts since offset that this node will not deliver
+// any more: the entries up to where its reader has read (from before this
+// node started too). With deliveries held meanwhile, attach makes the
+// socket reachable before the next one, which it then gets live.
+func (a *streamsAdapter) RestoreSessionAttach(ctx context.Context, pid, offset string, attach func(*adapter.Session)) (*adapter.Session, error) {
 	if a.f.opts.RecoveryWindow <= 0 || !offsetPattern.MatchString(offset) {
 		return nil, adapter.ErrSessionNotFound
 	}
@@ -94,6 +106,9 @@ func (a *streamsAdapter) RestoreSession(ctx context.Context, pid, offset string)
 	m := asMap(v)
 	s := &adapter.Session{SID: asString(m["sid"]), PID: asString(m["pid"]), Rooms: asStrings(m["rooms"]), Data: m["data"]}
 	s.MissedPackets = [][]any{}
+	a.deliverMu.Lock()
+	defer a.deliverMu.Unlock()
+	liveAt := a.liveAt
 	for range maxRestoreReads {
 		entries, err := a.f.rdb.XRange(ctx, a.stream, nextOffset(offset), "+").Result()
 		if err != nil {
@@ -105,6 +120,13 @@ func (a *streamsAdapter) RestoreSession(ctx context.Context, pid, offset string)
 		for _, e := range entries {
 			offset = e.ID
 			if e.Values["nsp"] != a.nsp.Name() || e.Values["type"] != strconv.Itoa(msgBroadcast) {
+				continue
+			}
+			// Not read here yet: it comes live once attached. (Before the
+			// reader knows where it starts, it is taken as missed, and so
+			// is a broadcast of this node delivered while Redis was away,
+			// which the reader skips.)
+			if liveAt != "" && compareIDs(e.ID, liveAt) > 0 && e.Values[deliveredField] == nil {
 				continue
 			}
 			msg, err := decodeEntry(e.Values)
@@ -122,7 +144,42 @@ func (a *streamsAdapter) RestoreSession(ctx context.Context, pid, offset string)
 			}
 		}
 	}
+	if attach != nil {
+		attach(s)
+	}
 	return s, nil
+}
+
+// compareIDs compares two stream ids ("ms-seq"); "" comes first.
+func compareIDs(x, y string) int {
+	if x == y {
+		return 0
+	}
+	if x == "" {
+		return -1
+	}
+	if y == "" {
+		return 1
+	}
+	xm, xs, _ := strings.Cut(x, "-")
+	ym, ys, _ := strings.Cut(y, "-")
+	a, _ := strconv.ParseUint(xm, 10, 64)
+	b, _ := strconv.ParseUint(ym, 10, 64)
+	if a != b {
+		if a < b {
+			return -1
+		}
+		return 1
+	}
+	c, _ := strconv.ParseUint(xs, 10, 64)
+	d, _ := strconv.ParseUint(ys, 10, 64)
+	switch {
+	case c < d:
+		return -1
+	case c > d:
+		return 1
+	}
+	return 0
 }
 
 // nextOffset is the first id after offset: exclusive ranges need Redis

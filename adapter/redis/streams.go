@@ -103,7 +103,7 @@ func NewStreamsFactory(client redis.UniversalClient, opts *StreamsOptions) adapt
 	if o.Logger == nil {
 		o.Logger = discardLogger()
 	}
-	f := &streamsFactory{rdb: client, opts: o, sub: newSubscriber(client, o.Logger), adapters: make(map[string]*streamsAdapter)}
+	f := &streamsFactory{rdb: client, opts: o, sub: newSubscriber(client, o.Logger), adapters: make(map[string]*streamsAdapter), read: make(map[string]string)}
 	return f.newAdapter
 }
 
@@ -115,6 +115,7 @@ type streamsFactory struct {
 
 	mu       sync.Mutex
 	adapters map[string]*streamsAdapter // by namespace
+	read     map[string]string          // by stream: the id of the last entry read
 	stop     chan struct{}
 	done     sync.WaitGroup
 }
@@ -132,10 +133,12 @@ func (f *streamsFactory) newAdapter(nsp adapter.Namespace) adapter.Adapter {
 			ctx, cancel := context.WithTimeout(context.Background(), f.opts.RequestsTimeout)
 			offset, _ := f.lastID(ctx, name)
 			cancel()
+			f.read[name] = offset
 			f.done.Add(1)
-			go f.read(name, offset, f.stop)
+			go f.follow(name, offset, f.stop)
 		}
 	}
+	a.liveAt = f.read[a.stream]
 	f.mu.Unlock()
 	return a
 }
@@ -185,10 +188,10 @@ func hashCode(s string) int32 {
 	return h
 }
 
-// read follows a stream from its last entry and hands each entry to the
+// follow reads a stream from its last entry and hands each entry to the
 // adapter of its namespace. When Redis cannot be reached it waits and goes
 // on from the last entry it saw, so nothing added meanwhile is missed.
-func (f *streamsFactory) read(stream, offset string, stop chan struct{}) {
+func (f *streamsFactory) follow(stream, offset string, stop chan struct{}) {
 	defer f.done.Done()
 	log := f.opts.Logger
 	backoff := 50 * time.Millisecond
@@ -223,6 +226,9 @@ func (f *streamsFactory) read(stream, offset string, stop chan struct{}) {
 			if err != nil && !pause(err) {
 				return
 			}
+			f.mu.Lock()
+			f.read[stream] = offset
+			f.mu.Unlock()
 			continue
 		}
 		res, err := f.rdb.XRead(ctx, &redis.XReadArgs{
@@ -254,6 +260,7 @@ func (f *streamsFactory) read(stream, offset string, stop chan struct{}) {
 				}
 				f.mu.Lock()
 				a := f.adapters[nsp]
+				f.read[stream] = e.ID
 				f.mu.Unlock()
 				if a != nil {
 					a.onEntry(e)
@@ -285,6 +292,12 @@ type streamsAdapter struct {
 	public string // channel for requests
 	own    string // channel for answers to this node
 	kind   byte   // subscription kind
+
+	// deliverMu orders the deliveries of broadcasts with the restoration
+	// of sessions (RestoreSessionAttach); liveAt is the id of the last
+	// entry the reader handed over.
+	deliverMu sync.Mutex
+	liveAt    string
 }
 
 func newStreams(f *streamsFactory, nsp adapter.Namespace) *streamsAdapter {
@@ -420,9 +433,13 @@ func decodeEntry(values map[string]any) (map[string]any, error) {
 }
 
 // Broadcast implements adapter.Adapter. The broadcast is added to the
-// stream, then sent to the local sockets, with its offset when recovery
-// is on. When Redis cannot be reached, the local sockets get it at once
-// and the other nodes once Redis is back.
+// stream; the local sockets get it when the reader reads it back, with
+// its offset when recovery is on, so that every node delivers every
+// broadcast, its own included, in the stream's order (a client's last
+// offset is then the last of all it got, which connection state recovery
+// counts on). When Redis cannot be reached, the local sockets get it at
+// once and the other nodes once Redis is back; its entry is then marked
+// so that the reader does not deliver it again.
 func (a *streamsAdapter) Broadcast(ctx context.Context, p *parser.SocketPacket, opts *adapter.BroadcastOptions) error {
 	if opts == nil {
 		opts = &adapter.BroadcastOptions{}
@@ -434,23 +451,21 @@ func (a *streamsAdapter) Broadcast(ctx context.Context, p *parser.SocketPacket, 
 	if err != nil {
 		return err
 	}
-	item, err := a.item(&op{kind: opBroadcast, packet: pkt, opts: opts})
+	o := &op{kind: opBroadcast, packet: pkt, opts: opts}
+	msg := clusterMessage(o, a.uid, a.nsp.Name())
+	fields, err := a.entryFields(msg)
 	if err != nil {
 		return err
 	}
-	withOffset := a.appendOffsets && !opts.Flags.Volatile && !p.HasID
 	delivered := false // touched by the publisher's goroutine only
-	item.ok = func(cmd redis.Cmder) {
+	stream, maxLen := a.stream, a.f.opts.MaxLen
+	item := &pubItem{add: func(pipe redis.Pipeliner) redis.Cmder {
+		values := fields
 		if delivered {
-			return
+			values = append(fields[:len(fields):len(fields)], deliveredField, "1")
 		}
-		if id, ok := cmd.(*redis.StringCmd); ok && withOffset {
-			if data, ok := p.Data.([]any); ok {
-				p.Data = append(data[:len(data):len(data)], id.Val())
-			}
-		}
-		a.deliver(p, opts)
-	}
+		return pipe.XAdd(context.Background(), &redis.XAddArgs{Stream: stream, MaxLen: maxLen, Approx: true, ID: "*", Values: values})
+	}}
 	item.failed = func() {
 		delivered = true
 		a.deliver(p, opts)
@@ -461,6 +476,10 @@ func (a *streamsAdapter) Broadcast(ctx context.Context, p *parser.SocketPacket, 
 	}
 	return nil
 }
+
+// deliveredField marks the stream entry of a broadcast its node delivered
+// to its own sockets before Redis took it.
+const deliveredField = "delivered"
 
 func (a *streamsAdapter) deliver(p *parser.SocketPacket, opts *adapter.BroadcastOptions) {
 	if err := a.Memory.Broadcast(context.Background(), p, opts); err != nil {
@@ -474,10 +493,23 @@ func (a *streamsAdapter) onEntry(e redis.XMessage) {
 		a.log.Debug("redisadapter: malformed stream entry", "id", e.ID, "err", err)
 		return
 	}
-	if o := clusterOp(m); o != nil {
-		o.offset = e.ID
-		a.handle(o)
+	a.deliverMu.Lock()
+	defer a.deliverMu.Unlock()
+	a.liveAt = e.ID
+	o := clusterOp(m)
+	if o == nil {
+		return
 	}
+	o.offset = e.ID
+	if o.from == a.uid && o.kind == opBroadcast && o.requestID == "" {
+		// This node's own broadcast, delivered here now, in order; unless
+		// it was delivered when Redis could not take it.
+		if e.Values[deliveredField] == nil {
+			a.onBroadcast(o)
+		}
+		return
+	}
+	a.handle(o)
 }
 
 func (a *streamsAdapter) onPubSub(_ string, payload []byte) {

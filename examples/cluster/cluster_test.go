@@ -366,7 +366,7 @@ func nginxConf(t *testing.T, listen string, servers []string, sticky bool) []byt
 	}
 	var lines []string
 	for _, s := range servers {
-		lines = append(lines, "        server "+s+";")
+		lines = append(lines, "        server "+s+" max_fails=0;")
 	}
 	balance := roundRobin
 	if sticky {

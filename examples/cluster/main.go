@@ -14,6 +14,8 @@
 //	-name     NODE_NAME  the node's name, the answer to "whoami" (default
 //	                     the host name)
 //	-adapter  ADAPTER    pubsub (default), sharded or streams
+//	-recovery RECOVERY   with the Streams adapter, connection state recovery
+//	                     across nodes for that long (e.g. 2m); default off
 //	-sticky   STICKY     true (default): the load balancer keeps each
 //	                     client on one node; false: it may send any request
 //	                     anywhere, and the nodes serve each other's
@@ -49,11 +51,12 @@ import (
 
 // config is a node's configuration, from flags and environment.
 type config struct {
-	addr    string
-	redis   string
-	name    string
-	adapter string
-	sticky  bool
+	addr     string
+	redis    string
+	name     string
+	adapter  string
+	sticky   bool
+	recovery time.Duration
 }
 
 // parseConfig reads flags from args, with defaults from getenv.
@@ -66,6 +69,11 @@ func parseConfig(args []string, getenv func(string) string) (config, error) {
 	fs.StringVar(&c.redis, "redis", env("REDIS_URL", "localhost:6379"), "Redis: host:port, redis://host:port/db or unix:///path (env REDIS_URL)")
 	fs.StringVar(&c.name, "name", env("NODE_NAME", cmp.Or(host, "node")), "the node's name (env NODE_NAME)")
 	fs.StringVar(&c.adapter, "adapter", env("ADAPTER", adapterPubSub), "pubsub, sharded or streams (env ADAPTER)")
+	recovery, err := time.ParseDuration(env("RECOVERY", "0s"))
+	if err != nil {
+		return config{}, fmt.Errorf("RECOVERY=%q: want a duration such as 2m", getenv("RECOVERY"))
+	}
+	fs.DurationVar(&c.recovery, "recovery", recovery, "with -adapter streams: connection state recovery across nodes for that long (env RECOVERY)")
 	sticky, err := strconv.ParseBool(env("STICKY", "true"))
 	if err != nil {
 		return config{}, fmt.Errorf("STICKY=%q: want true or false", getenv("STICKY"))
@@ -114,7 +122,7 @@ func run(ctx context.Context, ln net.Listener, cfg config, out io.Writer, log *s
 		ln.Close()
 		return err
 	}
-	factory, err := newFactory(cfg.adapter, rdb, log)
+	factory, err := newFactory(cfg.adapter, rdb, cfg.recovery, log)
 	if err != nil {
 		ln.Close()
 		rdb.Close()
@@ -128,7 +136,7 @@ func run(ctx context.Context, ln net.Listener, cfg config, out io.Writer, log *s
 			return err
 		}
 	}
-	sio := newServer(cfg.name, factory, bus, log)
+	sio := newServer(cfg.name, factory, bus, cfg.recovery, log)
 	srv := &http.Server{Handler: newHandler(sio), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

@@ -56,15 +56,20 @@ const (
 	adapterStreams = "streams"
 )
 
-// newFactory returns the Redis adapter factory of kind, on rdb.
-func newFactory(kind string, rdb redis.UniversalClient, log *slog.Logger) (adapter.Factory, error) {
+// newFactory returns the Redis adapter factory of kind, on rdb; with a
+// recovery window, the Streams adapter keeps disconnected sockets' state
+// in Redis that long (connection state recovery across nodes).
+func newFactory(kind string, rdb redis.UniversalClient, recovery time.Duration, log *slog.Logger) (adapter.Factory, error) {
+	if recovery > 0 && kind != adapterStreams {
+		return nil, fmt.Errorf("-recovery needs -adapter streams (the other adapters keep no state across nodes)")
+	}
 	switch kind {
 	case adapterPubSub, "":
 		return redisadapter.NewFactory(rdb, &redisadapter.Options{Logger: log}), nil
 	case adapterSharded:
 		return redisadapter.NewShardedFactory(rdb, &redisadapter.ShardedOptions{Logger: log}), nil
 	case adapterStreams:
-		return redisadapter.NewStreamsFactory(rdb, &redisadapter.StreamsOptions{Logger: log}), nil
+		return redisadapter.NewStreamsFactory(rdb, &redisadapter.StreamsOptions{Logger: log, RecoveryWindow: recovery}), nil
 	}
 	return nil, fmt.Errorf("unknown adapter %q: want pubsub, sharded or streams", kind)
 }
@@ -84,11 +89,17 @@ func newRedisClient(addr string) (*redis.Client, error) {
 
 // newServer returns the Socket.IO server of the node called name, its
 // namespaces' adapters made by factory; with bus, the node serves the
-// requests that reach it for the other nodes' sessions.
-func newServer(name string, factory adapter.Factory, bus *redisadapter.EngineBus, log *slog.Logger) *socketio.Server {
+// requests that reach it for the other nodes' sessions; with recovery, a
+// client that comes back within it gets its session back.
+func newServer(name string, factory adapter.Factory, bus *redisadapter.EngineBus, recovery time.Duration, log *slog.Logger) *socketio.Server {
 	opts := &socketio.Options{
 		Adapter: factory,
 		Options: engineio.Options{Logger: log},
+	}
+	if recovery > 0 {
+		// Recovered sockets keep their rooms and data; the middlewares
+		// (none here) would not run again.
+		opts.ConnectionStateRecovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: recovery, SkipMiddlewares: true}
 	}
 	if bus != nil {
 		opts.Cluster = &engineio.ClusterOptions{Bus: bus}

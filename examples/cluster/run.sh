@@ -76,7 +76,7 @@ for i in $(seq "$NODES"); do
   wait_for "node-$i" "${pids[-1]}" grep -q '^listening on ' "$dir/node-$i.out"
   addr=$(sed -n 's|^listening on http://||p' "$dir/node-$i.out")
   echo "node-$i on http://$addr"
-  servers+="        server $addr;"$'\n'
+  servers+="        server $addr max_fails=0;"$'\n'
 done
 
 # nginx with nginx.conf.tmpl filled in; "daemon off" keeps it our child.
