@@ -352,7 +352,7 @@ func (n *Namespace) restore(c *client, auth any) *Socket {
 	// recovers nobody then).
 	offset, _ := m["offset"].(string)
 	s := n.restoreOnce(c, auth, pid, offset)
-	if s == nil && n.releaseElsewhere(pid) {
+	if s == nil && (n.releaseLocal(pid) || n.releaseElsewhere(pid)) {
 		s = n.restoreOnce(c, auth, pid, offset)
 	}
 	return s

@@ -11,10 +11,11 @@ import (
 // a request of a polling session fails on another node of a cluster, and
 // the client reconnects, to any node, while its old socket is still
 // connected where it was. Its session is then not kept for recovery yet.
-// The node it reconnects to asks the others to let the old socket go
-// (releaseEvent, a server-side event between nodes); the node holding it
-// closes its connection as a lost one, which keeps the session, and
-// answers once it is kept; the restoration is then tried again.
+// The node it reconnects to lets the old socket go, if it has it, or asks
+// the others to (releaseEvent, a server-side event between nodes); the
+// node holding it closes its connection as a lost one, which keeps the
+// session, and answers once it is kept; the restoration is then tried
+// again.
 
 // releaseEvent is the server-side event that asks the nodes to let go of
 // the socket of a pid; its one argument is the pid.
@@ -24,7 +25,9 @@ const releaseEvent = "duplex:release-session"
 const releaseTimeout = time.Second
 
 // releaseElsewhere asks the other nodes to let go of the socket of pid,
-// and reports whether one did.
+// and reports whether restoring again may find its session: one did, or
+// not every node answered (a node shutting down keeps its sockets'
+// sessions without answering).
 func (n *Namespace) releaseElsewhere(pid string) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
@@ -36,7 +39,10 @@ func (n *Namespace) releaseElsewhere(pid string) bool {
 	}
 	col.onCount(expected)
 	col.seal()
-	answers, _ := col.wait(ctx)
+	answers, err := col.wait(ctx)
+	if err != nil {
+		return true // not every node answered
+	}
 	for _, a := range answers {
 		var ok bool
 		if len(a) > 0 && a[0].Decode(&ok) == nil && ok {
@@ -46,9 +52,8 @@ func (n *Namespace) releaseElsewhere(pid string) bool {
 	return false
 }
 
-// release lets go of the local socket of pid, if there is one: its
-// connection closes as a lost one (ReasonTransportClose), which keeps its
-// session for recovery. It answers true once the session is kept.
+// release answers another node's releaseEvent: with true once the local
+// socket of pid, if there is one, has been let go (releaseLocal).
 func (n *Namespace) release(args []parser.Value, ack func(args ...any)) {
 	var pid string
 	if len(args) == 0 || args[0].Decode(&pid) != nil || pid == "" {
@@ -57,6 +62,18 @@ func (n *Namespace) release(args []parser.Value, ack func(args ...any)) {
 		}
 		return
 	}
+	go func() {
+		ok := n.releaseLocal(pid)
+		if ack != nil {
+			ack(ok)
+		}
+	}()
+}
+
+// releaseLocal lets go of the local socket of pid, if there is one: its
+// connection closes as a lost one (ReasonTransportClose), which keeps its
+// session for recovery. It reports true once the session is kept.
+func (n *Namespace) releaseLocal(pid string) bool {
 	var found *Socket
 	n.mu.RLock()
 	for _, s := range n.sockets {
@@ -67,21 +84,14 @@ func (n *Namespace) release(args []parser.Value, ack func(args ...any)) {
 	}
 	n.mu.RUnlock()
 	if found == nil {
-		if ack != nil {
-			ack(false)
-		}
-		return
+		return false
 	}
-	go func() {
-		found.client.close(ReasonTransportClose)
-		// The session is kept by the socket's cleanup, which then forgets
-		// the socket.
-		deadline := time.Now().Add(releaseTimeout)
-		for time.Now().Before(deadline) && n.LocalSocket(found.id) == found {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if ack != nil {
-			ack(n.LocalSocket(found.id) != found)
-		}
-	}()
+	found.client.close(ReasonTransportClose)
+	// The session is kept by the socket's cleanup, which then forgets the
+	// socket.
+	deadline := time.Now().Add(releaseTimeout)
+	for time.Now().Before(deadline) && n.LocalSocket(found.id) == found {
+		time.Sleep(5 * time.Millisecond)
+	}
+	return n.LocalSocket(found.id) != found
 }
