@@ -41,7 +41,9 @@ type ClusterBus interface {
 }
 
 // ClusterOptions configures a node of a cluster without sticky sessions
-// (Options.Cluster).
+// (Options.Cluster). Session ids must be 20 characters long, as
+// Options.GenerateID's default makes them: the nodes ask each other about
+// no other (the Node implementation's rule).
 type ClusterOptions struct {
 	// Bus carries the messages between the nodes.
 	Bus ClusterBus
