@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
@@ -38,6 +39,16 @@ type ClusterBus interface {
 	// Publish sends msg to the node named, or to every node (this one
 	// included) when node is "".
 	Publish(node string, msg []byte) error
+}
+
+// NodeWatcher is a ClusterBus that can tell whether a node is still there.
+// With it, a node serving requests for another (a held poll, a relayed
+// WebSocket) notices within a second or two when that node dies without
+// a word (a crash, SIGKILL), and lets the client reconnect, rather than
+// leave it waiting for its heartbeat to time out.
+type NodeWatcher interface {
+	// Alive reports whether node still receives what is published to it.
+	Alive(ctx context.Context, node string) (bool, error)
 }
 
 // ClusterOptions configures a node of a cluster without sticky sessions
@@ -195,10 +206,15 @@ type cluster struct {
 
 	nextID atomic.Int64
 
-	mu      sync.Mutex
-	pending map[int64]*busRequest  // requests waiting for their response
-	reads   map[string]*remoteRead // GETs held here for sessions elsewhere
-	relays  map[string]*relay      // WebSockets relayed for sessions elsewhere
+	mu       sync.Mutex
+	pending  map[int64]*busRequest  // requests waiting for their response
+	reads    map[string]*remoteRead // GETs held here for sessions elsewhere
+	relays   map[string]*relay      // WebSockets relayed for sessions elsewhere
+	watching bool                   // watchOwners runs
+	stopped  bool                   // shutdown has run
+
+	quit    chan struct{}  // closed by shutdown
+	watcher sync.WaitGroup // watchOwners
 }
 
 // busRequest is a request waiting for its response. onResponse, when
@@ -223,6 +239,7 @@ func newCluster(srv *Server, o ClusterOptions) *cluster {
 		pending: make(map[int64]*busRequest),
 		reads:   make(map[string]*remoteRead),
 		relays:  make(map[string]*relay),
+		quit:    make(chan struct{}),
 	}
 	o.Bus.Receive(c.onMessage)
 	return c

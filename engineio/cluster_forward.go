@@ -44,8 +44,10 @@ func (c *cluster) forward(w http.ResponseWriter, r *http.Request, q url.Values, 
 		// next message.
 		var d successData
 		if read != nil && msgpack.Unmarshal(m.Data, &d) == nil && d.Success {
+			read.owner = m.SenderID
 			c.mu.Lock()
 			c.reads[sid] = read
+			c.watchLocked()
 			c.mu.Unlock()
 		}
 	}
@@ -65,8 +67,7 @@ func (c *cluster) forward(w http.ResponseWriter, r *http.Request, q url.Values, 
 	case upgrade:
 		c.relayUpgrade(w, r, sid, owner)
 	case read != nil:
-		read.owner = owner
-		c.holdRead(w, r, sid, read)
+		c.holdRead(w, r, sid, read) // read.owner set with the response
 	default:
 		c.forwardPost(w, r, sid, owner)
 	}
@@ -226,6 +227,7 @@ func (c *cluster) relayUpgrade(w http.ResponseWriter, r *http.Request, sid, owne
 	// DRAIN may come before its answer.
 	c.mu.Lock()
 	c.relays[sid] = rl
+	c.watchLocked()
 	c.mu.Unlock()
 	m, ok := c.request(owner, msgUpgrade, &successData{SID: sid, Success: true}, nil, nil)
 	var d upgradeResponseData
@@ -349,9 +351,12 @@ func (rl *relay) shut() bool {
 func (c *cluster) shutdown() {
 	c.bus.Receive(nil)
 	c.mu.Lock()
+	c.stopped = true
 	reads, relays := c.reads, c.relays
 	c.reads, c.relays = make(map[string]*remoteRead), make(map[string]*relay)
 	c.mu.Unlock()
+	close(c.quit)
+	c.watcher.Wait()
 	for sid, read := range reads {
 		_ = c.publish(read.owner, msgClose, 0, &closeData{SID: sid, Reason: string(ReasonTransportClose)})
 		read.ch <- []busPacket{{Type: "close"}}

@@ -1,6 +1,7 @@
 package engineio
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 	"net/http"
@@ -47,6 +48,14 @@ func (h *memHub) bus(node string) *memBus {
 }
 
 func (b *memBus) Node() string { return b.node }
+
+// Alive implements NodeWatcher: a node is there until its bus closes.
+func (b *memBus) Alive(_ context.Context, node string) (bool, error) {
+	b.hub.mu.Lock()
+	defer b.hub.mu.Unlock()
+	_, ok := b.hub.nodes[node]
+	return ok, nil
+}
 
 func (b *memBus) Receive(fn func([]byte)) {
 	b.mu.Lock()
@@ -110,6 +119,13 @@ func (b *memBus) close() {
 
 // clusterEnvs starts n servers on one hub.
 func clusterEnvs(t *testing.T, n int, opts Options) ([]*env, func()) {
+	envs, buses, stop := clusterEnvsBuses(t, n, opts)
+	_ = buses
+	return envs, stop
+}
+
+// clusterEnvsBuses is clusterEnvs that also returns the buses.
+func clusterEnvsBuses(t *testing.T, n int, opts Options) ([]*env, []*memBus, func()) {
 	t.Helper()
 	hub := newMemHub()
 	var envs []*env
@@ -121,13 +137,57 @@ func clusterEnvs(t *testing.T, n int, opts Options) ([]*env, func()) {
 		o.Cluster = &ClusterOptions{Bus: b, ResponseTimeout: 500 * time.Millisecond}
 		envs = append(envs, newEnv(t, newRecorder(false), &o))
 	}
-	return envs, func() {
+	return envs, buses, func() {
 		for _, e := range envs {
 			e.close()
 		}
 		for _, b := range buses {
 			b.close()
 		}
+	}
+}
+
+// TestClusterOwnerGone: a node serving requests for another one that
+// dies without a word (its bus gone, as when a process is killed) ends
+// them within a few seconds, so that the clients reconnect: a poll held
+// for it is answered with a close packet, and a WebSocket relayed to it
+// is closed with a close frame.
+func TestClusterOwnerGone(t *testing.T) {
+	defer leakcheck.Check(t)()
+	envs, buses, stop := clusterEnvsBuses(t, 3, Options{})
+	defer stop()
+	a, b := envs[0], envs[1]
+
+	c, _, s := a.handshake()
+	ch := c.on(b).asyncGet()
+	waitFor(t, "the remote poll pending", s.writableForTest)
+
+	c2, _, s2 := envs[2].handshake()
+	poll := c2.asyncGet()
+	waitFor(t, "a pending poll", s2.writableForTest)
+	ws := b.mustDialWS("EIO=4&transport=websocket&sid=" + s2.ID())
+	defer ws.close()
+	ws.write("2probe")
+	if got := ws.readText(); got != "3probe" {
+		t.Fatalf("probe answer %q", got)
+	}
+	for !strings.Contains(packetString(pollResult(t, poll)), "6") {
+		poll = c2.asyncGet()
+	}
+	ws.write("5")
+	waitFor(t, "the relay in place", func() bool {
+		s2.mu.Lock()
+		defer s2.mu.Unlock()
+		return s2.relayed
+	})
+
+	buses[0].close() // a is gone
+	buses[2].close() // and so is the owner of the relayed session
+	if got := packetString(pollResult(t, ch)); got != "1" {
+		t.Errorf("poll held for a gone node: %q, want the close packet", got)
+	}
+	if err := ws.expectClosed(); !websocket.IsCloseError(err, websocket.CloseNoStatusReceived) {
+		t.Errorf("relay to a gone node ended with %v, want a close frame", err)
 	}
 }
 

@@ -129,3 +129,14 @@ func (b *EngineBus) read() {
 		}
 	}
 }
+
+// Alive implements engineio.NodeWatcher: a node is there while its
+// subscription to its own channel is (Redis drops it as soon as the
+// node's connection closes, a killed process's included).
+func (b *EngineBus) Alive(ctx context.Context, node string) (bool, error) {
+	n, err := b.rdb.PubSubNumSub(ctx, b.channel(node)).Result()
+	if err != nil {
+		return false, err
+	}
+	return n[b.channel(node)] > 0, nil
+}

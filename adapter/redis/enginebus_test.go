@@ -216,3 +216,30 @@ func TestEngineBusRoundRobin(t *testing.T) {
 		t.Fatalf("broadcast over the relay: %q", p)
 	}
 }
+
+// TestEngineBusAlive: a node is alive while its bus is subscribed.
+func TestEngineBusAlive(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	r := startRedis(t, false)
+	ctx := context.Background()
+	a, err := redisadapter.NewEngineBus(ctx, r.client(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := redisadapter.NewEngineBus(ctx, r.client(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if ok, err := b.Alive(ctx, a.Node()); err != nil || !ok {
+		t.Fatalf("a alive: %v, %v", ok, err)
+	}
+	_ = a.Close()
+	eventually(t, "a gone", func() bool {
+		ok, err := b.Alive(ctx, a.Node())
+		return err == nil && !ok
+	})
+	if ok, err := b.Alive(ctx, "nobody"); err != nil || ok {
+		t.Fatalf("unknown node alive: %v, %v", ok, err)
+	}
+}
