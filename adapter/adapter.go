@@ -104,6 +104,23 @@ type AttachingRestorer interface {
 	RestoreSessionAttach(ctx context.Context, pid, offset string, attach func(*Session)) (*Session, error)
 }
 
+// Flusher is an Adapter that sends broadcasts to other nodes after its
+// Broadcast has returned (it queues them), and can wait for them: Flush
+// returns once every broadcast made before it has left this node, or
+// with ctx's error. Acknowledge a message only after Flush, and a node
+// killed right after cannot have acknowledged one that the others never
+// got.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+// SessionForgetter is an Adapter that can drop a session it keeps, for a
+// socket whose disconnection may not be recovered from (its session was
+// kept while it was connected: socketio's KeepWhileConnected).
+type SessionForgetter interface {
+	ForgetSession(ctx context.Context, pid string) error
+}
+
 // ErrSessionNotFound is returned by RestoreSession when no session can be
 // recovered (unknown or expired pid, or unknown offset).
 var ErrSessionNotFound = errors.New("adapter: session not found")

@@ -191,6 +191,7 @@ func (s *Socket) cleanup(reason Reason) {
 	for _, fn := range disconnecting {
 		srv.callReason(fn, reason)
 	}
+	s.stopKeeping(recoverable[reason])
 	if srv.opts.ConnectionStateRecovery != nil && recoverable[reason] {
 		err := s.nsp.adapter.PersistSession(context.Background(), &adapter.Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
 		if err != nil {

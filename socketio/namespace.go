@@ -36,7 +36,9 @@ type Namespace struct {
 	// recovery) from the moment their adapter attached them until they
 	// connect or are refused: deliveries reach them meanwhile, and wait
 	// with their CONNECT.
-	restoring   map[string]*Socket
+	restoring map[string]*Socket
+	// pids holds the connected sockets by private id, when recovery is on.
+	pids        map[string]*Socket
 	middlewares []Middleware
 	onConn      []func(*Socket)
 	serverSide  map[string][]*handler
@@ -304,6 +306,12 @@ func (n *Namespace) add(c *client, auth any) {
 	}
 	n.mu.Lock()
 	n.sockets[s.id] = s
+	if s.pid != "" {
+		if n.pids == nil {
+			n.pids = make(map[string]*Socket)
+		}
+		n.pids[s.pid] = s
+	}
 	if n.restoring[s.id] == s {
 		delete(n.restoring, s.id)
 	}
@@ -323,6 +331,7 @@ func (n *Namespace) add(c *client, auth any) {
 		n.remove(s)
 		return
 	}
+	s.startKeeping()
 	if obs := n.server.observed(); obs != nil {
 		n.server.notifySocketConnected(obs, s)
 	}
@@ -351,9 +360,22 @@ func (n *Namespace) restore(c *client, auth any) *Socket {
 	// offset: it gets every event since it connected (the reference
 	// recovers nobody then).
 	offset, _ := m["offset"].(string)
+	if n.keepsSessions() {
+		// An old socket of the same id here goes first: the new one will
+		// be in its rooms, which the old one's leaving would empty.
+		n.releaseLocal(pid, nil)
+	}
 	s := n.restoreOnce(c, auth, pid, offset)
-	if s == nil && (n.releaseLocal(pid) || n.releaseElsewhere(pid)) {
+	if s == nil && (n.releaseLocal(pid, nil) || n.releaseElsewhere(pid)) {
 		s = n.restoreOnce(c, auth, pid, offset)
+	} else if s != nil && n.keepsSessions() {
+		// The session was kept while its old socket was connected, which
+		// may still be, on another node: let it go.
+		n.server.work.Add()
+		go func() {
+			defer n.server.work.Done()
+			n.releaseElsewhere(pid)
+		}()
 	}
 	return s
 }
@@ -403,6 +425,9 @@ func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
 	if n.sockets[s.id] == s {
 		delete(n.sockets, s.id)
+		if n.pids[s.pid] == s {
+			delete(n.pids, s.pid)
+		}
 		if len(n.sockets) == 0 && n.parent != nil {
 			n.server.liveChildren.Add(-1)
 		}

@@ -63,27 +63,22 @@ func (n *Namespace) release(args []parser.Value, ack func(args ...any)) {
 		return
 	}
 	go func() {
-		ok := n.releaseLocal(pid)
+		ok := n.releaseLocal(pid, nil)
 		if ack != nil {
 			ack(ok)
 		}
 	}()
 }
 
-// releaseLocal lets go of the local socket of pid, if there is one: its
-// connection closes as a lost one (ReasonTransportClose), which keeps its
-// session for recovery. It reports true once the session is kept.
-func (n *Namespace) releaseLocal(pid string) bool {
-	var found *Socket
+// releaseLocal lets go of the local socket of pid other than except, if
+// there is one: its connection closes as a lost one
+// (ReasonTransportClose), which keeps its session for recovery. It
+// reports true once the session is kept.
+func (n *Namespace) releaseLocal(pid string, except *Socket) bool {
 	n.mu.RLock()
-	for _, s := range n.sockets {
-		if s.pid == pid {
-			found = s
-			break
-		}
-	}
+	found := n.pids[pid]
 	n.mu.RUnlock()
-	if found == nil {
+	if found == nil || found == except {
 		return false
 	}
 	found.client.close(ReasonTransportClose)

@@ -38,6 +38,9 @@ func (s *Socket) TryJoin(rooms ...string) error {
 	s.nrooms += len(added)
 	s.roomMu.Unlock()
 	s.joined(added)
+	if len(added) > 0 {
+		s.keep()
+	}
 	return nil
 }
 
@@ -104,6 +107,9 @@ func (s *Socket) Leave(room string) {
 	s.roomMu.Unlock()
 	if obs := s.nsp.server.observed(); obs != nil && was {
 		s.nsp.server.notifyRoomsLeft(obs, s, []string{room})
+	}
+	if was {
+		s.keep()
 	}
 }
 

@@ -115,6 +115,15 @@ type RecoveryOptions struct {
 	// true, middlewares run unless this is set: authentication is not
 	// skipped by accident.
 	SkipMiddlewares bool
+	// KeepWhileConnected writes a socket's session to the adapter while
+	// the socket is connected too: when it connects, when it joins or
+	// leaves a room, when its data changes, and again every half
+	// MaxDisconnectionDuration. With an adapter that keeps sessions where
+	// every node finds them and can drop them (adapter.SessionForgetter:
+	// the Redis Streams adapter), the clients of a node that dies without
+	// Shutdown (a crash, SIGKILL) then recover on another one. It costs a
+	// write to the adapter per change; other adapters ignore it.
+	KeepWhileConnected bool
 }
 
 // Server is a Socket.IO server: an http.Handler to mount at Options.Path.

@@ -2,6 +2,7 @@ package socketio
 
 import (
 	"sync"
+	"time"
 
 	"github.com/duplexio/duplex/adapter"
 	"github.com/duplexio/duplex/engineio"
@@ -32,6 +33,12 @@ type Socket struct {
 	// holding: the CONNECT acknowledgement has not gone out yet, and what
 	// is written to the socket waits in held (see acknowledgeConnect).
 	holding bool
+	// Keeping the session while connected (keep.go); guarded by mu, and
+	// each write by keepMu.
+	keepDirty, keeping, keepGone bool
+	keepTimer                    *time.Timer
+	keepMu                       sync.Mutex
+
 	// early: a restored socket not connected yet, which deliveries reach
 	// (held until its CONNECT goes out); see Namespace.restoring.
 	early   bool
@@ -126,6 +133,7 @@ func (s *Socket) SetData(v any) {
 	s.mu.Lock()
 	s.data, s.dataSet = v, true
 	s.mu.Unlock()
+	s.keep()
 	if obs := s.nsp.server.observed(); obs != nil {
 		s.nsp.server.notifySocketDataSet(obs, s)
 	}

@@ -2,9 +2,17 @@ package redisadapter_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/duplexio/duplex/socketio"
+	"github.com/vmihailenco/msgpack/v5"
 
 	redisadapter "github.com/duplexio/duplex/adapter/redis"
 	"github.com/duplexio/duplex/internal/leakcheck"
@@ -215,5 +223,97 @@ func TestSpecificResponseChannel(t *testing.T) {
 	answers, err := nodes[1].io.Timeout(5*time.Second).EmitWithAck(context.Background(), "ask")
 	if err != nil || len(answers) != 3 {
 		t.Fatalf("emitWithAck: %d, %v", len(answers), err)
+	}
+}
+
+// TestStreamsKeepWhileConnected: with KeepWhileConnected, a connected
+// socket's session is in Redis from its CONNECT on, and follows its rooms
+// and data, so that a node that dies without a word loses none (the
+// rolling-restart test of examples/cluster kills one); a disconnection
+// that may not be recovered from drops it.
+func TestStreamsKeepWhileConnected(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	const window = time.Minute
+	r := startRedis(t, false)
+	io := socketio.NewServer(&socketio.Options{
+		Adapter: r.factory(streamsKind, window),
+		ConnectionStateRecovery: &socketio.RecoveryOptions{
+			MaxDisconnectionDuration: window, SkipMiddlewares: true, KeepWhileConnected: true,
+		},
+	})
+	io.OnConnection(func(s *socketio.Socket) {
+		s.On("join", func(room string, ack socketio.Ack) {
+			s.Join(room)
+			_ = ack()
+		})
+		s.On("name", func(name string, ack socketio.Ack) {
+			s.SetData(map[string]any{"name": name})
+			_ = ack()
+		})
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", io)
+	hs := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		_ = io.Shutdown(ctx)
+		hs.Close()
+	})
+	rdb := r.client()
+	kept := func(pid string) map[string]any {
+		raw, err := rdb.Get(context.Background(), "sio:session:"+pid).Result()
+		if err != nil {
+			return nil
+		}
+		b, err := base64.StdEncoding.DecodeString(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := msgpack.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	c := dial(t, hs.URL, "a", nil)
+	eventually(t, "the session kept on CONNECT", func() bool { return kept(c.pid) != nil })
+	c.join("r")
+	c.emitAck("name", "ann")
+	eventually(t, "the room and data kept", func() bool {
+		m := kept(c.pid)
+		rooms := fmt.Sprint(m["rooms"])
+		data, _ := m["data"].(map[string]any)
+		return m != nil && strings.Contains(rooms, "r") && data["name"] == "ann"
+	})
+	// Leaving the namespace for good: nothing to recover.
+	c.write("41")
+	eventually(t, "the session dropped", func() bool { return kept(c.pid) == nil })
+}
+
+// TestFlush: once Flush returns, a broadcast made before it is in the
+// stream, where every node reads it.
+func TestFlush(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	r := startRedis(t, false)
+	n0 := startGoNode(t, "n0", r.factory(streamsKind, 0), 0)
+	rdb := r.client()
+	for i := range 20 {
+		if err := n0.io.To("r").Emit("e", i); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		err := n0.io.Flush(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, err := rdb.XRevRangeN(context.Background(), "socket.io", "+", "-", 1).Result()
+		if err != nil || len(entries) != 1 {
+			t.Fatalf("stream: %v, %v", entries, err)
+		}
+		if data, _ := entries[0].Values["data"].(string); !strings.Contains(data, fmt.Sprintf(`"data":["e",%d]`, i)) {
+			t.Fatalf("last entry after Flush %d: %v", i, entries[0].Values)
+		}
 	}
 }

@@ -53,6 +53,20 @@ func (a *streamsAdapter) PersistSession(ctx context.Context, s *adapter.Session)
 	return nil
 }
 
+// ForgetSession implements adapter.SessionForgetter: it drops a session
+// kept while its socket was connected, once the socket has left for good.
+func (a *streamsAdapter) ForgetSession(ctx context.Context, pid string) error {
+	if a.f.opts.RecoveryWindow <= 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	if err := a.f.rdb.Del(ctx, a.f.opts.SessionKeyPrefix+pid).Err(); err != nil {
+		return fmt.Errorf("redisadapter: forget session: %w", err)
+	}
+	return nil
+}
+
 // maxRestoreReads bounds the XRANGE calls of one restoration.
 const maxRestoreReads = 100
 

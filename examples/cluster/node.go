@@ -28,6 +28,7 @@ import (
 //	  join(room)        → ["lobby"]  join a room; rooms span the cluster
 //	  broadcast(text)   → true       every client of every node gets "broadcast"
 //	  to(room, text)    → true       every member of room, on any node, gets "broadcast"
+//	                                 (answered once the broadcast is in Redis)
 //	server → client
 //	  broadcast(message)
 const maxTextRunes = 500
@@ -98,8 +99,10 @@ func newServer(name string, factory adapter.Factory, bus *redisadapter.EngineBus
 	}
 	if recovery > 0 {
 		// Recovered sockets keep their rooms and data; the middlewares
-		// (none here) would not run again.
-		opts.ConnectionStateRecovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: recovery, SkipMiddlewares: true}
+		// (none here) would not run again. Sessions are kept while their
+		// sockets are connected too, so that the clients of a node that
+		// is killed recover on another one.
+		opts.ConnectionStateRecovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: recovery, SkipMiddlewares: true, KeepWhileConnected: true}
 	}
 	if bus != nil {
 		opts.Cluster = &engineio.ClusterOptions{Bus: bus}
@@ -135,7 +138,15 @@ func newServer(name string, factory adapter.Factory, bus *redisadapter.EngineBus
 				reply(ack, nil, err)
 				return
 			}
-			reply(ack, true, io.To(roomKey(room)).Emit("broadcast", message{Node: name, Room: room, Text: text}))
+			err := io.To(roomKey(room)).Emit("broadcast", message{Node: name, Room: room, Text: text})
+			if err == nil {
+				// Acknowledged once the other nodes can have it: a node that
+				// dies now has acknowledged nothing the cluster lacks.
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				err = io.Flush(ctx)
+				cancel()
+			}
+			reply(ack, true, err)
 		})
 		s.OnDisconnect(func(reason socketio.Reason) {
 			log.Debug("disconnected", "sid", s.ID(), "reason", reason)
