@@ -439,3 +439,27 @@ func (b *spyBus) Publish(node string, msg []byte) error {
 	b.sent(msg)
 	return nil
 }
+
+// FuzzClusterMessage: whatever comes over the bus, a node neither panics
+// nor answers for sessions it does not hold.
+func FuzzClusterMessage(f *testing.F) {
+	for _, h := range []string{
+		"85a972657175657374496401a873656e6465724964a6366337663761a47479706500a46461746183a3736964b4423849674a584539302d70556373654d41414141ad7472616e73706f72744e616d65a7706f6c6c696e67a474797065a57772697465a75f736f75726365a45f65696f",
+		"86a972657175657374496401a873656e6465724964a6373838313665ab726563697069656e744964a6366337663761a47479706501a46461746181a773756363657373c3a75f736f75726365a45f65696f",
+	} {
+		b, _ := hex.DecodeString(h)
+		f.Add(b)
+	}
+	hub := newMemHub()
+	bus := hub.bus("fuzz")
+	defer bus.close()
+	var sent int
+	spy := &spyBus{memBus: bus, sent: func([]byte) { sent++ }}
+	srv := NewServer(newRecorder(false), &Options{Cluster: &ClusterOptions{Bus: spy}})
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		srv.cluster.onMessage(msg)
+		if sent != 0 {
+			t.Fatalf("a node with no session answered %x", msg)
+		}
+	})
+}
