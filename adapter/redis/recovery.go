@@ -138,9 +138,9 @@ func (a *streamsAdapter) RestoreSessionAttach(ctx context.Context, pid, offset s
 			}
 			// Not read here yet: it comes live once attached. (Before the
 			// reader knows where it starts, it is taken as missed, and so
-			// is a broadcast of this node delivered while Redis was away,
-			// which the reader skips.)
-			if liveAt != "" && compareIDs(e.ID, liveAt) > 0 && e.Values[deliveredField] == nil {
+			// is a broadcast delivered already, which the reader skips.)
+			bid, _ := e.Values[bidField].(string)
+			if liveAt != "" && compareIDs(e.ID, liveAt) > 0 && (bid == "" || !a.seen.has(bid)) {
 				continue
 			}
 			msg, err := decodeEntry(e.Values)

@@ -298,6 +298,7 @@ type streamsAdapter struct {
 	// entry the reader handed over.
 	deliverMu sync.Mutex
 	liveAt    string
+	seen      recentIDs // the ids of the broadcasts delivered lately
 }
 
 func newStreams(f *streamsFactory, nsp adapter.Namespace) *streamsAdapter {
@@ -457,18 +458,21 @@ func (a *streamsAdapter) Broadcast(ctx context.Context, p *parser.SocketPacket, 
 	if err != nil {
 		return err
 	}
-	delivered := false // touched by the publisher's goroutine only
+	bid := randid.Hex(8)
+	fields = append(fields, bidField, bid)
 	stream, maxLen := a.stream, a.f.opts.MaxLen
 	item := &pubItem{add: func(pipe redis.Pipeliner) redis.Cmder {
-		values := fields
-		if delivered {
-			values = append(fields[:len(fields):len(fields)], deliveredField, "1")
-		}
-		return pipe.XAdd(context.Background(), &redis.XAddArgs{Stream: stream, MaxLen: maxLen, Approx: true, ID: "*", Values: values})
+		return pipe.XAdd(context.Background(), &redis.XAddArgs{Stream: stream, MaxLen: maxLen, Approx: true, ID: "*", Values: fields})
 	}}
 	item.failed = func() {
-		delivered = true
-		a.deliver(p, opts)
+		// Redis may have taken it before it became unreachable, and the
+		// reader delivered it: else the local sockets get it now, and the
+		// reader skips it (and the retry) when Redis is back.
+		a.deliverMu.Lock()
+		if a.seen.add(bid) {
+			a.deliver(p, opts)
+		}
+		a.deliverMu.Unlock()
 	}
 	if err := a.pub.send(item); err != nil {
 		a.deliver(p, opts)
@@ -477,9 +481,10 @@ func (a *streamsAdapter) Broadcast(ctx context.Context, p *parser.SocketPacket, 
 	return nil
 }
 
-// deliveredField marks the stream entry of a broadcast its node delivered
-// to its own sockets before Redis took it.
-const deliveredField = "delivered"
+// bidField holds a broadcast's id in its stream entry: an entry written
+// twice (a retry after a lost answer) is delivered once, and a broadcast
+// delivered here while Redis could not be reached is not delivered again.
+const bidField = "bid"
 
 func (a *streamsAdapter) deliver(p *parser.SocketPacket, opts *adapter.BroadcastOptions) {
 	if err := a.Memory.Broadcast(context.Background(), p, opts); err != nil {
@@ -501,12 +506,11 @@ func (a *streamsAdapter) onEntry(e redis.XMessage) {
 		return
 	}
 	o.offset = e.ID
+	if bid, _ := e.Values[bidField].(string); bid != "" && !a.seen.add(bid) {
+		return // delivered already
+	}
 	if o.from == a.uid && o.kind == opBroadcast && o.requestID == "" {
-		// This node's own broadcast, delivered here now, in order; unless
-		// it was delivered when Redis could not take it.
-		if e.Values[deliveredField] == nil {
-			a.onBroadcast(o)
-		}
+		a.onBroadcast(o) // this node's own broadcast, delivered here now, in order
 		return
 	}
 	a.handle(o)
