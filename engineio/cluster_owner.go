@@ -29,6 +29,15 @@ func (p *remotePoll) drop() {}
 
 func (p *remotePoll) isRelay() bool { return p.relay }
 
+// sessionFor decodes a message's data into d and returns the session of
+// this node that *sid (a field of d) names, or nil.
+func (c *cluster) sessionFor(m *busMessage, d any, sid *string) *Session {
+	if msgpack.Unmarshal(m.Data, d) != nil || *sid == "" {
+		return nil
+	}
+	return c.srv.Session(*sid)
+}
+
 // onLock answers another node asking for a session of this one, as the
 // Node implementation decides: a POST while the session is on polling; a
 // GET while no other GET is pending; a WebSocket while the session is on
@@ -36,10 +45,7 @@ func (p *remotePoll) isRelay() bool { return p.relay }
 // session stays silent.
 func (c *cluster) onLock(m *busMessage) {
 	var d lockData
-	if msgpack.Unmarshal(m.Data, &d) != nil {
-		return
-	}
-	s := c.srv.Session(d.SID)
+	s := c.sessionFor(m, &d, &d.SID)
 	if s == nil {
 		return
 	}
@@ -104,10 +110,7 @@ func (c *cluster) onLock(m *busMessage) {
 // one (from a POST or a relayed WebSocket).
 func (c *cluster) onPacket(m *busMessage) {
 	var d packetData
-	if msgpack.Unmarshal(m.Data, &d) != nil {
-		return
-	}
-	s := c.srv.Session(d.SID)
+	s := c.sessionFor(m, &d, &d.SID)
 	if s == nil {
 		return
 	}
@@ -124,10 +127,7 @@ func (c *cluster) onPacket(m *busMessage) {
 // lost.
 func (c *cluster) onClose(m *busMessage) {
 	var d closeData
-	if msgpack.Unmarshal(m.Data, &d) != nil {
-		return
-	}
-	s := c.srv.Session(d.SID)
+	s := c.sessionFor(m, &d, &d.SID)
 	if s == nil {
 		return
 	}
@@ -147,10 +147,7 @@ func (c *cluster) onClose(m *busMessage) {
 // good (the session does not move: its sockets are here).
 func (c *cluster) onUpgrade(m *busMessage) {
 	var d successData
-	if msgpack.Unmarshal(m.Data, &d) != nil {
-		return
-	}
-	s := c.srv.Session(d.SID)
+	s := c.sessionFor(m, &d, &d.SID)
 	if s == nil {
 		return
 	}

@@ -119,8 +119,7 @@ func (b *memBus) close() {
 
 // clusterEnvs starts n servers on one hub.
 func clusterEnvs(t *testing.T, n int, opts Options) ([]*env, func()) {
-	envs, buses, stop := clusterEnvsBuses(t, n, opts)
-	_ = buses
+	envs, _, stop := clusterEnvsBuses(t, n, opts)
 	return envs, stop
 }
 
@@ -163,23 +162,8 @@ func TestClusterOwnerGone(t *testing.T) {
 	waitFor(t, "the remote poll pending", s.writableForTest)
 
 	c2, _, s2 := envs[2].handshake()
-	poll := c2.asyncGet()
-	waitFor(t, "a pending poll", s2.writableForTest)
-	ws := b.mustDialWS("EIO=4&transport=websocket&sid=" + s2.ID())
+	ws := upgradeAt(t, b, c2, s2)
 	defer ws.close()
-	ws.write("2probe")
-	if got := ws.readText(); got != "3probe" {
-		t.Fatalf("probe answer %q", got)
-	}
-	for !strings.Contains(packetString(pollResult(t, poll)), "6") {
-		poll = c2.asyncGet()
-	}
-	ws.write("5")
-	waitFor(t, "the relay in place", func() bool {
-		s2.mu.Lock()
-		defer s2.mu.Unlock()
-		return s2.relayed
-	})
 
 	buses[0].close() // a is gone
 	buses[2].close() // and so is the owner of the relayed session
@@ -189,6 +173,39 @@ func TestClusterOwnerGone(t *testing.T) {
 	if err := ws.expectClosed(); !websocket.IsCloseError(err, websocket.CloseNoStatusReceived) {
 		t.Errorf("relay to a gone node ended with %v, want a close frame", err)
 	}
+}
+
+// upgradeAt runs the upgrade of the polling session s (client c) to a
+// WebSocket opened at e, another node, and returns the WebSocket once the
+// owner relays the session to it.
+func upgradeAt(t *testing.T, e *env, c *pollClient, s *Session) *wsClient {
+	t.Helper()
+	poll := c.asyncGet()
+	waitFor(t, "a pending poll", s.writableForTest)
+	ws := e.mustDialWS("EIO=4&transport=websocket&sid=" + s.ID())
+	ws.write("2probe")
+	if got := ws.readText(); got != "3probe" {
+		t.Fatalf("probe answer %q", got)
+	}
+	// The owner releases the poll (a noop, or a ping that came first).
+	for {
+		got := packetString(pollResult(t, poll))
+		if strings.Contains(got, "6") {
+			break
+		}
+		if got != "2" {
+			t.Fatalf("poll during upgrade: %q", got)
+		}
+		c.post("3")
+		poll = c.asyncGet()
+	}
+	ws.write("5")
+	waitFor(t, "the relay in place", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.relayed
+	})
+	return ws
 }
 
 // on makes c's requests go to e's server.
@@ -295,33 +312,8 @@ func TestClusterRelayedWebSocket(t *testing.T) {
 	defer stop()
 	a, b := envs[0], envs[1]
 	c, _, s := a.handshake()
-	poll := c.asyncGet()
-	waitFor(t, "a pending poll", s.writableForTest)
-
-	ws := b.mustDialWS("EIO=4&transport=websocket&sid=" + s.ID())
+	ws := upgradeAt(t, b, c, s)
 	defer ws.close()
-	ws.write("2probe")
-	if got := ws.readText(); got != "3probe" {
-		t.Fatalf("probe answer %q", got)
-	}
-	// The owner releases the poll (a noop, or a ping that came first).
-	for {
-		got := packetString(pollResult(t, poll))
-		if strings.Contains(got, "6") {
-			break
-		}
-		if got != "2" {
-			t.Fatalf("poll during upgrade: %q", got)
-		}
-		c.post("3")
-		poll = c.asyncGet()
-	}
-	ws.write("5")
-	waitFor(t, "the relay in place", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.relayed
-	})
 	if err := s.Send(textMsg("over ws"), SendOptions{}); err != nil {
 		t.Fatal(err)
 	}
