@@ -3,8 +3,10 @@ package socketio
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/duplexio/duplex/engineio"
 	"github.com/duplexio/duplex/internal/leakcheck"
 )
 
@@ -50,6 +52,8 @@ func TestDisconnectReasons(t *testing.T) {
 		want  []string
 		// reason is what the server's socket sees.
 		reason Reason
+		// opts are the server's options (nil: the defaults).
+		opts *Options
 	}{
 		{
 			name:   "client namespace disconnect",
@@ -101,6 +105,19 @@ func TestDisconnectReasons(t *testing.T) {
 			name:   "CONNECT_ERROR from the client",
 			act:    func(t *testing.T, ts *testServer, c *testClient, s *Socket) { c.send(`4{"message":"x"}`) },
 			reason: ReasonForcedServerClose,
+		},
+		{
+			name:   "engine session closed by the server",
+			act:    func(t *testing.T, ts *testServer, c *testClient, s *Socket) { s.Conn().Close() },
+			reason: ReasonForcedClose,
+		},
+		{
+			name: "message past MaxHTTPBufferSize",
+			act: func(t *testing.T, ts *testServer, c *testClient, s *Socket) {
+				c.emit("/", "ev", strings.Repeat("x", 2000))
+			},
+			opts:   &Options{Options: engineio.Options{MaxHTTPBufferSize: 1000}},
+			reason: ReasonTransportError,
 		},
 		{
 			name:   "malformed packet",
@@ -163,7 +180,7 @@ func TestDisconnectReasons(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			defer leakcheck.Check(t)()
-			ts := newTestServer(t, nil)
+			ts := newTestServer(t, tt.opts)
 			defer ts.Close()
 			disconnections := watchDisconnect(ts.io.Of("/"))
 			chat := onConnections(ts.io.Of("/chat"))

@@ -16,12 +16,14 @@ const (
 	// (socket.disconnect() on the client).
 	ReasonClientNamespaceDisconnect Reason = "client namespace disconnect"
 	// ReasonServerNamespaceDisconnect: the server called
-	// Socket.Disconnect(false).
+	// Socket.Disconnect (with close, every socket of the connection gets
+	// this reason, as with the reference).
 	ReasonServerNamespaceDisconnect Reason = "server namespace disconnect"
 	// ReasonServerShutdown: Server.Shutdown or Server.Close.
 	ReasonServerShutdown Reason = "server shutting down"
-	// ReasonForcedServerClose: the server closed the connection
-	// (Socket.Disconnect(true), or a packet the client may not send).
+	// ReasonForcedServerClose: the server closed the connection because
+	// the client sent a packet it may not send in its state (for a
+	// namespace it has not joined, a second CONNECT, a CONNECT_ERROR).
 	ReasonForcedServerClose Reason = "forced server close"
 	// ReasonTransportClose: the connection was closed by the client or
 	// lost.
@@ -32,7 +34,8 @@ const (
 	ReasonPingTimeout Reason = Reason(engineio.ReasonPingTimeout)
 	// ReasonParseError: the client sent a packet that cannot be decoded.
 	ReasonParseError Reason = Reason(engineio.ReasonParseError)
-	// ReasonForcedClose: the Engine.IO session was closed by the server.
+	// ReasonForcedClose: the server closed the Engine.IO session
+	// (Conn().Close()).
 	ReasonForcedClose Reason = Reason(engineio.ReasonForcedClose)
 	// ReasonSlowConsumer: the client fell too far behind in reading.
 	ReasonSlowConsumer Reason = Reason(engineio.ReasonSlowConsumer)

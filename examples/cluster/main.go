@@ -137,7 +137,9 @@ func run(ctx context.Context, ln net.Listener, cfg config, out io.Writer, log *s
 		}
 	}
 	sio := newServer(cfg.name, factory, bus, cfg.recovery, log)
-	srv := &http.Server{Handler: newHandler(sio), ReadHeaderTimeout: 10 * time.Second}
+	// MaxHeaderBytes: the Node server's 16 KB limit on request headers
+	// (net/http's default is 1 MB).
+	srv := &http.Server{Handler: newHandler(sio), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(out, "listening on http://%s\n", ln.Addr())

@@ -47,6 +47,8 @@ func main() {
 	flag.Parse()
 	h, _ := newHandler()
 	log.Printf("echo: listening on http://%s", *addr)
-	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// MaxHeaderBytes: the Node server's 16 KB limit on request headers
+	// (net/http's default is 1 MB).
+	srv := &http.Server{Addr: *addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 	log.Fatal(srv.ListenAndServe())
 }

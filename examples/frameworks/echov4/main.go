@@ -111,7 +111,9 @@ func main() {
 	// An http.Server rather than e.Start, for the graceful shutdown. No
 	// WriteTimeout: a long-polling GET is answered up to 25s after it
 	// arrives.
-	srv := &http.Server{Addr: *addr, Handler: newHandler(io, 10*time.Second), ReadHeaderTimeout: 10 * time.Second}
+	// MaxHeaderBytes: the Node server's 16 KB limit on request headers
+	// (net/http's default is 1 MB).
+	srv := &http.Server{Addr: *addr, Handler: newHandler(io, 10*time.Second), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -151,7 +151,9 @@ func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter 
 // answer and the client's connection drops. WebSockets are not affected:
 // the server clears the deadlines of a hijacked connection.
 func newServer(addr string, h http.Handler) *http.Server {
-	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// MaxHeaderBytes: the Node server's 16 KB limit on request headers
+	// (net/http's default is 1 MB).
+	return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10, IdleTimeout: 2 * time.Minute}
 }
 
 // shutdown stops the Socket.IO server first, then the HTTP server:

@@ -139,3 +139,32 @@ func TestShutdown(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderLimit sends 20 KB of request headers: the server refuses them
+// as the Node server does (431), where net/http's default would read them.
+func TestHeaderLimit(t *testing.T) {
+	s, _, _ := start(t, siotest.Fast(socketOptions()), time.Second)
+	req, err := http.NewRequest(http.MethodGet, s.URL+"/socket.io/?EIO=4&transport=polling", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Big", strings.Repeat("x", 20<<10))
+	resp, err := s.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %d, want 431", resp.StatusCode)
+	}
+	// Headers within the limit still open a session.
+	req.Header.Set("X-Big", strings.Repeat("x", 8<<10))
+	resp, err = s.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d with 8 KB of headers, want 200", resp.StatusCode)
+	}
+}

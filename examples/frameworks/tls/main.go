@@ -132,6 +132,7 @@ func newServer(addr string, h http.Handler, cfg *tls.Config) *http.Server {
 		TLSConfig:         cfg,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10, // the Node server's limit (net/http's default is 1 MB)
 	}
 }
 
