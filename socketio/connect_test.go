@@ -475,3 +475,53 @@ func TestDynamicNamespaceMatchPanics(t *testing.T) {
 	c.connect("/", nil)
 	recv(t, conns)
 }
+
+// TestOfAttachesToRegexpParent: as with the reference's io.of, Of given a
+// name an OfRegexp pattern matches creates a child of that parent (its
+// middlewares and handlers, reached by the parent's broadcasts); a name
+// an OfFunc matches gets a namespace of its own, as in Node, where only
+// regular expressions are tested.
+func TestOfAttachesToRegexpParent(t *testing.T) {
+	defer leakcheck.Check(t)()
+	ts := newTestServer(t, nil)
+	defer ts.Close()
+	tmpl := ts.io.OfRegexp(regexp.MustCompile(`^/dyn-\d+$`))
+	used := make(chan string, 1)
+	tmpl.Use(func(s *Socket) error {
+		used <- s.Namespace().Name()
+		return nil
+	})
+	conns := onConnections(tmpl)
+	ts.io.OfFunc(func(name string, _ any) bool { return name == "/fn" })
+
+	child := ts.io.Of("/dyn-1")
+	if ts.io.Of("/dyn-1") != child {
+		t.Fatal("a second Of returns another namespace")
+	}
+	c := ts.dial()
+	r := c.connect("/dyn-1", nil)
+	if got := recv(t, used); got != "/dyn-1" {
+		t.Fatalf("the parent's middleware ran for %q", got)
+	}
+	s := recv(t, conns)
+	if s.Namespace() != child || s.ID() != r.SID {
+		t.Fatalf("the client joined %q, not the namespace Of returned", s.Namespace().Name())
+	}
+	if err := tmpl.Emit("hello"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect(`2/dyn-1,["hello"]`)
+
+	// Not a child of the OfFunc parent: its handlers do not apply.
+	fn := ts.io.Of("/fn")
+	fnConns := onConnections(fn)
+	c.connect("/fn", nil)
+	if s := recv(t, fnConns); s.Namespace() != fn {
+		t.Fatalf("joined %q", s.Namespace().Name())
+	}
+	select {
+	case s := <-conns:
+		t.Fatalf("the regexp parent's handler ran for %q", s.Namespace().Name())
+	default:
+	}
+}

@@ -153,7 +153,8 @@ type Server struct {
 // parentNamespace creates namespaces on demand for the names it matches.
 type parentNamespace struct {
 	match func(name string, auth any) bool
-	tmpl  *Namespace // holds the handlers and middlewares children copy
+	re    *regexp.Regexp // set by OfRegexp: Of attaches matching names
+	tmpl  *Namespace     // holds the handlers and middlewares children copy
 }
 
 // NewServer returns a server. A nil opts means all defaults.
@@ -217,8 +218,21 @@ func (s *Server) Of(name string) *Namespace {
 		s.mu.Unlock()
 		return n
 	}
-	n := newNamespace(s, name)
-	s.nsps[name] = n
+	var n *Namespace
+	for _, p := range s.parents {
+		if p.re != nil && p.re.MatchString(name) {
+			// As with the reference, a name that an OfRegexp pattern
+			// matches gets a child of that parent, as if a client had
+			// asked for it (the application's own, past
+			// MaxDynamicNamespaces too).
+			n = s.newChildLocked(p, name)
+			break
+		}
+	}
+	if n == nil {
+		n = newNamespace(s, name)
+		s.nsps[name] = n
+	}
 	s.mu.Unlock()
 	if obs := s.observed(); obs != nil {
 		s.notifyNamespaceCreated(obs, n)
@@ -231,16 +245,33 @@ func (s *Server) Of(name string) *Namespace {
 // name, with the handlers and middlewares set on the returned template
 // (the reference's parent namespace). auth is the client's auth payload.
 func (s *Server) OfFunc(match func(name string, auth any) bool) *Namespace {
-	tmpl := newNamespace(s, "")
-	s.mu.Lock()
-	s.parents = append(s.parents, &parentNamespace{match: match, tmpl: tmpl})
-	s.mu.Unlock()
-	return tmpl
+	return s.addParent(&parentNamespace{match: match})
 }
 
-// OfRegexp declares dynamic namespaces whose names match re.
+// OfRegexp declares dynamic namespaces whose names match re. Of, given a
+// name re matches that is not a namespace yet, returns a new child of this
+// parent, as the reference's io.of does.
 func (s *Server) OfRegexp(re *regexp.Regexp) *Namespace {
-	return s.OfFunc(func(name string, _ any) bool { return re.MatchString(name) })
+	return s.addParent(&parentNamespace{match: func(name string, _ any) bool { return re.MatchString(name) }, re: re})
+}
+
+func (s *Server) addParent(p *parentNamespace) *Namespace {
+	p.tmpl = newNamespace(s, "")
+	s.mu.Lock()
+	s.parents = append(s.parents, p)
+	s.mu.Unlock()
+	return p.tmpl
+}
+
+// newChildLocked creates the dynamic namespace name, a child of p. Caller
+// holds s.mu.
+func (s *Server) newChildLocked(p *parentNamespace, name string) *Namespace {
+	n := newNamespace(s, name)
+	n.inherit(p.tmpl)
+	n.parent = p.tmpl
+	s.nsps[name] = n
+	s.dynamic++
+	return n
 }
 
 // namespaceFor finds or creates the namespace a client asks for; nil when
@@ -278,11 +309,7 @@ func (s *Server) namespaceFor(name string, auth any) *Namespace {
 				s.log.Warn("socketio: dynamic namespace refused", "name", name, "count", s.dynamic)
 				return nil
 			}
-			n = newNamespace(s, name)
-			n.inherit(p.tmpl)
-			n.parent = p.tmpl
-			s.nsps[name] = n
-			s.dynamic++
+			n = s.newChildLocked(p, name)
 			created = true
 		}
 		n.pending.Add(1)
