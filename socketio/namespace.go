@@ -324,9 +324,16 @@ func (n *Namespace) add(c *client, auth any) {
 	s.mu.Unlock()
 	s.addRooms([]string{s.id})
 	if !c.attach(s) {
+		// The connection closed before the socket could join it.
 		s.mu.Lock()
 		s.connected = false
 		s.mu.Unlock()
+		if s.recovered {
+			// Restoring took the session from the adapter, and the client
+			// never heard of it: it will come back with the same private
+			// id and offset, and must find the session again.
+			n.keepUnconnected(s)
+		}
 		s.leaveAll()
 		n.remove(s)
 		return
@@ -405,6 +412,17 @@ func (n *Namespace) restoreOnce(c *client, auth any, pid, offset string) *Socket
 		return nil
 	}
 	return newSocket(n, c, auth, session)
+}
+
+// keepUnconnected writes back the session of a restored socket whose
+// connection closed before it was connected.
+func (n *Namespace) keepUnconnected(s *Socket) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := n.adapter.PersistSession(ctx, &adapter.Session{SID: s.id, PID: s.pid, Rooms: s.Rooms(), Data: s.Data()})
+	if err != nil {
+		n.server.log.Warn("socketio: cannot keep the session for recovery", "nsp", n.name, "sid", s.id, "err", err)
+	}
 }
 
 // unrestore forgets a restored socket that does not connect.

@@ -348,3 +348,57 @@ func TestRecoveryOverShutdown(t *testing.T) {
 		t.Fatalf("RestoreSession = %+v, %v", session, err)
 	}
 }
+
+// TestRecoveryConnectionLostWhileRestoring: a client whose connection
+// closes while its restored socket is not connected yet (here, in a
+// middleware) finds its session again on its next try; restoring took it
+// from the adapter, and the client never heard of it.
+func TestRecoveryConnectionLostWhileRestoring(t *testing.T) {
+	defer leakcheck.Check(t)()
+	ts, conns, reasons := recoveryServer(t, nil)
+	defer ts.Close()
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	var block atomic.Bool
+	ts.io.Use(func(s *Socket) error {
+		if s.Recovered() && block.Load() {
+			entered <- struct{}{}
+			<-release
+		}
+		return nil
+	})
+	c := ts.dial()
+	r := c.connect("/", nil)
+	s := recv(t, conns)
+	s.Join("r")
+	if err := ts.io.To("r").Emit("ev", 1); err != nil {
+		t.Fatal(err)
+	}
+	offset := lastString(t, c.expectEvent())
+	c.Close()
+	recv(t, reasons)
+	if err := ts.io.To("r").Emit("ev", 2); err != nil {
+		t.Fatal(err)
+	}
+
+	block.Store(true)
+	c2 := ts.dial()
+	c2.sendConnect("/", map[string]any{"pid": r.PID, "offset": offset})
+	recv(t, entered)
+	c2.Close()
+	waitFor(t, "the connection to close", func() bool { return ts.io.Engine().SessionCount() == 0 })
+	block.Store(false)
+	close(release)
+
+	c3 := ts.dial()
+	c3.sendConnect("/", map[string]any{"pid": r.PID, "offset": offset})
+	// The missed event first, then the CONNECT, as the reference sends them.
+	if e := c3.expectEvent(); e.name != "ev" || len(e.args) != 2 || string(e.args[0]) != "2" {
+		t.Fatalf("missed event %+v, want ev 2", e)
+	}
+	got := c3.expectConnect("/")
+	s3 := recv(t, conns)
+	if !s3.Recovered() || got.SID != r.SID || !slices.Contains(s3.Rooms(), "r") {
+		t.Fatalf("recovered %v, sid %q (want %q), rooms %q", s3.Recovered(), got.SID, r.SID, s3.Rooms())
+	}
+}
