@@ -33,6 +33,14 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let stopping = false;
 const clients = [];
+const t0 = Date.now();
+const at = () => Date.now() - t0;
+// note records a connection event in the client's history and among what
+// it received.
+const note = (c, text) => {
+  c.history.push(text);
+  c.log.push(text);
+};
 for (let i = 0; i < n; i++) {
   const kind = i % 3;
   const name = `${kindNames[kind]}-${i}`;
@@ -45,8 +53,11 @@ for (let i = 0; i < n; i++) {
     reconnectionAttempts: 30,
     timeout: 5000,
   });
-  const c = { name, room, socket, next: 0, acked: [], unacked: [], got: new Map(), connects: 0, recovered: 0, gaveUp: false, joined: false, notes: [] };
+  const c = { name, room, socket, next: 0, acked: [], unacked: [], got: new Map(), connects: 0, recovered: 0, gaveUp: false, joined: false, notes: [], history: [], sentAt: new Map(), log: [] };
+  socket.on("disconnect", (reason) => note(c, `${at()} disconnect ${reason}`));
+  socket.io.on("reconnect_attempt", (n) => note(c, `${at()} attempt ${n}`));
   socket.on("connect", async () => {
+    note(c, `${at()} connect ${socket.io.engine.transport.name} recovered=${socket.recovered} sid=${socket.id} eio=${socket.io.engine.id}`);
     c.connects++;
     if (c.connects > 1 && socket.recovered) c.recovered++;
     else if (c.joined) {
@@ -57,7 +68,8 @@ for (let i = 0; i < n; i++) {
     }
   });
   socket.io.on("reconnect_failed", () => { c.gaveUp = true; });
-  socket.on("broadcast", (m) => {
+  socket.on("broadcast", (m, offset) => {
+    c.log.push(`${at()} ${m.text} @${offset}`);
     const [from, seq] = m.text.split("#");
     if (!c.got.has(from)) c.got.set(from, []);
     c.got.get(from).push(Number(seq));
@@ -90,9 +102,11 @@ const senders = clients.map(async (c, i) => {
       continue;
     }
     const seq = c.next++;
+    const sent = Date.now() - t0;
     try {
       const ok = await c.socket.timeout(3000).emitWithAck("to", c.room, `${c.name}#${seq}`);
       (ok === true ? c.acked : c.unacked).push(seq);
+      c.sentAt.set(seq, `sent ${sent} acked ${Date.now() - t0}`);
     } catch {
       c.unacked.push(seq);
     }
@@ -129,14 +143,26 @@ for (const c of clients) {
     let max = -1;
     for (const q of seqs) {
       count.set(q, (count.get(q) ?? 0) + 1);
-      if (count.get(q) > 1) fig.duplicated++;
+      if (count.get(q) > 1) {
+        fig.duplicated++;
+        if (examples.length < 10) {
+          const text = `${s.name}#${q}`;
+          const idx = c.log.flatMap((l, i) => (l.includes(` ${text} `) ? [i] : []));
+          const around = (i) => c.log.slice(Math.max(0, i - 4), i + 3).join("; ");
+          examples.push(`${c.name} got ${text} twice`);
+          console.error(`duplicate: ${c.name} got ${text} twice\n  first: ${around(idx[0])}\n  again: ${around(idx[1])}\n  ${c.name}: ${c.history.join("; ")}`);
+        }
+      }
       else if (q < max) fig.reordered++;
       max = Math.max(max, q);
     }
     for (const q of s.acked) {
       if (!count.has(q)) {
         fig.lostAcked++;
-        if (examples.length < 10) examples.push(`${c.name} never got ${s.name}#${q} (acked)`);
+        if (examples.length < 10) {
+          examples.push(`${c.name} never got ${s.name}#${q} (acked; ${s.sentAt.get(q)}; got ${(c.got.get(s.name) ?? []).join(",")})`);
+          console.error(`lost: ${c.name} never got ${s.name}#${q}: ${s.sentAt.get(q)}\n  ${c.name}: ${c.history.join("; ")}\n  ${s.name}: ${s.history.join("; ")}`);
+        }
       }
     }
     for (const q of s.unacked) if (!count.has(q)) fig.lostUnacked++;
