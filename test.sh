@@ -40,6 +40,11 @@ need go golang
 need node nodejs
 need npm npm
 
+# Before the Go tests: socketio/clientdist checks its files against the
+# socket.io-client package installed there.
+step "interop: npm install"
+(cd interop && npm ci --no-audit --no-fund --loglevel=error)
+
 step "go vet"
 go vet ./...
 
@@ -77,9 +82,6 @@ need redis-server redis-server
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need nginx nginx
 (cd examples/cluster/clients && npm ci --no-audit --no-fund --loglevel=error)
 (cd examples/cluster && go vet ./... && go test -race -count=1 ./...)
-
-step "interop: npm install"
-(cd interop && npm ci --no-audit --no-fund --loglevel=error)
 
 step "interop: Node reference server"
 (cd interop && npm run --silent test:node)
