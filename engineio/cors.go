@@ -61,6 +61,12 @@ func (c *CORSOptions) Allows(r *http.Request) bool {
 	return v != ""
 }
 
+// Apply writes the CORS headers for r and answers it when it is a
+// preflight request, in which case it returns true. The server applies it
+// to each of its requests; handlers that answer beside it with the same
+// policy call it too (socketio does for the client bundle).
+func (c *CORSOptions) Apply(w http.ResponseWriter, r *http.Request) bool { return c.apply(w, r) }
+
 // apply writes the CORS headers and answers a preflight request, in which
 // case it returns true.
 func (c *CORSOptions) apply(w http.ResponseWriter, r *http.Request) bool {

@@ -23,6 +23,15 @@ import (
 type Options struct {
 	engineio.Options
 
+	// DisableServeClient stops the server from serving the browser
+	// client (the reference's serveClient: false). By default, as the
+	// reference does, it serves the official socket.io-client bundles at
+	// Path + "socket.io.js", "socket.io.min.js", "socket.io.msgpack.min.js"
+	// and "socket.io.esm.min.js", and their ".map" files, with an ETag and
+	// gzip or deflate when the request accepts it. The bundles are in the
+	// binary either way; build with the tag duplex_noclientbundle to leave
+	// them out (see package clientdist).
+	DisableServeClient bool
 	// Parser encodes and decodes packets; default parser.JSONParser.
 	// Clients must use the matching parser (socket.io-msgpack-parser for
 	// parser.MsgpackParser).
@@ -134,6 +143,8 @@ type Server struct {
 	log    *slog.Logger
 
 	main *Namespace // "/", which the Server's own methods act on
+	// bundlePath is the engine's Path, the client bundle's directory.
+	bundlePath string
 
 	mu      sync.RWMutex
 	nsps    map[string]*Namespace
@@ -197,12 +208,19 @@ func NewServer(opts *Options) *Server {
 	}
 	s := &Server{opts: o, parser: o.Parser, log: log, nsps: make(map[string]*Namespace), pool: gopool.New(time.Second, 256)}
 	s.engine = engineio.NewServer(engineio.HandlerFunc(s.onOpen), &o.Options)
+	s.bundlePath = s.engine.Options().Path
 	s.main = s.Of("/")
 	return s
 }
 
-// ServeHTTP serves the Engine.IO endpoint.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.engine.ServeHTTP(w, r) }
+// ServeHTTP serves the Engine.IO endpoint, and the client bundle beside
+// it unless Options.DisableServeClient is set.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.opts.DisableServeClient && s.serveClient(w, r) {
+		return
+	}
+	s.engine.ServeHTTP(w, r)
+}
 
 // Engine returns the underlying Engine.IO server.
 func (s *Server) Engine() *engineio.Server { return s.engine }
