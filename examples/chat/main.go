@@ -3,20 +3,17 @@
 // and JavaScript) and the Socket.IO server it talks to:
 //
 //	go run ./examples/chat            # then open http://localhost:8080 in two tabs
-//	go run ./examples/chat -client-dir node_modules/socket.io-client/dist
 //
 // Users join with a nickname, chat in rooms ("general" first), see who is
 // in the room and who is typing, and share small files; images show in
 // the page. The page uses the official JavaScript client, socket.io-client,
-// over WebSocket, or over HTTP long-polling only with ?transport=polling in
-// its URL.
+// which the Socket.IO server itself serves at /socket.io/socket.io.min.js
+// (no network access needed), over WebSocket, or over HTTP long-polling
+// only with ?transport=polling in its URL.
 //
 // Flags:
 //
-//	-addr        address to listen on (default localhost:8080)
-//	-client-dir  a directory holding socket.io-client's dist/ files, served
-//	             at /client/; without it /client/socket.io.min.js redirects
-//	             to a CDN
+//	-addr  address to listen on (default localhost:8080)
 //
 // Once listening it prints "listening on http://HOST:PORT" on standard
 // output; logs go to standard error. SIGINT or SIGTERM shut it down
@@ -34,8 +31,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -46,14 +41,6 @@ import (
 //go:embed index.html
 var indexHTML []byte
 
-// clientCDN is where /client/socket.io.min.js redirects without
-// -client-dir. Its version matches the one the browser test pins.
-const clientCDN = "https://cdn.jsdelivr.net/npm/socket.io-client@4.8.1/dist/socket.io.min.js"
-
-// clientFile is the file of socket.io-client's dist/ directory the page
-// loads.
-const clientFile = "socket.io.min.js"
-
 // maxPayload bounds one WebSocket message or polling request body. An
 // attachment of maxFileBytes fits in it even base64-encoded, as binary
 // attachments are over polling.
@@ -61,31 +48,32 @@ const maxPayload = 1 << 20
 
 func main() {
 	addr := flag.String("addr", "localhost:8080", "address to listen on")
-	clientDir := flag.String("client-dir", "", "directory holding socket.io-client's dist/ files (default: redirect to a CDN)")
 	flag.Parse()
 
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *clientDir); err != nil {
+	if err := run(ctx, *addr); err != nil {
 		slog.Error("chat stopped", "err", err)
 		os.Exit(1)
 	}
 }
 
 // run serves the chat on addr until ctx is done, then shuts down.
-func run(ctx context.Context, addr, clientDir string) error {
-	if clientDir != "" {
-		if _, err := os.Stat(filepath.Join(clientDir, clientFile)); err != nil {
-			return fmt.Errorf("-client-dir: %w", err)
-		}
-	}
-	handler, io := newHandler(clientDir)
+func run(ctx context.Context, addr string) error {
+	handler, io := newHandler()
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Node's HTTP server, the reference's, refuses request headers
+		// over 16 KiB; net/http's default allows 1 MiB (and net/http
+		// reads 4 KiB past either before it answers 431).
+		MaxHeaderBytes: 16 << 10,
+	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Printf("listening on http://%s\n", ln.Addr())
@@ -110,10 +98,10 @@ func run(ctx context.Context, addr, clientDir string) error {
 }
 
 // newHandler returns the chat's HTTP handler and its Socket.IO server:
-// the page at "/", the Socket.IO endpoint at "/socket.io/", and the client
-// library at "/client/" (from clientDir, or a redirect to a CDN when
-// clientDir is empty). Shut the server down when done.
-func newHandler(clientDir string) (http.Handler, *socketio.Server) {
+// the page at "/", and at "/socket.io/" the Socket.IO endpoint and the
+// client library, which socketio serves there by default. Shut the server
+// down when done.
+func newHandler() (http.Handler, *socketio.Server) {
 	io := socketio.NewServer(&socketio.Options{
 		Options: engineio.Options{
 			MaxHTTPBufferSize: maxPayload,
@@ -125,20 +113,6 @@ func newHandler(clientDir string) (http.Handler, *socketio.Server) {
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", io)
 	mux.HandleFunc("GET /{$}", serveIndex)
-	if clientDir != "" {
-		files := http.StripPrefix("/client/", http.FileServerFS(os.DirFS(clientDir)))
-		mux.HandleFunc("GET /client/", func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasSuffix(r.URL.Path, "/") { // no directory listings
-				http.NotFound(w, r)
-				return
-			}
-			files.ServeHTTP(w, r)
-		})
-	} else {
-		mux.HandleFunc("GET /client/"+clientFile, func(w http.ResponseWriter, r *http.Request) {
-			http.Redirect(w, r, clientCDN, http.StatusFound)
-		})
-	}
 	return mux, io
 }
 

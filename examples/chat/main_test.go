@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,13 +17,14 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/duplexio/duplex/internal/leakcheck"
+	"github.com/duplexio/duplex/socketio/clientdist"
 )
 
-// start serves newHandler(clientDir) on a loopback port. Defer stop,
-// after leakcheck.Check so that it runs first.
-func start(t *testing.T, clientDir string) (ts *httptest.Server, stop func()) {
+// start serves newHandler() on a loopback port. Defer stop, after
+// leakcheck.Check so that it runs first.
+func start(t *testing.T) (ts *httptest.Server, stop func()) {
 	t.Helper()
-	h, io := newHandler(clientDir)
+	h, io := newHandler()
 	ts = httptest.NewServer(h)
 	return ts, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -62,7 +61,7 @@ func get(t *testing.T, url string) (*http.Response, string) {
 
 func TestPage(t *testing.T) {
 	defer leakcheck.Check(t)()
-	ts, stop := start(t, "")
+	ts, stop := start(t)
 	defer stop()
 
 	res, body := get(t, ts.URL+"/")
@@ -72,7 +71,7 @@ func TestPage(t *testing.T) {
 	if ct := res.Header.Get("Content-Type"); ct != "text/html; charset=utf-8" {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	for _, want := range []string{"<title>Duplex chat</title>", `<script src="/client/socket.io.min.js">`, `<label for="name">Nickname</label>`} {
+	for _, want := range []string{"<title>Duplex chat</title>", `<script src="/socket.io/socket.io.min.js">`, `<label for="name">Nickname</label>`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %s", want)
 		}
@@ -82,47 +81,29 @@ func TestPage(t *testing.T) {
 	}
 }
 
-func TestClientRedirectsToCDN(t *testing.T) {
+// TestClientLibrary checks that the page's script is served by the chat's
+// own server: socket.io-client's bundle at /socket.io/socket.io.min.js.
+func TestClientLibrary(t *testing.T) {
 	defer leakcheck.Check(t)()
-	ts, stop := start(t, "")
+	ts, stop := start(t)
 	defer stop()
 
-	res, _ := get(t, ts.URL+"/client/socket.io.min.js")
-	if res.StatusCode != http.StatusFound {
-		t.Fatalf("status %s, want 302", res.Status)
+	res, body := get(t, ts.URL+"/socket.io/socket.io.min.js")
+	want, _ := clientdist.File("socket.io.min.js")
+	if res.StatusCode != http.StatusOK || want == "" || body != want {
+		t.Fatalf("got %s and %d bytes, want 200 and socket.io-client's socket.io.min.js (%d bytes)", res.Status, len(body), len(want))
 	}
-	if loc := res.Header.Get("Location"); loc != clientCDN {
-		t.Errorf("Location = %q, want %q", loc, clientCDN)
-	}
-}
-
-func TestClientFromDir(t *testing.T) {
-	defer leakcheck.Check(t)()
-	dir := t.TempDir()
-	const script = "/* socket.io-client */ var io;"
-	if err := os.WriteFile(filepath.Join(dir, "socket.io.min.js"), []byte(script), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ts, stop := start(t, dir)
-	defer stop()
-
-	res, body := get(t, ts.URL+"/client/socket.io.min.js")
-	if res.StatusCode != http.StatusOK || body != script {
-		t.Fatalf("got %s %q, want 200 %q", res.Status, body, script)
-	}
-	if ct := res.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/javascript") {
+	if ct := res.Header.Get("Content-Type"); ct != "application/javascript; charset=utf-8" {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	for _, path := range []string{"/client/", "/client/missing.js", "/client/../main.go"} {
-		if res, body := get(t, ts.URL+path); res.StatusCode == http.StatusOK {
-			t.Errorf("GET %s: %s %.40q, want no file", path, res.Status, body)
-		}
+	if res, _ := get(t, ts.URL+"/client/socket.io.min.js"); res.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /client/socket.io.min.js: %s, want 404", res.Status)
 	}
 }
 
 func TestChat(t *testing.T) {
 	defer leakcheck.Check(t)()
-	ts, stop := start(t, "")
+	ts, stop := start(t)
 	defer stop()
 
 	ann := dial(t, ts.URL)
@@ -227,7 +208,7 @@ func TestChat(t *testing.T) {
 
 func TestValidation(t *testing.T) {
 	defer leakcheck.Check(t)()
-	ts, stop := start(t, "")
+	ts, stop := start(t)
 	defer stop()
 
 	ann := dial(t, ts.URL)

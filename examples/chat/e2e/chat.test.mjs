@@ -4,7 +4,7 @@
 import { after, afterEach, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, createWriteStream } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,6 +26,7 @@ let exited;  // resolves with its exit code
 let base;    // its URL
 let browser;
 let pageErrors = []; // uncaught errors of the pages, checked after each test
+let offsite = [];    // requests of the pages to anywhere but the server, refused
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), "duplex-chat-e2e-"));
@@ -34,7 +35,7 @@ before(async () => {
   execFileSync("go", ["build", "-o", bin, "./examples/chat"], { cwd: root, stdio: "inherit", timeout: 180_000 });
 
   const logPath = join(work, "server.log");
-  server = spawn(bin, ["-addr", "127.0.0.1:0", "-client-dir", join(here, "node_modules/socket.io-client/dist")], {
+  server = spawn(bin, ["-addr", "127.0.0.1:0"], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   // Should this process die without running after(), take the server along.
@@ -60,8 +61,11 @@ before(async () => {
 
 afterEach(() => {
   const errors = pageErrors;
+  const elsewhere = offsite;
   pageErrors = [];
+  offsite = [];
   assert.deepEqual(errors, [], "errors in the pages");
+  assert.deepEqual(elsewhere, [], "requests to anywhere but the chat's server");
 });
 
 after(async () => {
@@ -74,10 +78,17 @@ after(async () => {
 }, { timeout: 30_000 });
 
 // open makes a new person: a browser context of their own with one page
-// at path.
+// at path. The page may reach the chat's server only: any other request
+// is refused and fails the test.
 async function open(path) {
   const context = await browser.newContext({ viewport: { width: 900, height: 640 } });
   context.setDefaultTimeout(STEP);
+  await context.route("**/*", (route) => {
+    const url = route.request().url();
+    if (url.startsWith(base + "/") || url.startsWith("blob:") || url.startsWith("data:")) return route.continue();
+    offsite.push(url);
+    return route.abort();
+  });
   const page = await context.newPage();
   page.on("pageerror", (err) => pageErrors.push(`${path}: ${err.message}`));
   await page.goto(base + path);
@@ -164,6 +175,36 @@ async function receivedImage(page, name) {
     bytes: Array.from(new Uint8Array(await (await fetch(el.src)).arrayBuffer())),
   }));
 }
+
+test("the page loads socket.io-client from the chat's own server", { timeout: 30_000 }, async () => {
+  const context = await browser.newContext();
+  const scripts = [];
+  context.on("response", (res) => {
+    if (res.request().resourceType() === "script") scripts.push(res);
+  });
+  try {
+    await context.route("**/*", (route) => {
+      const url = route.request().url();
+      if (url.startsWith(base + "/")) return route.continue();
+      offsite.push(url);
+      return route.abort();
+    });
+    const page = await context.newPage();
+    page.on("pageerror", (err) => pageErrors.push(`/: ${err.message}`));
+    await page.goto(base + "/");
+    await transport(page, "websocket");
+    assert.deepEqual(scripts.map((r) => r.url()), [`${base}/socket.io/socket.io.min.js`]);
+    const [res] = scripts;
+    assert.equal(res.status(), 200);
+    assert.equal(res.headers()["content-type"], "application/javascript; charset=utf-8");
+    // The official bundle, as package socketio embeds it from npm.
+    const bundle = readFileSync(join(root, "socketio/clientdist/dist/socket.io.min.js"));
+    assert.ok((await res.body()).equals(bundle), "the script is not socket.io-client's socket.io.min.js");
+    assert.equal(await page.evaluate(() => typeof io), "function");
+  } finally {
+    await context.close();
+  }
+});
 
 test("two people chat over WebSocket", { timeout: 90_000 }, async () => {
   const a = await open("/");
