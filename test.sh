@@ -51,6 +51,9 @@ go vet ./...
 step "go test -race"
 go test -race -count=1 ./...
 
+step "go test -tags duplex_noclientbundle (a build without the client bundle)"
+go test -count=1 -tags duplex_noclientbundle -run 'TestServeClient|TestFile' ./socketio/...
+
 step "fuzz targets (-fuzztime ${FUZZTIME} each)"
 for pkg in $(go list ./...); do
   for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
