@@ -22,6 +22,10 @@
 //	})
 //	http.Handle("/socket.io/", io)
 //
+// Like the reference, it also serves the official browser client there
+// (Path + "socket.io.min.js" and its siblings, from package clientdist)
+// unless Options.DisableServeClient is set.
+//
 // # Goroutines
 //
 // Each connection has one goroutine reading it (the engine's) and at

@@ -96,8 +96,9 @@ func compressedFile(name, body, enc string) string {
 
 // bundleEncoding picks the Content-Encoding of a bundle response from the
 // request's Accept-Encoding, as the reference's negotiation (the
-// negotiator package) ranks its choices: by q, then an encoding named
-// before "*", then the order of the header, then gzip before deflate. The
+// negotiator package) ranks its choices: by q, then one the header names
+// over one it accepts through "*", then the header's order, then gzip
+// before deflate. The
 // reference offers br first; Go's standard library has no Brotli encoder,
 // so where the reference would pick br this picks the best of the others,
 // or none. "" means none: the file goes uncompressed.
