@@ -186,14 +186,21 @@ func (s *Socket) sendConnect() {
 		connect.Data = connectReply{SID: s.id, PID: s.pid}
 	}
 	packets = append(packets, connect)
+	// One Send: the missed events and the CONNECT are queued together, so
+	// that the client gets them in one go. A client that got the missed
+	// events without the CONNECT (its connection closed in between) keeps
+	// them buffered and, recovering again from the same offset, would get
+	// them a second time.
+	var all []parser.Message
 	for _, p := range packets {
 		msgs, err := srv.parser.Encode(p)
 		if err != nil {
 			srv.log.Error("socketio: cannot encode packet", "type", p.Type, "err", err)
 			continue
 		}
-		_ = s.client.conn.Send(msgs, engineio.SendOptions{})
+		all = append(all, msgs...)
 	}
+	_ = s.client.conn.Send(all, engineio.SendOptions{})
 	// While holding is set, writers add to held rather than send: take
 	// what they held, send it without the lock (Send may close the
 	// session, whose close takes the lock), and again until none is left.
