@@ -50,17 +50,35 @@ func (v jsonValue) Decode(dst any) error {
 	if err != nil {
 		return err
 	}
-	if p, ok := dst.(*any); ok {
+	switch p := dst.(type) {
+	case *any:
 		*p = generic
 		return nil
+	case *map[string]any:
+		if m, ok := generic.(map[string]any); *p == nil && (ok || generic == nil) {
+			*p = m
+			return nil
+		}
+	case *[]any:
+		if l, ok := generic.([]any); ok || generic == nil {
+			*p = l
+			return nil
+		}
 	}
 	// encoding/json turns []byte into base64 and base64 back into []byte,
-	// so a round trip puts the attachments into []byte fields.
+	// so a round trip puts the attachments into []byte fields; fillBinary
+	// then puts them into the places of type any, which got the base64.
 	b, err := json.Marshal(generic)
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(b, dst)
+	if err := json.Unmarshal(b, dst); err != nil {
+		return err
+	}
+	if rv := reflect.ValueOf(dst); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		fillBinary(rv.Elem(), generic, 0)
+	}
+	return nil
 }
 
 // placeholder returns the attachment that the value stands for, when the

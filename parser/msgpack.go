@@ -65,7 +65,10 @@ func (mp *MsgpackParser) Encode(p *SocketPacket) ([]Message, error) {
 	}
 	if err == nil && p.Data != nil {
 		_ = enc.EncodeString("data")
-		err = enc.Encode(p.Data)
+		var data any
+		if data, err = msgpackData(p.Data); err == nil {
+			err = enc.Encode(data)
+		}
 	}
 	if err == nil && p.HasID {
 		_ = enc.EncodeString("id")
