@@ -1,9 +1,11 @@
 package adapter
 
 import (
+	"bytes"
 	"encoding/json"
 	"iter"
 	"maps"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -12,7 +14,8 @@ import (
 )
 
 // Handshake is what a socket's connection looked like when it connected.
-// It marshals to the JSON of the Node server's socket.handshake:
+// It marshals to the JSON of the Node server's socket.handshake, the same
+// keys in the same order:
 //
 //	{"headers":{…},"time":"…","address":"…","xdomain":false,"secure":false,
 //	 "issued":1700000000000,"url":"/socket.io/?EIO=4&…","query":{…},"auth":{…}}
@@ -37,39 +40,57 @@ type Handshake struct {
 	// Auth is the CONNECT packet's auth payload, decoded as a generic
 	// value (map[string]any), or nil.
 	Auth any
+
+	// time is the time as another node of the cluster wrote it, when the
+	// handshake came from one; "" for Time to write it from Issued.
+	time string
 }
 
-// Query parses the query of URL, afresh on each call.
+// Query parses the query of URL, afresh on each call, as Node's URL
+// parser does (URLSearchParams): split on "&" only, "+" for a space,
+// malformed escapes kept as they are. It has every value of a name given
+// more than once; Node's socket.handshake.query, and the JSON, have the
+// last (so Get, which gives the first, may differ from it).
 func (h *Handshake) Query() url.Values {
-	_, raw, _ := strings.Cut(h.URL, "?")
-	q, _ := url.ParseQuery(raw)
+	q := url.Values{}
+	for k, v := range queryPairs(h.URL) {
+		q[k] = append(q[k], v)
+	}
 	return q
 }
 
 // Time is Issued as the Node server writes it (JavaScript's
 // Date.prototype.toString), in the local time zone:
-// "Thu Dec 03 2026 06:30:00 GMT+0000 (UTC)".
+// "Thu Dec 03 2026 06:30:00 GMT+0000 (Coordinated Universal Time)". For a
+// handshake from another node, it is that node's text.
 func (h *Handshake) Time() string {
-	return time.UnixMilli(h.Issued).Format("Mon Jan 02 2006 15:04:05 GMT-0700 (MST)")
+	if h.time != "" {
+		return h.time
+	}
+	return jsTime(time.UnixMilli(h.Issued))
 }
 
 // handshakeJSON is Handshake's JSON, in the Node server's order.
 type handshakeJSON struct {
-	Headers Header         `json:"headers"`
-	Time    string         `json:"time"`
-	Address string         `json:"address"`
-	XDomain bool           `json:"xdomain"`
-	Secure  bool           `json:"secure"`
-	Issued  int64          `json:"issued"`
-	URL     string         `json:"url"`
-	Query   map[string]any `json:"query"`
-	Auth    any            `json:"auth"`
+	Headers Header          `json:"headers"`
+	Time    string          `json:"time"`
+	Address string          `json:"address"`
+	XDomain bool            `json:"xdomain"`
+	Secure  bool            `json:"secure"`
+	Issued  int64           `json:"issued"`
+	URL     string          `json:"url"`
+	Query   json.RawMessage `json:"query"`
+	Auth    any             `json:"auth"`
 }
 
 // MarshalJSON writes h as the Node server's socket.handshake: query as an
-// object of strings (a list of them for a name given more than once).
+// object of strings, each name's last value, in the order the names first
+// came (as engine.io builds it).
 func (h Handshake) MarshalJSON() ([]byte, error) {
-	return json.Marshal(handshakeJSON{
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as JSON.stringify writes "&"
+	err := enc.Encode(handshakeJSON{
 		Headers: h.Headers,
 		Time:    h.Time(),
 		Address: h.Address,
@@ -77,33 +98,57 @@ func (h Handshake) MarshalJSON() ([]byte, error) {
 		Secure:  h.Secure,
 		Issued:  h.Issued,
 		URL:     h.URL,
-		Query:   ValuesMap(h.Query()),
+		Query:   queryJSON(h.URL),
 		Auth:    h.Auth,
 	})
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), err
 }
 
 // UnmarshalJSON reads the JSON MarshalJSON writes (or the Node server's).
-// The time and query are not read: they follow from issued and url.
+// The query is not read: it follows from url.
 func (h *Handshake) UnmarshalJSON(b []byte) error {
-	var j handshakeJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
 		return err
 	}
-	*h = Handshake{Headers: j.Headers, Address: j.Address, XDomain: j.XDomain, Secure: j.Secure, Issued: j.Issued, URL: j.URL, Auth: j.Auth}
+	*h = HandshakeFromMap(m)
 	return nil
 }
 
-// ValuesMap writes q as Node's parsed query string has it: a string for a
-// name given once, a list of strings for a name given more than once.
+// HandshakeFromMap reads a handshake as a generic decoder gives Node's
+// socket.handshake (as the cluster adapters carry it): headers, address,
+// xdomain, secure, issued, url, auth and time. Missing or mistyped values
+// are left zero.
+func HandshakeFromMap(m map[string]any) Handshake {
+	h := Handshake{Auth: m["auth"]}
+	if hd, ok := m["headers"].(map[string]any); ok {
+		h.Headers = HeaderFromMap(hd)
+	}
+	h.Address, _ = m["address"].(string)
+	h.XDomain, _ = m["xdomain"].(bool)
+	h.Secure, _ = m["secure"].(bool)
+	h.URL, _ = m["url"].(string)
+	h.time, _ = m["time"].(string)
+	switch n := m["issued"].(type) {
+	case float64:
+		h.Issued = int64(n)
+	case int64:
+		h.Issued = n
+	case uint64:
+		h.Issued = int64(min(n, math.MaxInt64))
+	case int:
+		h.Issued = int64(n)
+	}
+	return h
+}
+
+// ValuesMap writes q as engine.io's parsed query has it: each name's
+// last value.
 func ValuesMap(q url.Values) map[string]any {
 	out := make(map[string]any, len(q))
 	for k, v := range q {
-		switch len(v) {
-		case 0:
-		case 1:
-			out[k] = v[0]
-		default:
-			out[k] = append([]string(nil), v...)
+		if len(v) > 0 {
+			out[k] = v[len(v)-1]
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"reflect"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -54,7 +55,8 @@ func TestHeaderNUL(t *testing.T) {
 }
 
 // A handshake marshals to Node's socket.handshake: the same keys in the
-// same order, query values strings or lists, time from issued.
+// same order, query values strings (the last of a repeated name), time
+// from issued.
 func TestHandshakeJSON(t *testing.T) {
 	hs := Handshake{
 		Headers: HeaderOf(http.Header{"Host": {"h"}}),
@@ -88,7 +90,7 @@ func TestHandshakeJSON(t *testing.T) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatal(err)
 	}
-	wantQuery := map[string]any{"EIO": "4", "transport": "polling", "t": []any{"1", "2"}}
+	wantQuery := map[string]any{"EIO": "4", "transport": "polling", "t": "2"}
 	if !reflect.DeepEqual(m["query"], wantQuery) || m["time"] != hs.Time() || m["issued"] != float64(1700000000000) {
 		t.Errorf("handshake %s", b)
 	}
@@ -97,6 +99,10 @@ func TestHandshakeJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	back.Auth = hs.Auth // decoded as map[string]any: the same
+	if back.Time() != hs.Time() {
+		t.Errorf("time %q, want %q", back.Time(), hs.Time())
+	}
+	back.time = ""
 	if !reflect.DeepEqual(back, hs) {
 		t.Errorf("round trip %+v\nwant       %+v", back, hs)
 	}
@@ -125,4 +131,70 @@ func FuzzHeader(f *testing.F) {
 			t.Fatalf("round trip %q, want %q", back.s, h.s)
 		}
 	})
+}
+
+// The query is read as Node's URLSearchParams reads it (the pairs below
+// are what Node 20 gives for this URL), and the JSON has engine.io's
+// object: each name's last value, names in the order they first came.
+func TestHandshakeQuery(t *testing.T) {
+	hs := Handshake{URL: "/socket.io/?EIO=4&a=1&a=2&b=&c&d=%zz&e=x+y&f=%E2%82%AC&__proto__=1&g;h=2&a=3&&i=%ff#frag&j=1"}
+	want := [][2]string{{"EIO", "4"}, {"a", "1"}, {"a", "2"}, {"b", ""}, {"c", ""}, {"d", "%zz"}, {"e", "x y"}, {"f", "€"}, {"__proto__", "1"}, {"g;h", "2"}, {"a", "3"}, {"i", "\uFFFD"}}
+	var got [][2]string
+	for k, v := range queryPairs(hs.URL) {
+		got = append(got, [2]string{k, v})
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("pairs %q\nwant  %q", got, want)
+	}
+	if q := hs.Query(); !reflect.DeepEqual(q["a"], []string{"1", "2", "3"}) || q.Get("g;h") != "2" {
+		t.Errorf("Query() = %v", q)
+	}
+	wantJSON := `{"EIO":"4","a":"3","b":"","c":"","d":"%zz","e":"x y","f":"€","__proto__":"1","g;h":"2","i":"` + "\uFFFD" + `"}`
+	if got := string(queryJSON(hs.URL)); got != wantJSON {
+		t.Errorf("query JSON %s\nwant       %s", got, wantJSON)
+	}
+	if got := string(queryJSON("/socket.io/")); got != "{}" {
+		t.Errorf("no query: %s", got)
+	}
+	if m := ValuesMap(hs.Query()); m["a"] != "3" || m["c"] != "" {
+		t.Errorf("ValuesMap %v", m)
+	}
+}
+
+// The time is written as Node writes a Date, the zone by its long name
+// (the names below are Node 20's).
+func TestHandshakeTime(t *testing.T) {
+	at := time.UnixMilli(1700000000000)
+	for _, c := range []struct{ zone, want string }{
+		{"UTC", "Tue Nov 14 2023 22:13:20 GMT+0000 (Coordinated Universal Time)"},
+		{"Europe/Paris", "Tue Nov 14 2023 23:13:20 GMT+0100 (Central European Standard Time)"},
+		{"America/New_York", "Tue Nov 14 2023 17:13:20 GMT-0500 (Eastern Standard Time)"},
+		{"Asia/Kolkata", "Wed Nov 15 2023 03:43:20 GMT+0530 (India Standard Time)"},
+		{"Asia/Dubai", "Wed Nov 15 2023 02:13:20 GMT+0400 (+04)"}, // not listed: its abbreviation
+	} {
+		loc, err := time.LoadLocation(c.zone)
+		if err != nil {
+			t.Skip(err)
+		}
+		if got := jsTime(at.In(loc)); got != c.want {
+			t.Errorf("%s: %q, want %q", c.zone, got, c.want)
+		}
+	}
+}
+
+// A handshake from a Node node keeps its time text.
+func TestHandshakeFromMap(t *testing.T) {
+	m := map[string]any{
+		"headers": map[string]any{"cookie": "a=1; b=2", "set-cookie": []any{"x", "y"}},
+		"time":    "Tue Nov 14 2023 23:13:20 GMT+0100 (Central European Standard Time)",
+		"address": "::ffff:127.0.0.1", "xdomain": true, "secure": false,
+		"issued": float64(1700000000000), "url": "/socket.io/?EIO=4&q=1", "auth": map[string]any{"t": "x"},
+	}
+	h := HandshakeFromMap(m)
+	if h.Time() != m["time"] || h.Issued != 1700000000000 || h.Headers.Get("cookie") != "a=1; b=2" || !h.XDomain || h.Query().Get("q") != "1" {
+		t.Errorf("handshake %+v", h)
+	}
+	if h := HandshakeFromMap(map[string]any{"issued": "x", "headers": 3}); h.Issued != 0 || h.Headers.Len() != 0 {
+		t.Errorf("mistyped: %+v", h)
+	}
 }

@@ -186,14 +186,6 @@ func decodeSocket(v any) adapter.SocketInfo {
 	if info.Rooms == nil {
 		info.Rooms = []string{}
 	}
-	info.Handshake = adapter.Handshake{
-		Headers: adapter.HeaderFromMap(asMap(h["headers"])),
-		Address: asString(h["address"]),
-		XDomain: truthy(h["xdomain"]),
-		Secure:  truthy(h["secure"]),
-		URL:     asString(h["url"]),
-		Auth:    h["auth"],
-	}
-	info.Handshake.Issued, _ = asInt(h["issued"])
+	info.Handshake = adapter.HandshakeFromMap(h)
 	return info
 }

@@ -183,7 +183,7 @@ func TestValueDecode(t *testing.T) {
 // A socket as the Node adapters describe it, and back.
 func TestSocketWire(t *testing.T) {
 	nodeJSON := `{"id":"abc","handshake":{"headers":{"host":"h","set-cookie":["a=1","b=2"]},"time":"t","address":"::1",
-		"xdomain":false,"secure":true,"issued":1700000000000,"url":"/socket.io/?EIO=4&t=1&t=2","query":{"EIO":"4","t":["1","2"]},
+		"xdomain":false,"secure":true,"issued":1700000000000,"url":"/socket.io/?EIO=4&t=1&t=2","query":{"EIO":"4","t":"2"},
 		"auth":{"token":"x"}},"rooms":["abc","r"],"data":{"n":1}}`
 	v, err := decodeJSON([]byte(nodeJSON))
 	if err != nil {
@@ -192,11 +192,14 @@ func TestSocketWire(t *testing.T) {
 	info := decodeSocket(v)
 	want := adapter.SocketInfo{
 		ID: "abc", Rooms: []string{"abc", "r"}, Data: map[string]any{"n": int64(1)},
-		Handshake: adapter.Handshake{
-			Headers: adapter.HeaderOf(http.Header{"Host": {"h"}, "Set-Cookie": {"a=1", "b=2"}}),
-			Address: "::1", Secure: true, Issued: 1700000000000, URL: "/socket.io/?EIO=4&t=1&t=2",
-			Auth: map[string]any{"token": "x"},
-		},
+		Handshake: adapter.HandshakeFromMap(map[string]any{"time": "t"}), // the Node node's time, kept
+	}
+	h := &want.Handshake
+	h.Headers = adapter.HeaderOf(http.Header{"Host": {"h"}, "Set-Cookie": {"a=1", "b=2"}})
+	h.Address, h.Secure, h.Issued, h.URL = "::1", true, 1700000000000, "/socket.io/?EIO=4&t=1&t=2"
+	h.Auth = map[string]any{"token": "x"}
+	if info.Handshake.Time() != "t" {
+		t.Errorf("time %q: not the Node node's", info.Handshake.Time())
 	}
 	if !reflect.DeepEqual(info, want) {
 		t.Fatalf("got  %#v\nwant %#v", info, want)
@@ -209,10 +212,11 @@ func TestSocketWire(t *testing.T) {
 	if !reflect.DeepEqual(decodeSocket(back), want) {
 		t.Errorf("round trip: %#v", decodeSocket(back))
 	}
-	h := out["handshake"].(map[string]any)
-	if q := h["query"].(map[string]any); q["EIO"] != "4" || !reflect.DeepEqual(q["t"], []any{"1", "2"}) ||
-		h["headers"].(map[string]any)["host"] != "h" || !reflect.DeepEqual(h["headers"].(map[string]any)["set-cookie"], []any{"a=1", "b=2"}) {
-		t.Errorf("not in Node's shape: %v", h)
+	hm := out["handshake"].(map[string]any)
+	if q := hm["query"].(map[string]any); q["EIO"] != "4" || q["t"] != "2" ||
+		hm["headers"].(map[string]any)["host"] != "h" || !reflect.DeepEqual(hm["headers"].(map[string]any)["set-cookie"], []any{"a=1", "b=2"}) ||
+		hm["time"] != "t" {
+		t.Errorf("not in Node's shape: %v", hm)
 	}
 }
 
