@@ -137,6 +137,11 @@ function setup(socket) {
     const h = socket.handshake;
     ack({ auth: h.auth, query: h.query.q ?? "", nsp: nsp.name, recovered: socket.recovered });
   });
+  socket.on("handshake-full", (ack) => ack(socket.handshake));
+  socket.on("nested-binary", (m, ack) => {
+    const isBytes = Buffer.isBuffer;
+    ack(m, { "a.b": isBytes(m?.a?.b), "list.0": isBytes(m?.list?.[0]), "list.1.c": isBytes(m?.list?.[1]?.c) });
+  });
   socket.on("panic", () => {
     throw new Error("handler panic");
   });

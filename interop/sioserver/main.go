@@ -211,6 +211,19 @@ func setup(s *socketio.Socket, rs *reasons) {
 		h := s.Handshake()
 		_ = ack(map[string]any{"auth": h.Auth, "query": h.Query().Get("q"), "nsp": nsp.Name(), "recovered": s.Recovered()})
 	})
+	s.On("handshake-full", func(ack socketio.Ack) { _ = ack(s.Handshake()) })
+	s.On("nested-binary", func(m map[string]any, ack socketio.Ack) {
+		isBytes := func(v any) bool { _, ok := v.([]byte); return ok }
+		a, _ := m["a"].(map[string]any)
+		list, _ := m["list"].([]any)
+		var l0, l1c any
+		if len(list) == 2 {
+			l0 = list[0]
+			c, _ := list[1].(map[string]any)
+			l1c = c["c"]
+		}
+		_ = ack(m, map[string]any{"a.b": isBytes(a["b"]), "list.0": isBytes(l0), "list.1.c": isBytes(l1c)})
+	})
 	s.On("panic", func() { panic("handler panic") })
 	s.On("drop", func() { s.Conn().Close() })
 	var seenMu sync.Mutex

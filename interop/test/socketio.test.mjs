@@ -6,6 +6,7 @@
 // had received no event yet, is marked where it is asserted.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 import {
   SERVER,
   startSocketIOServer,
@@ -78,6 +79,57 @@ function watchNone(sockets, event) {
   };
 }
 
+// The keys of socket.handshake, in the Node server's order.
+const HANDSHAKE_KEYS = ["headers", "time", "address", "xdomain", "secure", "issued", "url", "query", "auth"];
+
+// Checks the parts of a socket.handshake that differ by nature (time,
+// issued, address) by their type and format, and returns the rest to
+// compare: the time's zone name must be the one Node gives a Date here.
+function checkHandshakeTimes(h) {
+  assert.match(h.time, /^[A-Z][a-z]{2} [A-Z][a-z]{2} \d{2} \d{4} \d{2}:\d{2}:\d{2} GMT[+-]\d{4} \(.+\)$/);
+  const zone = (t) => t.slice(t.indexOf("("));
+  assert.equal(zone(h.time), zone(new Date(h.issued).toString()), "time zone name");
+  assert.ok(Math.abs(Date.parse(h.time) - h.issued) < 1000, `time ${h.time} is not issued ${h.issued}`);
+  assert.equal(typeof h.issued, "number");
+  assert.ok(Math.abs(Date.now() - h.issued) < 60_000, `issued ${h.issued}`);
+  assert.equal(typeof h.address, "string");
+  assert.match(h.address, /127\.0\.0\.1$/);
+  const { time, issued, address, ...rest } = h;
+  return rest;
+}
+
+// A plain HTTP/1.1 GET with the header lines given as they are (repeated
+// names included, which fetch would merge), answered with Connection:
+// close. Resolves with the body.
+function rawGet(port, path, lines) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, "127.0.0.1");
+    const chunks = [];
+    sock.setTimeout(5000, () => sock.destroy(new Error(`GET ${path}: no answer`)));
+    sock.on("error", reject);
+    sock.on("data", (c) => chunks.push(c));
+    sock.on("end", () => {
+      const text = Buffer.concat(chunks).toString("utf8");
+      const [head, ...body] = text.split("\r\n\r\n");
+      if (!/^HTTP\/1\.1 200/.test(head)) return reject(new Error(`GET ${path}: ${head}`));
+      let data = body.join("\r\n\r\n");
+      if (/\r\ntransfer-encoding: chunked/i.test(head)) {
+        let out = "";
+        for (let rest = data; ; ) {
+          const i = rest.indexOf("\r\n");
+          const n = parseInt(rest.slice(0, i), 16);
+          if (!n) break;
+          out += rest.slice(i + 2, i + 2 + n);
+          rest = rest.slice(i + 2 + n + 2);
+        }
+        data = out;
+      }
+      resolve(data);
+    });
+    sock.write(`GET ${path} HTTP/1.1\r\n${lines.map((l) => l + "\r\n").join("")}Connection: close\r\n\r\n`);
+  });
+}
+
 describe(`socket.io-client 4 against the ${SERVER} server`, () => {
   after(() => closeAllClients());
 
@@ -97,6 +149,45 @@ describe(`socket.io-client 4 against the ${SERVER} server`, () => {
         closeAllClients();
         await Promise.all([srv, hb, rec].map((s) => s?.stop()));
       });
+
+      if (parser === "default") {
+        test("socket.handshake: repeated query names, repeated headers and cookies, auth", async () => {
+          const { host, port } = new URL(srv.url);
+          const path = "/socket.io/?EIO=4&transport=polling&a=1&a=2&b=&c&e=x+y&f=%E2%82%AC&d=%zz&g;h=1&a=3";
+          const open = await rawGet(port, path, [
+            `Host: ${host}`, "Cookie: a=1", "Cookie: b=2", "X-Dup: one", "X-Dup: two", "User-Agent: first",
+            "User-Agent: second", "Accept: text/plain", "Accept: */*", "Origin: http://example.com",
+          ]);
+          const { sid } = JSON.parse(open.slice(1));
+          const base = `${srv.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+          const post = async (body) => assert.equal(await (await fetch(base, { method: "POST", body })).text(), "ok");
+          const poll = async () => (await (await fetch(base)).text()).split("\x1e");
+          await post('40{"token":"t","n":1}');
+          assert.match((await poll())[0], /^40\{"sid":/);
+          await post('421["handshake-full"]');
+          const answer = (await poll()).find((p) => p.startsWith("431"));
+          const [h] = JSON.parse(answer.slice(3));
+          assert.deepEqual(Object.keys(h), HANDSHAKE_KEYS);
+          assert.deepEqual(Object.keys(h.query), ["EIO", "transport", "a", "b", "c", "e", "f", "d", "g;h"]);
+          assert.deepEqual(checkHandshakeTimes(h), {
+            headers: {
+              host,
+              cookie: "a=1; b=2",
+              "x-dup": "one, two",
+              "user-agent": "first",
+              accept: "text/plain, */*",
+              origin: "http://example.com",
+              connection: "close",
+            },
+            xdomain: true,
+            secure: false,
+            url: path,
+            query: { EIO: "4", transport: "polling", a: "3", b: "", c: "", e: "x y", f: "€", d: "%zz", "g;h": "1" },
+            auth: { token: "t", n: 1 },
+          });
+          await post("1");
+        });
+      }
 
       for (const mode of MODES) {
         describe(`${mode.name} mode`, () => {
@@ -176,6 +267,36 @@ describe(`socket.io-client 4 against the ${SERVER} server`, () => {
               assert.deepEqual(await ask1(socket, "handshake"), { auth, query: "a b&c=é", nsp: "/auth", recovered: false });
               const mine = (await ask1(socket, "fetch", "")).find((s) => s.id === socket.id);
               assert.deepEqual(mine, { id: socket.id, rooms: [socket.id], data: { user: "ann" } });
+              socket.disconnect();
+            });
+
+            test("socket.handshake in Node's shape", async () => {
+              const auth = { token: "t", n: 1, list: [true, null] };
+              const socket = await conn({ auth, query: { q: "x y", empty: "", "é": "€" }, extraHeaders: { "x-test": "1", cookie: "a=1; b=2" } });
+              const h = await ask1(socket, "handshake-full");
+              if (parser === "default") assert.deepEqual(Object.keys(h), HANDSHAKE_KEYS);
+              else assert.deepEqual(Object.keys(h).sort(), [...HANDSHAKE_KEYS].sort());
+              const rest = checkHandshakeTimes(h);
+              const transport = mode.final === "websocket" && !mode.upgrades ? "websocket" : "polling";
+              const { t, ...query } = rest.query;
+              assert.ok(t === undefined || typeof t === "string", `t ${t}`);
+              assert.deepEqual(query, { q: "x y", empty: "", "é": "€", EIO: "4", transport });
+              assert.ok(rest.url.startsWith("/socket.io/?"), rest.url);
+              assert.equal(rest.xdomain, false);
+              assert.equal(rest.secure, false);
+              assert.deepEqual(rest.auth, auth);
+              const hd = rest.headers;
+              assert.equal(hd["x-test"], "1");
+              assert.equal(hd.cookie, "a=1; b=2");
+              assert.equal(hd.host, new URL(srv.url).host);
+              for (const [k, v] of Object.entries(hd)) {
+                assert.equal(k, k.toLowerCase());
+                assert.equal(typeof v, "string", `header ${k}`);
+              }
+              if (transport === "websocket") {
+                assert.equal(hd.upgrade.toLowerCase(), "websocket");
+                assert.equal(typeof hd["sec-websocket-key"], "string");
+              }
               socket.disconnect();
             });
           });
@@ -279,6 +400,18 @@ describe(`socket.io-client 4 against the ${SERVER} server`, () => {
               const args = await got;
               assert.deepEqual(plain(args), plain([Buffer.from([1, 2, 3]), { nested: Buffer.from([4, 5]), list: [Buffer.from([6])] }]));
               for (const b of [args[0], args[1].nested, args[1].list[0]]) {
+                assert.ok(Buffer.isBuffer(b), `${b?.constructor?.name} is not a Buffer`);
+              }
+              socket.disconnect();
+            });
+
+            test("nested in objects, into a handler's map: a Buffer at every depth", async () => {
+              const socket = await conn();
+              const sent = { a: { b: Buffer.from([1, 2]) }, list: [Buffer.from([3]), { c: Buffer.from([4, 5]) }] };
+              const [echo, got] = await emitAck(socket, "nested-binary", sent);
+              assert.deepEqual(got, { "a.b": true, "list.0": true, "list.1.c": true });
+              assert.deepEqual(plain(echo), plain(sent));
+              for (const b of [echo.a.b, echo.list[0], echo.list[1].c]) {
                 assert.ok(Buffer.isBuffer(b), `${b?.constructor?.name} is not a Buffer`);
               }
               socket.disconnect();
