@@ -1,6 +1,8 @@
 package parser
 
 import (
+	"bytes"
+	"encoding/json"
 	"reflect"
 	"slices"
 	"sync"
@@ -15,12 +17,14 @@ import (
 // (received from a client or another node) as what it holds.
 
 // msgpackData returns data, or a copy of it in which each argument that
-// holds such a value is replaced by its Normalize tree.
+// holds such a value is replaced by its Normalize tree, the objects of
+// such values keeping their keys' order.
 func msgpackData(data any) (any, error) {
 	l, ok := data.([]any)
 	if !ok {
 		if needsTree(data, 0) {
-			return Normalize(data)
+			w := treeWalk{ordered: true}
+			return w.any(data)
 		}
 		return data, nil
 	}
@@ -32,7 +36,8 @@ func msgpackData(data any) (any, error) {
 		if out == nil {
 			out = slices.Clone(l)
 		}
-		n, err := Normalize(e)
+		w := treeWalk{ordered: true}
+		n, err := w.any(e)
 		if err != nil {
 			return nil, err
 		}
@@ -122,4 +127,91 @@ func computeNeedsTree(t reflect.Type, visiting map[reflect.Type]bool) bool {
 		}
 	}
 	return false
+}
+
+// orderedObject is a JSON object with its keys in order, which the msgpack
+// encoder writes in that order.
+type orderedObject struct {
+	keys []string
+	vals []any
+}
+
+// EncodeMsgpack implements msgpack.CustomEncoder.
+func (o *orderedObject) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if err := enc.EncodeMapLen(len(o.keys)); err != nil {
+		return err
+	}
+	for i, k := range o.keys {
+		if err := enc.EncodeString(k); err != nil {
+			return err
+		}
+		if err := enc.Encode(o.vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// orderedTree is v through encoding/json, as jsonTree, with its objects
+// as orderedObjects.
+func orderedTree(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return orderedValue(dec)
+}
+
+// orderedValue reads one value of well-formed JSON (encoding/json wrote
+// it) from dec.
+func orderedValue(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '[' {
+			l := []any{}
+			for dec.More() {
+				e, err := orderedValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				l = append(l, e)
+			}
+			_, err := dec.Token() // ]
+			return l, err
+		}
+		o := &orderedObject{}
+		var index map[string]int
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			e, err := orderedValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			key := k.(string)
+			if i, ok := index[key]; ok { // as JSON.parse: the last, in the first's place
+				o.vals[i] = e
+				continue
+			}
+			if index == nil {
+				index = map[string]int{}
+			}
+			index[key] = len(o.keys)
+			o.keys = append(o.keys, key)
+			o.vals = append(o.vals, e)
+		}
+		_, err := dec.Token() // }
+		return o, err
+	case json.Number:
+		return jsonNumbers(t), nil
+	}
+	return tok, nil
 }

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -305,4 +306,36 @@ func FuzzDecodeNested(f *testing.F) {
 			}
 		}
 	})
+}
+
+// orderedJSON has its own JSON, its keys out of alphabetical order and one
+// of them twice.
+type orderedJSON struct{}
+
+func (orderedJSON) MarshalJSON() ([]byte, error) {
+	return []byte(`{"zeta":1,"alpha":{"y":[1.5,"s"],"b":null},"mid":true,"zeta":2}`), nil
+}
+
+// With msgpack, a value with its own JSON keeps its keys' order (as the
+// Node server's socket.handshake does), a repeated key counting once with
+// its last value, as JSON.parse has it.
+func TestMsgpackOwnJSONKeyOrder(t *testing.T) {
+	msgs, err := (&MsgpackParser{}).Encode(&SocketPacket{Type: SocketPacketEvent, Data: []any{"ev", map[string]any{"v": orderedJSON{}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := msgs[0].Data
+	z, a, m, y, bb := bytes.Index(raw, []byte("zeta")), bytes.Index(raw, []byte("alpha")), bytes.Index(raw, []byte("mid")), bytes.Index(raw, []byte("\xa1y")), bytes.Index(raw, []byte("\xa1b"))
+	if !(z >= 0 && z < a && a < y && y < bb && bb < m) || bytes.Count(raw, []byte("zeta")) != 1 {
+		t.Errorf("keys out of order: %q", raw)
+	}
+	pk := roundTrip(t, &MsgpackParser{}, orderedJSON{})
+	var got any
+	if err := pk.Args[0].Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"zeta": int64(2), "alpha": map[string]any{"y": []any{1.5, "s"}, "b": nil}, "mid": true}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %#v, want %#v", got, want)
+	}
 }

@@ -56,8 +56,11 @@ type treeWalk struct {
 	// appended to bufs, and what holds no []byte is left as it is for
 	// encoding/json. Without it the walk makes Normalize's tree.
 	placeholders bool
-	bufs         [][]byte
-	depth        int
+	// ordered makes the objects of values with their own JSON
+	// orderedObjects, which keep the keys' order, for the msgpack encoder.
+	ordered bool
+	bufs    [][]byte
+	depth   int
 }
 
 // any is Normalize's walk: the common types without reflection, the rest
@@ -282,6 +285,9 @@ func (w *treeWalk) leaf(rv reflect.Value) (any, error) {
 	}
 	if raw, ok := rv.Interface().(json.RawMessage); ok {
 		return rawTree(raw)
+	}
+	if w.ordered {
+		return orderedTree(rv.Interface())
 	}
 	return jsonTree(rv.Interface())
 }
