@@ -61,7 +61,8 @@ type SocketPacket struct {
 // handler asks for it in a Go type.
 type Value interface {
 	// Decode stores the value in v, a pointer, as json.Unmarshal does;
-	// binary attachments decode into []byte (or into an any as []byte).
+	// binary attachments decode into []byte, and into an any (of a
+	// map, slice, array or struct field too, at any depth) as a []byte.
 	Decode(v any) error
 }
 

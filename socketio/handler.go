@@ -20,7 +20,8 @@ type Ack func(args ...any) error
 type Args []parser.Value
 
 // Decode decodes the arguments into ptrs, in order, as json.Unmarshal
-// would; binary attachments decode into []byte. Pointers past the last
+// would; binary attachments decode into []byte, at any depth (into an any
+// as a []byte too). Pointers past the last
 // argument are left untouched.
 func (a Args) Decode(ptrs ...any) error {
 	for i, p := range ptrs {
