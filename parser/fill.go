@@ -30,8 +30,8 @@ func fillBinary(dst reflect.Value, tree any, depth int) {
 	}
 	switch dst.Kind() {
 	case reflect.Interface:
-		if !dst.CanSet() {
-			return
+		if !dst.CanSet() || dst.IsNil() {
+			return // encoding/json set nothing here: not a place it matched
 		}
 		if e := dst.Elem(); e.IsValid() && e.Kind() == reflect.Pointer {
 			fillBinary(e, tree, depth+1) // encoding/json decoded into what it held

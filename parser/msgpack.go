@@ -263,7 +263,15 @@ func newMsgpackValue(raw []byte) *msgpackValue {
 
 // Decode implements Value, with json struct tags and numbers decoded into
 // interfaces as int64 (uint64 past its range) or float64.
-func (v *msgpackValue) Decode(dst any) error {
+func (v *msgpackValue) Decode(dst any) (err error) {
+	defer func() {
+		// The msgpack decoder panics on some destination types (an
+		// embedded pointer to an unexported struct); the value is the
+		// client's, so that is an error, not a crash.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("parser: cannot decode into %T: %v", dst, r)
+		}
+	}()
 	dec := msgpack.NewDecoder(bytes.NewReader(v.raw))
 	dec.SetCustomStructTag("json")
 	dec.SetMapDecoder(decodeMapWide)

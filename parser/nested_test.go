@@ -152,6 +152,13 @@ func TestDecodeNestedBinary(t *testing.T) {
 	type embedded struct {
 		anyFields
 	}
+	type AnyFields struct { // exported: encoding/json sets no embedded pointer to an unexported type
+		A    any `json:"a"`
+		List any `json:"list"`
+	}
+	type embeddedPtr struct {
+		*AnyFields
+	}
 	type ptrs struct {
 		A    *map[string]any `json:"a"`
 		List *[2]any         `json:"list"`
@@ -167,6 +174,7 @@ func TestDecodeNestedBinary(t *testing.T) {
 		{"struct of typed fields", func() any { return new(typed) }, typed{A: map[string][]byte{"b": b("ab")}, List: []any{b("l0"), map[string]any{"c": b("c")}}}},
 		{"struct of any fields", func() any { return new(anyFields) }, anyFields{A: map[string]any{"b": b("ab")}, List: []any{b("l0"), map[string]any{"c": b("c")}}}},
 		{"embedded struct", func() any { return new(embedded) }, embedded{anyFields{A: map[string]any{"b": b("ab")}, List: []any{b("l0"), map[string]any{"c": b("c")}}}}},
+		{"embedded pointer", func() any { return new(embeddedPtr) }, embeddedPtr{&AnyFields{A: map[string]any{"b": b("ab")}, List: []any{b("l0"), map[string]any{"c": b("c")}}}}},
 		{"pointers and arrays", func() any { return new(ptrs) }, ptrs{A: &map[string]any{"b": b("ab")}, List: &[2]any{b("l0"), map[string]any{"c": b("c")}}}},
 	}
 	for _, tc := range parsers {
@@ -337,5 +345,19 @@ func TestMsgpackOwnJSONKeyOrder(t *testing.T) {
 	want := map[string]any{"zeta": int64(2), "alpha": map[string]any{"y": []any{1.5, "s"}, "b": nil}, "mid": true}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %#v, want %#v", got, want)
+	}
+}
+
+// A type the msgpack decoder panics on (an embedded pointer to an
+// unexported struct) gets an error, as encoding/json gives one.
+func TestDecodeUnsettableEmbedded(t *testing.T) {
+	type inner struct{ A any }
+	type outer struct{ *inner }
+	for _, tc := range parsers {
+		pk := roundTrip(t, tc.p, map[string]any{"A": b("x")})
+		var o outer
+		if err := pk.Args[0].Decode(&o); err == nil {
+			t.Errorf("%s: no error", tc.name)
+		}
 	}
 }
