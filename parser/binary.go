@@ -65,20 +65,9 @@ func (v jsonValue) Decode(dst any) error {
 			return nil
 		}
 	}
-	// encoding/json turns []byte into base64 and base64 back into []byte,
-	// so a round trip puts the attachments into []byte fields; fillBinary
-	// then puts them into the places of type any, which got the base64.
-	b, err := json.Marshal(generic)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, dst); err != nil {
-		return err
-	}
-	if rv := reflect.ValueOf(dst); rv.Kind() == reflect.Pointer && !rv.IsNil() {
-		fillBinary(rv.Elem(), generic, 0)
-	}
-	return nil
+	// generic is this call's own: DecodeTree's copies are not needed,
+	// but do no harm.
+	return DecodeTree(generic, dst)
 }
 
 // placeholder returns the attachment that the value stands for, when the

@@ -1,6 +1,7 @@
 package parser
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"strconv"
@@ -8,17 +9,110 @@ import (
 	"sync"
 )
 
-// This file puts a JSON packet's attachments into a Go value that
-// encoding/json has filled from the packet's JSON, with each attachment
+// This file puts the []byte of a generic tree (a JSON packet's
+// attachments, or a value an adapter holds) into a Go value that
+// encoding/json has filled from the tree's JSON, with each []byte
 // written as base64 there. encoding/json gets every typed place right
 // ([]byte fields and elements read base64), but a place of type any gets
 // the base64 string; fillBinary puts the []byte there instead, so that
 // binary is a []byte at any depth, as a Buffer is in Node.
 
-// fillBinary walks dst, just decoded by encoding/json from tree (tree
-// being the same JSON decoded into an any, its placeholders replaced by
-// their attachments), and sets each empty interface on the way to its
-// part of tree. It follows maps, slices, arrays, pointers and struct
+// DecodeTree stores tree, a generic value as Normalize makes it (maps,
+// slices, strings, numbers, bools, nil and []byte), in dst, a pointer, as
+// json.Unmarshal would store tree's JSON, except that every []byte stays
+// a []byte: in []byte places (as the base64 of the JSON would decode), and
+// in places of type any, at any depth, where the JSON would leave a
+// string. Numbers in places of type any are float64, as json.Unmarshal
+// makes them. What dst gets shares no map or slice with tree; the bytes
+// are copied too. Adapters use it for the values they hold as trees.
+func DecodeTree(tree any, dst any) error {
+	switch p := dst.(type) {
+	case *any:
+		*p = jsonCopy(tree)
+		return nil
+	case *[]byte:
+		if b, ok := tree.([]byte); ok {
+			*p = bytes.Clone(b)
+			return nil
+		}
+	}
+	b, err := json.Marshal(tree)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, dst); err != nil {
+		return err
+	}
+	if rv := reflect.ValueOf(dst); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		fillBinary(rv.Elem(), tree, 0)
+	}
+	return nil
+}
+
+// jsonCopy copies a generic tree as json.Unmarshal would make it from
+// the tree's JSON, but with its []byte kept (copied): new maps and slices,
+// every number a float64.
+func jsonCopy(v any) any {
+	switch t := v.(type) {
+	case []any:
+		if t == nil {
+			return nil
+		}
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = jsonCopy(e)
+		}
+		return out
+	case map[string]any:
+		if t == nil {
+			return nil
+		}
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = jsonCopy(e)
+		}
+		return out
+	case []byte:
+		if t == nil {
+			return nil
+		}
+		return bytes.Clone(t)
+	case int64:
+		return float64(t)
+	case uint64:
+		return float64(t)
+	case int:
+		return float64(t)
+	case float32:
+		return float64(t)
+	}
+	return v
+}
+
+// holdsBytes reports whether a generic tree holds a []byte.
+func holdsBytes(v any) bool {
+	switch t := v.(type) {
+	case []byte:
+		return true
+	case []any:
+		for _, e := range t {
+			if holdsBytes(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range t {
+			if holdsBytes(e) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// fillBinary walks dst, just decoded by encoding/json from tree's JSON,
+// and sets each empty interface on the way whose part of tree holds a
+// []byte to that part (copied, as json.Unmarshal would make it). It follows maps, slices, arrays, pointers and struct
 // fields as encoding/json matched them, and leaves alone the types that
 // decode themselves (json.Unmarshaler).
 func fillBinary(dst reflect.Value, tree any, depth int) {
@@ -37,7 +131,9 @@ func fillBinary(dst reflect.Value, tree any, depth int) {
 			fillBinary(e, tree, depth+1) // encoding/json decoded into what it held
 			return
 		}
-		dst.Set(reflect.ValueOf(tree))
+		if holdsBytes(tree) { // elsewhere encoding/json's value is right
+			dst.Set(reflect.ValueOf(jsonCopy(tree)))
+		}
 	case reflect.Pointer:
 		if !dst.IsNil() {
 			fillBinary(dst.Elem(), tree, depth+1)

@@ -361,3 +361,46 @@ func TestDecodeUnsettableEmbedded(t *testing.T) {
 		}
 	}
 }
+
+// DecodeTree decodes a tree as Normalize makes it like its JSON, but with
+// its []byte kept at any depth, and shares nothing with the tree.
+func TestDecodeTree(t *testing.T) {
+	tree, err := Normalize(map[string]any{"a": map[string]any{"b": b("ab"), "n": 2}, "list": []any{b("l"), 1.5}, "plain": map[string]any{"n": 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := DecodeTree(tree, &m); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"a": map[string]any{"b": b("ab"), "n": float64(2)}, "list": []any{b("l"), 1.5}, "plain": map[string]any{"n": float64(3)}}
+	if !reflect.DeepEqual(m, want) {
+		t.Errorf("got  %#v\nwant %#v", m, want)
+	}
+	m["a"].(map[string]any)["b"].([]byte)[0] = 'X'
+	m["list"].([]any)[0] = nil
+	if tm := tree.(map[string]any); string(tm["a"].(map[string]any)["b"].([]byte)) != "ab" || tm["list"].([]any)[0] == nil {
+		t.Errorf("the tree changed with what was decoded: %#v", tree)
+	}
+	var s struct {
+		A struct {
+			B []byte `json:"b"`
+			N int    `json:"n"`
+		} `json:"a"`
+		List []any `json:"list"`
+	}
+	if err := DecodeTree(tree, &s); err != nil {
+		t.Fatal(err)
+	}
+	if string(s.A.B) != "ab" || s.A.N != 2 || !reflect.DeepEqual(s.List, []any{b("l"), 1.5}) {
+		t.Errorf("struct %#v", s)
+	}
+	var a any
+	if err := DecodeTree(tree, &a); err != nil || !reflect.DeepEqual(a, want) {
+		t.Errorf("any %#v, %v", a, err)
+	}
+	var bad struct{ A int }
+	if err := DecodeTree(map[string]any{"A": "x"}, &bad); err == nil {
+		t.Error("no error for a mistyped value")
+	}
+}

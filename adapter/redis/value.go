@@ -29,24 +29,14 @@ func normalizeArgs(args []any) ([]any, error) {
 type value struct{ v any }
 
 // Decode implements parser.Value: as json.Unmarshal would decode the
-// value's JSON form; binary decodes into []byte (into an any too, at the
-// top level).
+// value's JSON form, except that binary decodes into []byte wherever it
+// lands, into an any at any depth too (parser.DecodeTree).
 func (v value) Decode(dst any) error {
-	switch p := dst.(type) {
-	case *any:
+	if p, ok := dst.(*any); ok {
 		*p = deepCopy(v.v)
 		return nil
-	case *[]byte:
-		if b, ok := v.v.([]byte); ok {
-			*p = bytes.Clone(b)
-			return nil
-		}
 	}
-	b, err := json.Marshal(v.v)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, dst)
+	return parser.DecodeTree(v.v, dst)
 }
 
 // MarshalJSON encodes the value as JSON (binary as base64).

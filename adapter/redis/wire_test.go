@@ -170,6 +170,12 @@ func TestValueDecode(t *testing.T) {
 	if err := v.Decode(&again); err != nil || again["note"] != "n" {
 		t.Errorf("decoding into any shares the value: %v", again)
 	}
+	// Binary nested in an object, from a Node node, is a []byte in a map.
+	var m map[string]any
+	nested := value{map[string]any{"a": map[string]any{"b": []byte{5}}, "list": []any{[]byte{6}}}}
+	if err := nested.Decode(&m); err != nil || !reflect.DeepEqual(m, map[string]any{"a": map[string]any{"b": []byte{5}}, "list": []any{[]byte{6}}}) {
+		t.Errorf("map: %#v, %v", m, err)
+	}
 	var b []byte
 	if err := (value{[]byte{7}}).Decode(&b); err != nil || string(b) != "\x07" {
 		t.Errorf("bytes: %v, %v", b, err)
