@@ -153,6 +153,15 @@ func TestHandshakeQuery(t *testing.T) {
 	if got := string(queryJSON(hs.URL)); got != wantJSON {
 		t.Errorf("query JSON %s\nwant       %s", got, wantJSON)
 	}
+	// Malformed UTF-8: one U+FFFD for each maximal part, as Node has it.
+	for esc, want := range map[string]string{
+		"%e2%82": "\uFFFD", "%82%e2%82": "\uFFFD\uFFFD", "%f0%9f%98%80": "😀", "%ed%a0%80": "\uFFFD\uFFFD\uFFFD",
+		"%f0%9f%98": "\uFFFD", "%c0%80": "\uFFFD\uFFFD", "%e2%82a": "\uFFFDa",
+	} {
+		if got := (&Handshake{URL: "/?x=" + esc}).Query().Get("x"); got != want {
+			t.Errorf("%s: %q, want %q", esc, got, want)
+		}
+	}
 	if got := string(queryJSON("/socket.io/")); got != "{}" {
 		t.Errorf("no query: %s", got)
 	}
@@ -197,4 +206,33 @@ func TestHandshakeFromMap(t *testing.T) {
 	if h := HandshakeFromMap(map[string]any{"issued": "x", "headers": 3}); h.Issued != 0 || h.Headers.Len() != 0 {
 		t.Errorf("mistyped: %+v", h)
 	}
+}
+
+// FuzzHandshakeQuery: any URL gives a query of valid UTF-8 whose JSON is
+// an object of each name's last value.
+func FuzzHandshakeQuery(f *testing.F) {
+	f.Add("/socket.io/?EIO=4&a=1&a=2&b=&c&d=%zz&e=x+y&f=%E2%82%AC&g;h=1#x")
+	f.Add("/?%ff%fe=%e2%82&&=&==")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, uri string) {
+		h := Handshake{URL: uri}
+		last := map[string]string{}
+		for k, v := range h.Query() {
+			if !utf8.ValidString(k) || !utf8.ValidString(v[len(v)-1]) {
+				t.Fatalf("not UTF-8: %q=%q", k, v)
+			}
+			last[k] = v[len(v)-1]
+		}
+		var got map[string]string
+		if err := json.Unmarshal(queryJSON(uri), &got); err != nil {
+			t.Fatalf("query JSON %s: %v", queryJSON(uri), err)
+		}
+		if len(got) != len(last) || len(got) > 0 && !reflect.DeepEqual(got, last) {
+			t.Fatalf("JSON %v, last values %v", got, last)
+		}
+		b, err := json.Marshal(h)
+		if err != nil || !json.Valid(b) {
+			t.Fatalf("handshake JSON %s: %v", b, err)
+		}
+	})
 }

@@ -57,9 +57,61 @@ func formDecode(s string) string {
 	if utf8.Valid(b) {
 		return string(b)
 	}
+	return decodeUTF8(b)
+}
+
+// decodeUTF8 decodes b as the encoding standard's UTF-8 decoder does:
+// each maximal part of a malformed sequence becomes one U+FFFD.
+func decodeUTF8(b []byte) string {
 	var out strings.Builder
-	for _, r := range string(b) { // each byte that is not UTF-8 a U+FFFD
-		out.WriteRune(r)
+	out.Grow(len(b) + 8)
+	var (
+		cp           rune
+		needed, seen int
+		lower, upper byte = 0x80, 0xBF
+	)
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if needed == 0 {
+			switch {
+			case c <= 0x7F:
+				out.WriteByte(c)
+			case 0xC2 <= c && c <= 0xDF:
+				needed, cp = 1, rune(c&0x1F)
+			case 0xE0 <= c && c <= 0xEF:
+				if c == 0xE0 {
+					lower = 0xA0
+				} else if c == 0xED {
+					upper = 0x9F
+				}
+				needed, cp = 2, rune(c&0x0F)
+			case 0xF0 <= c && c <= 0xF4:
+				if c == 0xF0 {
+					lower = 0x90
+				} else if c == 0xF4 {
+					upper = 0x8F
+				}
+				needed, cp = 3, rune(c&0x07)
+			default:
+				out.WriteRune(utf8.RuneError)
+			}
+			continue
+		}
+		if c < lower || c > upper {
+			cp, needed, seen, lower, upper = 0, 0, 0, 0x80, 0xBF
+			out.WriteRune(utf8.RuneError)
+			i-- // this byte starts afresh
+			continue
+		}
+		lower, upper = 0x80, 0xBF
+		cp = cp<<6 | rune(c&0x3F)
+		if seen++; seen == needed {
+			out.WriteRune(cp)
+			cp, needed, seen = 0, 0, 0
+		}
+	}
+	if needed != 0 {
+		out.WriteRune(utf8.RuneError)
 	}
 	return out.String()
 }
