@@ -153,7 +153,7 @@ describe(`socket.io-client 4 against the ${SERVER} server`, () => {
       if (parser === "default") {
         test("socket.handshake: repeated query names, repeated headers and cookies, auth", async () => {
           const { host, port } = new URL(srv.url);
-          const path = "/socket.io/?EIO=4&transport=polling&a=1&a=2&b=&c&e=x+y&f=%E2%82%AC&d=%zz&g;h=1&a=3";
+          const path = "/socket.io/?EIO=4&transport=polling&a=1&a=2&b=&c&e=x+y&f=%E2%82%AC&d=%zz&g;h=1&u=%e2%82%ff&a=3";
           const open = await rawGet(port, path, [
             `Host: ${host}`, "Cookie: a=1", "Cookie: b=2", "X-Dup: one", "X-Dup: two", "User-Agent: first",
             "User-Agent: second", "Accept: text/plain", "Accept: */*", "Origin: http://example.com",
@@ -168,7 +168,7 @@ describe(`socket.io-client 4 against the ${SERVER} server`, () => {
           const answer = (await poll()).find((p) => p.startsWith("431"));
           const [h] = JSON.parse(answer.slice(3));
           assert.deepEqual(Object.keys(h), HANDSHAKE_KEYS);
-          assert.deepEqual(Object.keys(h.query), ["EIO", "transport", "a", "b", "c", "e", "f", "d", "g;h"]);
+          assert.deepEqual(Object.keys(h.query), ["EIO", "transport", "a", "b", "c", "e", "f", "d", "g;h", "u"]);
           assert.deepEqual(checkHandshakeTimes(h), {
             headers: {
               host,
@@ -182,7 +182,7 @@ describe(`socket.io-client 4 against the ${SERVER} server`, () => {
             xdomain: true,
             secure: false,
             url: path,
-            query: { EIO: "4", transport: "polling", a: "3", b: "", c: "", e: "x y", f: "€", d: "%zz", "g;h": "1" },
+            query: { EIO: "4", transport: "polling", a: "3", b: "", c: "", e: "x y", f: "€", d: "%zz", "g;h": "1", u: "\ufffd\ufffd" },
             auth: { token: "t", n: 1 },
           });
           await post("1");
