@@ -404,3 +404,17 @@ func TestDecodeTree(t *testing.T) {
 		t.Error("no error for a mistyped value")
 	}
 }
+
+// A received value sent on as it is (an echo) goes as what it holds with
+// msgpack too, binary included.
+func TestMsgpackEchoValue(t *testing.T) {
+	in := roundTrip(t, &MsgpackParser{}, map[string]any{"a": b("x"), "n": 1})
+	out := roundTrip(t, &MsgpackParser{}, in.Args[0])
+	var got any
+	if err := out.Args[0].Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]any{"a": b("x"), "n": int64(1)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got %#v, want %#v", got, want)
+	}
+}
