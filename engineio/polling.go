@@ -80,9 +80,12 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 // while there is nothing to answer with.
 func (s *Session) pollBatchLocked() (batch []parser.Packet, closing, ok bool) {
 	if s.state == stateClosed || s.transport != TransportPolling {
-		// Closed, or upgraded meanwhile: release the poll.
+		// Closed, or upgraded meanwhile: release the poll. A close packet
+		// tells the client the server closed the session; a client that
+		// closed it itself (its POST of a close packet came while this GET
+		// was pending) gets a noop, as the reference answers it.
 		t := parser.PacketNoop
-		if s.state == stateClosed {
+		if s.state == stateClosed && !s.closedByClient {
 			t = parser.PacketClose
 		}
 		return []parser.Packet{{Type: t}}, false, true

@@ -216,6 +216,40 @@ func TestPollingClosePacketFromClient(t *testing.T) {
 	noRecv(t, e.rec.msgs, 20*time.Millisecond, "message after the close packet")
 }
 
+// TestPollingClientCloseReleasesPoll: a close packet posted while a GET
+// is pending ends the session, and the GET gets a noop, as the reference
+// answers it (a close packet would tell the client the server closed it),
+// whether net/http holds the GET or it was taken out of it. A GET after
+// the close finds no session.
+func TestPollingClientCloseReleasesPoll(t *testing.T) {
+	for _, held := range []bool{false, true} {
+		t.Run(map[bool]string{false: "pending", true: "held"}[held], func(t *testing.T) {
+			defer leakcheck.Check(t)()
+			if held {
+				holdPollsAt(t, 10*time.Millisecond)
+			}
+			e := newEnv(t, newRecorder(false), nil)
+			defer e.close()
+			c, _, s := e.handshake()
+			ch := c.asyncGet()
+			if held {
+				waitFor(t, "the poll held", s.heldForTest)
+			} else {
+				waitFor(t, "a pending poll", s.writableForTest)
+			}
+			c.post("1")
+			if got := packetString(pollResult(t, ch)); got != "6" {
+				t.Errorf("pending poll: %q, want the noop packet", got)
+			}
+			e.rec.expectClose(t, s, ReasonTransportClose)
+			res, err := c.get()
+			if err != nil || res.status != http.StatusBadRequest || res.body != `{"code":1,"message":"Session ID unknown"}` {
+				t.Errorf("poll after the close: %d %q %v", res.status, res.body, err)
+			}
+		})
+	}
+}
+
 func TestPollingServerClose(t *testing.T) {
 	defer leakcheck.Check(t)()
 	e := newEnv(t, newRecorder(false), nil)

@@ -101,6 +101,9 @@ type Session struct {
 	// closeAfterDrain: a closing polling session sends what is queued,
 	// then the close packet with the next poll, as the reference does.
 	closeAfterDrain bool
+	// closedByClient: a close packet from the client closed the polling
+	// session; a GET it left pending gets a noop, not a close packet.
+	closedByClient bool
 }
 
 func newSession(srv *Server, id string, protocol int, r *http.Request, q url.Values, kind Transport) *Session {
@@ -443,6 +446,7 @@ func (s *Session) onPacket(p parser.Packet) error {
 			h.OnMessage(p.Data, p.Binary)
 		}
 	case parser.PacketClose:
+		s.closedByClient = s.transport == TransportPolling
 		s.mu.Unlock()
 		s.close(ReasonTransportClose, closeNow)
 		return errStop

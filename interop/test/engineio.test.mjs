@@ -16,6 +16,7 @@ import {
   request,
   closeReason,
   bytes,
+  tick,
 } from "./helpers.mjs";
 
 const MAX_PAYLOAD = 3_000_000;
@@ -333,6 +334,53 @@ describe(`engine.io-client against the ${SERVER} server`, () => {
       });
     });
   }
+});
+
+// A polling client that closes its session sends a close packet in a POST,
+// while its GET may be pending or on its way: raw v4 requests, in both
+// orders.
+describe(`Engine.IO v4 polling close against the ${SERVER} server`, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({});
+  });
+  after(async () => {
+    closeAllClients();
+    await srv.stop();
+  });
+
+  const read = async (res) => ({ status: res.status, body: await res.text() });
+  const get = async (url) => read(await fetch(url));
+  const post = async (url, body) =>
+    read(await fetch(url, { method: "POST", body, headers: { "content-type": "text/plain;charset=UTF-8" } }));
+  const open = async () => {
+    const base = `${srv.url}/engine.io/?EIO=4&transport=polling`;
+    const res = await get(base);
+    assert.equal(res.status, 200);
+    const { sid } = JSON.parse(res.body.slice(1));
+    return { sid, url: `${base}&sid=${sid}` };
+  };
+  const unknownSID = { status: 400, body: JSON.stringify({ code: 1, message: "Session ID unknown" }) };
+
+  test("GET first: the pending GET is answered with a noop", async () => {
+    const { sid, url } = await open();
+    const pending = get(url);
+    // Nothing the client can observe says the GET has reached the server:
+    // give it the time to.
+    await tick(150);
+    const [posted, polled] = await Promise.all([post(url, "1"), pending]);
+    assert.deepEqual(posted, { status: 200, body: "ok" });
+    assert.deepEqual(polled, { status: 200, body: "6" });
+    assert.deepEqual(await get(url), unknownSID);
+    assert.equal(await closeReason(srv.url, sid), "transport close");
+  });
+
+  test("POST first: the GET that follows finds no session", async () => {
+    const { sid, url } = await open();
+    assert.deepEqual(await post(url, "1"), { status: 200, body: "ok" });
+    assert.deepEqual(await get(url), unknownSID);
+    assert.equal(await closeReason(srv.url, sid), "transport close");
+  });
 });
 
 // Engine.IO v3 over raw HTTP long-polling: engine.io-client 6 speaks only
