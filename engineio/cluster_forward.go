@@ -77,6 +77,7 @@ func (c *cluster) forward(w http.ResponseWriter, r *http.Request, q url.Values, 
 // holdRead holds a GET until the owner's DRAIN. A client that drops it
 // ends the session, as it would on the owner.
 func (c *cluster) holdRead(w http.ResponseWriter, r *http.Request, sid string, read *remoteRead) {
+	c.srv.responseHeaders(w.Header(), r, false)
 	// The owner pings within PingInterval: with nothing for longer than
 	// the client's own patience, the owner is gone.
 	timer := time.NewTimer(c.srv.lifeWindow())
@@ -173,6 +174,7 @@ func (c *cluster) forwardPost(w http.ResponseWriter, r *http.Request, sid, owner
 		_ = c.publish(owner, msgClose, 0, &closeData{SID: sid, Reason: string(ReasonTransportError)})
 		return
 	}
+	c.srv.responseHeaders(w.Header(), r, false)
 	transport.WriteOK(w, r)
 }
 
@@ -193,7 +195,12 @@ type relay struct {
 // relayUpgrade runs the upgrade of a WebSocket for a session of another
 // node, then relays it for the life of the connection.
 func (c *cluster) relayUpgrade(w http.ResponseWriter, r *http.Request, sid, owner string) {
-	ws, err := c.srv.upgrader.Upgrade(w, r, nil, parser.ProtocolV4)
+	var header http.Header
+	if c.srv.opts.Headers != nil {
+		header = http.Header{}
+		c.srv.responseHeaders(header, r, false)
+	}
+	ws, err := c.srv.upgrader.Upgrade(w, r, header, parser.ProtocolV4)
 	if err != nil {
 		return // gorilla has answered the request
 	}

@@ -98,6 +98,12 @@ type Conn interface {
 	// Close closes the session (ReasonForcedClose) once what is queued is
 	// sent.
 	Close()
+	// OnUpgrading registers fn to be told that the client has started to
+	// move the session to transport t; see Session.OnUpgrading.
+	OnUpgrading(fn func(t Transport))
+	// OnUpgrade registers fn to be told that the session has moved to
+	// transport t; see Session.OnUpgrade.
+	OnUpgrade(fn func(t Transport))
 }
 
 // SendOptions modify one packet sent with Send.

@@ -33,6 +33,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values,
 	if c := s.opts.Cookie; c != nil {
 		header.Add("Set-Cookie", c.cookie(id).String())
 	}
+	s.responseHeaders(header, r, true)
 	open := s.openPacket(id, kind)
 	if !upgrade {
 		if !s.register(sess) {

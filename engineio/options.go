@@ -65,6 +65,25 @@ type Options struct {
 	// no sticky sessions: a request for a session another node holds is
 	// served for that node (see ClusterOptions).
 	Cluster *ClusterOptions
+	// InitialHeaders, when set, may change the headers of a handshake's
+	// response before it is sent (to add a cookie, say): the reference's
+	// "initial_headers" event. h holds the headers set so far (CORS, the
+	// session cookie of Cookie), r is the handshake request. Headers is
+	// called after it. Over WebSocket, h is what is added to the upgrade
+	// response, whose WebSocket headers are not there to change. It is
+	// called on the request's goroutine, and must be safe for concurrent
+	// use.
+	InitialHeaders func(h http.Header, r *http.Request)
+	// Headers, when set, may change the headers of every response that
+	// serves a session, as InitialHeaders does those of a handshake: the
+	// reference's "headers" event. These are the handshake (after
+	// InitialHeaders), every polling GET and POST answered, and every
+	// WebSocket upgrade (accepted, even when the upgrade then fails); not
+	// refusals (an error code and message, a 400 or 413 of the transport)
+	// nor CORS preflights. A GET's headers are settled when it arrives,
+	// before it waits for something to send: the server sets
+	// Content-Type, Content-Length and Cache-Control after the call.
+	Headers func(h http.Header, r *http.Request)
 	// OnError, when set, is told of every refused request (the reference's
 	// "connection_error" event).
 	OnError func(err *RequestError)

@@ -27,6 +27,11 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.polling = true
+	if s.srv.opts.Headers != nil {
+		s.mu.Unlock()
+		s.srv.responseHeaders(w.Header(), r, false)
+		s.mu.Lock()
+	}
 	var park *time.Timer
 	var parkC <-chan time.Time
 	if parkAfter > 0 {
@@ -324,5 +329,6 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	if errors.Is(err, parser.ErrInvalidPayload) {
 		s.close(ReasonParseError, closeNow)
 	}
+	s.srv.responseHeaders(w.Header(), r, false)
 	transport.WriteOK(w, r)
 }

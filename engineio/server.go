@@ -195,6 +195,17 @@ func (s *Server) remove(sess *Session) bool {
 	return true
 }
 
+// responseHeaders has Options.InitialHeaders (for a handshake) and
+// Options.Headers change the headers of a response about to be sent.
+func (s *Server) responseHeaders(h http.Header, r *http.Request, handshake bool) {
+	if handshake && s.opts.InitialHeaders != nil {
+		s.opts.InitialHeaders(h, r)
+	}
+	if s.opts.Headers != nil {
+		s.opts.Headers(h, r)
+	}
+}
+
 func (s *Server) allowsTransport(t Transport) bool {
 	return slices.Contains(s.opts.Transports, t)
 }

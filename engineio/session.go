@@ -101,6 +101,8 @@ type Session struct {
 	// closeAfterDrain: a closing polling session sends what is queued,
 	// then the close packet with the next poll, as the reference does.
 	closeAfterDrain bool
+	// Upgrade listeners (OnUpgrading, OnUpgrade).
+	onUpgrading, onUpgrade []func(Transport)
 	// closedByClient: a close packet from the client closed the polling
 	// session; a GET it left pending gets a noop, not a close packet.
 	closedByClient bool
@@ -244,6 +246,43 @@ func (s *Session) writableLocked() bool {
 	}
 	limit := min(writableBytes, s.srv.opts.MaxQueueBytes/2)
 	return s.ws != nil && s.queued+s.sending+s.unsent <= limit
+}
+
+// OnUpgrading registers fn to be called each time the client starts to
+// move the session to transport t (TransportWebSocket): its probe was
+// answered, and the upgrade completes when the client confirms it, or
+// fails (the session then stays on polling). It is the reference's
+// "upgrading" event of a socket. fn is called on the goroutine that runs
+// the upgrade, with no lock held; it should return soon. Listeners are
+// called in the order they were registered, and kept for the session's
+// life.
+func (s *Session) OnUpgrading(fn func(t Transport)) {
+	s.mu.Lock()
+	s.onUpgrading = append(s.onUpgrading, fn)
+	s.mu.Unlock()
+}
+
+// OnUpgrade registers fn to be called when the session has moved to
+// transport t (TransportWebSocket): Transport returns it from then on, and
+// the packets sent go over it. It is the reference's "upgrade" event of a
+// socket. fn is called as OnUpgrading's listeners are: it runs before the
+// session reads its first packet from the new transport. It is never
+// called for a session opened over WebSocket, nor for one whose
+// upgrade another node of a cluster handles.
+func (s *Session) OnUpgrade(fn func(t Transport)) {
+	s.mu.Lock()
+	s.onUpgrade = append(s.onUpgrade, fn)
+	s.mu.Unlock()
+}
+
+// notify calls the listeners *fns with t. Caller does not hold s.mu.
+func (s *Session) notify(fns *[]func(Transport), t Transport) {
+	s.mu.Lock()
+	list := *fns
+	s.mu.Unlock()
+	for _, fn := range list {
+		fn(t)
+	}
 }
 
 // Close closes the session from the server side (ReasonForcedClose), once

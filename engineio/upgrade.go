@@ -23,7 +23,12 @@ func (s *Session) canUpgradeLocked() bool {
 // within UpgradeTimeout, drops the WebSocket and leaves the session on
 // polling.
 func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
-	ws, err := s.srv.upgrader.Upgrade(w, r, nil, s.protocol)
+	var header http.Header
+	if s.srv.opts.Headers != nil {
+		header = http.Header{}
+		s.srv.responseHeaders(header, r, false)
+	}
+	ws, err := s.srv.upgrader.Upgrade(w, r, header, s.protocol)
 	if err != nil {
 		return // gorilla has answered the request
 	}
@@ -60,17 +65,22 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			s.mu.Lock()
-			if s.probe == ws {
+			probing := s.probe == ws
+			if probing {
 				s.probed = true
 				s.kickLocked() // release the pending poll
 			}
 			s.mu.Unlock()
+			if probing {
+				s.notify(&s.onUpgrading, TransportWebSocket)
+			}
 		case p.Type == parser.PacketUpgrade:
 			if !timer.Stop() || !s.switchTo(ws) {
 				s.abortProbe(ws)
 				return
 			}
 			s.srv.log.Debug("engineio: upgraded", "sid", s.id)
+			s.notify(&s.onUpgrade, TransportWebSocket)
 			s.serveWebSocket(ws)
 			return
 		default:

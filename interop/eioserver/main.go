@@ -1,7 +1,7 @@
 // Command eioserver is the Go side of the Engine.IO interop suite: a small
 // server on package engineio implementing the contract in interop/README.md
-// (echo, "close", "reason?<sid>", "transport?"), configured from the
-// environment.
+// (echo, "close", "reason?<sid>", "transport?", "upgrades?", a cookie set
+// in each header hook), configured from the environment.
 package main
 
 import (
@@ -28,6 +28,20 @@ func main() {
 		send := func(data []byte, binary bool) {
 			_ = c.Send([]parser.Message{{Data: data, Binary: binary}}, engineio.SendOptions{})
 		}
+		// The upgrade events of the session, in order.
+		var (
+			upMu     sync.Mutex
+			upgrades []string
+		)
+		record := func(event string) func(engineio.Transport) {
+			return func(t engineio.Transport) {
+				upMu.Lock()
+				upgrades = append(upgrades, event+":"+t.String())
+				upMu.Unlock()
+			}
+		}
+		c.OnUpgrading(record("upgrading"))
+		c.OnUpgrade(record("upgrade"))
 		return engineio.SessionFuncs{
 			Message: func(data []byte, binary bool) {
 				if binary {
@@ -40,6 +54,14 @@ func main() {
 					c.Close()
 				case msg == "transport?":
 					send([]byte(c.Transport().String()), false)
+				case msg == "upgrades?":
+					upMu.Lock()
+					events := strings.Join(upgrades, ",")
+					upMu.Unlock()
+					if events == "" {
+						events = "none"
+					}
+					send([]byte(events), false)
 				case strings.HasPrefix(msg, "reason?"):
 					mu.Lock()
 					r, ok := reasons[strings.TrimPrefix(msg, "reason?")]
@@ -64,6 +86,14 @@ func main() {
 		PingTimeout:       envDuration("PING_TIMEOUT"),
 		MaxHTTPBufferSize: int64(envInt("MAX_PAYLOAD")),
 		AllowEIO3:         os.Getenv("ALLOW_EIO3") == "1",
+		// A cookie from each hook: eio_initial on handshakes, eio_headers
+		// (the request's method) on every response that serves a session.
+		InitialHeaders: func(h http.Header, _ *http.Request) {
+			h.Add("Set-Cookie", "eio_initial=1")
+		},
+		Headers: func(h http.Header, r *http.Request) {
+			h.Add("Set-Cookie", "eio_headers="+r.Method)
+		},
 	}
 	if t := os.Getenv("TRANSPORTS"); t != "" {
 		for _, name := range strings.Split(t, ",") {

@@ -30,7 +30,20 @@ const httpServer = http.createServer();
 const engine = new Server(opts);
 engine.attach(httpServer, opts);
 
+// A cookie from each hook: eio_initial on handshakes, eio_headers (the
+// request's method) on every response that serves a session.
+const addCookie = (headers, cookie) => {
+  const prev = headers["Set-Cookie"];
+  headers["Set-Cookie"] = prev === undefined ? [cookie] : [].concat(prev, cookie);
+};
+engine.on("initial_headers", (headers) => addCookie(headers, "eio_initial=1"));
+engine.on("headers", (headers, req) => addCookie(headers, `eio_headers=${req.method}`));
+
 engine.on("connection", (socket) => {
+  // The upgrade events of the session, in order.
+  const upgrades = [];
+  socket.on("upgrading", (transport) => upgrades.push(`upgrading:${transport.name}`));
+  socket.on("upgrade", (transport) => upgrades.push(`upgrade:${transport.name}`));
   socket.on("message", (data) => {
     if (typeof data !== "string") {
       socket.send(data);
@@ -40,6 +53,8 @@ engine.on("connection", (socket) => {
       socket.close();
     } else if (data === "transport?") {
       socket.send(socket.transport.name);
+    } else if (data === "upgrades?") {
+      socket.send(upgrades.join(",") || "none");
     } else if (data.startsWith("reason?")) {
       socket.send(reasons.get(data.slice("reason?".length)) ?? "pending");
     } else {

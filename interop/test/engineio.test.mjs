@@ -4,6 +4,7 @@
 // reference does; the Go server must do the same.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import WebSocket from "ws";
 import {
   SERVER,
   startServer,
@@ -231,6 +232,13 @@ describe(`engine.io-client against the ${SERVER} server`, () => {
           assert.equal(await closeReason(srv.url, sid), "forced close");
         });
 
+        test("upgrade events of the connection", async () => {
+          const socket = await settled(srv.url);
+          const want = mode.upgrades ? "upgrading:websocket,upgrade:websocket" : "none";
+          assert.equal(await request(socket, "upgrades?"), want);
+          socket.close();
+        });
+
         test("client close: the server records transport close", async () => {
           const socket = await settled(srv.url);
           const sid = socket.id;
@@ -380,6 +388,71 @@ describe(`Engine.IO v4 polling close against the ${SERVER} server`, () => {
     assert.deepEqual(await post(url, "1"), { status: 200, body: "ok" });
     assert.deepEqual(await get(url), unknownSID);
     assert.equal(await closeReason(srv.url, sid), "transport close");
+  });
+});
+
+// The engine's header hooks: the contract servers add the cookie
+// eio_initial=1 in initial_headers and eio_headers=<method> in headers.
+describe(`header hooks of the ${SERVER} server`, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({});
+  });
+  after(async () => {
+    closeAllClients();
+    await srv.stop();
+  });
+
+  // The cookies a response sets. The Node server writes the cookies of an
+  // upgrade response on one line, joined by commas; they are split here.
+  const cookies = (values) => (values ?? []).flatMap((v) => v.split(",")).map((v) => v.trim());
+  const base = () => `${srv.url}/engine.io/?EIO=4&transport=polling`;
+  const wsBase = () => `${srv.url.replace("http", "ws")}/engine.io/?EIO=4&transport=websocket`;
+  const open = async () => {
+    const res = await fetch(base());
+    const { sid } = JSON.parse((await res.text()).slice(1));
+    return { res, sid, url: `${base()}&sid=${sid}` };
+  };
+  const post = (url, body) =>
+    fetch(url, { method: "POST", body, headers: { "content-type": "text/plain;charset=UTF-8" } });
+  // Opens a WebSocket and resolves with it and its upgrade response.
+  const dial = (url) =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      ws.once("upgrade", (res) => resolve({ ws, res }));
+      ws.once("error", reject);
+    });
+
+  test("polling: handshake, GET, POST; not refusals", async () => {
+    const { res, url } = await open();
+    assert.deepEqual(cookies(res.headers.getSetCookie()), ["eio_initial=1", "eio_headers=GET"]);
+    const posted = await post(url, "4hello");
+    assert.equal(await posted.text(), "ok");
+    assert.deepEqual(cookies(posted.headers.getSetCookie()), ["eio_headers=POST"]);
+    const polled = await fetch(url);
+    assert.equal(await polled.text(), "4hello");
+    assert.deepEqual(cookies(polled.headers.getSetCookie()), ["eio_headers=GET"]);
+    const refused = await fetch(`${base()}&sid=unknown`);
+    assert.equal(refused.status, 400);
+    await refused.text();
+    assert.deepEqual(cookies(refused.headers.getSetCookie()), []);
+    const bad = await fetch(`${srv.url}/engine.io/?EIO=4&transport=unknown`);
+    assert.equal(bad.status, 400);
+    await bad.text();
+    assert.deepEqual(cookies(bad.headers.getSetCookie()), []);
+    await (await post(url, "1")).text();
+  });
+
+  test("WebSocket: handshake and upgrade", async () => {
+    const direct = await dial(wsBase());
+    assert.deepEqual(cookies(direct.res.headers["set-cookie"]), ["eio_initial=1", "eio_headers=GET"]);
+    direct.ws.close();
+
+    const { url, sid } = await open();
+    const up = await dial(`${wsBase()}&sid=${sid}`);
+    assert.deepEqual(cookies(up.res.headers["set-cookie"]), ["eio_headers=GET"]);
+    up.ws.close();
+    await (await post(url, "1")).text();
   });
 });
 
