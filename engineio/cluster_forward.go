@@ -210,20 +210,20 @@ func (c *cluster) relayUpgrade(w http.ResponseWriter, r *http.Request, sid, owne
 	for {
 		p, err := ws.ReadPacket()
 		if err != nil {
-			ws.Close()
+			ws.Shut()
 			c.reportUpgrade(sid, owner, false)
 			return
 		}
 		if p.Type == parser.PacketPing && string(p.Data) == "probe" {
 			if ws.WritePackets([]parser.Packet{{Type: parser.PacketPong, Data: p.Data}}, deadline) != nil {
-				ws.Close()
+				ws.Shut()
 				c.reportUpgrade(sid, owner, false)
 				return
 			}
 			continue
 		}
 		if p.Type != parser.PacketUpgrade {
-			ws.Close()
+			ws.Shut()
 			c.reportUpgrade(sid, owner, false)
 			return
 		}
@@ -347,7 +347,7 @@ func (rl *relay) shut() bool {
 		delete(rl.c.relays, rl.sid)
 	}
 	rl.c.mu.Unlock()
-	rl.ws.Close()
+	rl.c.srv.shut(rl.ws)
 	return true
 }
 

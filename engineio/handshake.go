@@ -55,7 +55,7 @@ func (s *Server) handshake(w http.ResponseWriter, r *http.Request, q url.Values,
 	}
 	sess.ws = ws
 	if !s.register(sess) {
-		ws.Close()
+		ws.Shut()
 		return
 	}
 	sess.mu.Lock()

@@ -195,6 +195,22 @@ func (s *Server) remove(sess *Session) bool {
 	return true
 }
 
+// shut closes ws from the server side, as the reference does: a close
+// frame without a status code, then the connection. It runs on a
+// goroutine of its own, counted in s.active, since the frame waits for a
+// write under way (up to a second) and whoever closes a session must not
+// (Send, closing a slow consumer, for one). A nil ws is skipped.
+func (s *Server) shut(ws *transport.WebSocket) {
+	if ws == nil {
+		return
+	}
+	s.active.Add()
+	go func() {
+		defer s.active.Done()
+		ws.Shut()
+	}()
+}
+
 // responseHeaders has Options.InitialHeaders (for a handshake) and
 // Options.Headers change the headers of a response about to be sent.
 func (s *Server) responseHeaders(h http.Header, r *http.Request, handshake bool) {

@@ -422,17 +422,12 @@ func (s *Session) finish(reason Reason) {
 	s.queue, s.spare, s.queued = nil, nil, 0
 	close(s.done)
 	s.mu.Unlock()
-	if ws != nil {
-		if reason == ReasonPingTimeout || reason == ReasonParseError {
-			// The client may still be listening: tell it, as the reference
-			// does, rather than drop the connection.
-			_ = ws.WriteClose()
-		}
-		ws.Close()
-	}
-	if probe != nil {
-		probe.Close()
-	}
+	// The client may still be listening: whatever the reason, it is told
+	// with a close frame, as the reference tells it, rather than by the
+	// connection dropping. (A connection that has sent its close frame
+	// already, or failed, gets none.)
+	s.srv.shut(ws)
+	s.srv.shut(probe)
 	if s.srv.remove(s) {
 		s.srv.counters.closed(kind, reason)
 	}

@@ -35,9 +35,9 @@ func (s *Session) serveUpgrade(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	if !s.canUpgradeLocked() {
 		// As the reference does: the handshake completes, then the
-		// connection is closed.
+		// connection is closed, with a close frame.
 		s.mu.Unlock()
-		ws.Close()
+		ws.Shut()
 		return
 	}
 	s.probe = ws
@@ -112,12 +112,14 @@ func (s *Session) switchTo(ws *transport.WebSocket) bool {
 	return true
 }
 
-// abortProbe drops a WebSocket whose upgrade failed.
+// abortProbe closes a WebSocket whose upgrade failed, with a close frame
+// as the reference closes it (unless it has one already: the answer to
+// the client's, or the one of a protocol error).
 func (s *Session) abortProbe(ws *transport.WebSocket) {
 	s.mu.Lock()
 	if s.probe == ws {
 		s.probe, s.probed = nil, false
 	}
 	s.mu.Unlock()
-	ws.Close()
+	ws.Shut()
 }

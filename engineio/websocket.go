@@ -203,10 +203,11 @@ func (s *Session) readFailed(ws *transport.WebSocket, err error) {
 	case transport.IsProtocolError(err):
 		reason = ReasonTransportError
 	}
-	// The session first, so that it can still send its close frame (parse
-	// error), then the connection, if it was not the session's.
+	// The session first, then the connection, with a close frame unless
+	// it has one already (the answer to the client's, or the one of a
+	// protocol error): a parse error, for one, is told to the client.
 	s.close(reason, closeNow)
-	ws.Close()
+	ws.Shut()
 }
 
 // flush is the WebSocket writer: started when packets are queued, it

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"encoding/binary"
+	"errors"
 	"sync"
 	"time"
 
@@ -50,32 +51,43 @@ func (ws *WebSocket) writeRaw(packets []parser.Packet, deadline time.Time) error
 	if err := ws.startWriteLocked(deadline); err != nil {
 		return err
 	}
+	var err error
+	buf, err = ws.writeFramesLocked(packets, buf)
+	if err != nil {
+		ws.broken = true
+	}
+	return err
+}
+
+// writeFramesLocked frames packets into buf and writes them, returning
+// buf as it grew. Caller holds ws.wmu.
+func (ws *WebSocket) writeFramesLocked(packets []parser.Packet, buf []byte) ([]byte, error) {
 	for _, p := range packets {
 		buf = ws.appendHeader(buf, p)
 		if len(p.Data) > maxFrameBuf/4 {
 			// Large data goes from its own slice, after what is framed.
 			if _, err := ws.raw.Write(buf); err != nil {
-				return err
+				return buf, err
 			}
 			buf = buf[:0]
 			if _, err := ws.raw.Write(p.Data); err != nil {
-				return err
+				return buf, err
 			}
 			continue
 		}
 		buf = append(buf, p.Data...)
 		if len(buf) >= maxFrameBuf {
 			if _, err := ws.raw.Write(buf); err != nil {
-				return err
+				return buf, err
 			}
 			buf = buf[:0]
 		}
 	}
 	if len(buf) > 0 {
 		_, err := ws.raw.Write(buf)
-		return err
+		return buf, err
 	}
-	return nil
+	return buf, nil
 }
 
 // appendHeader appends the frame header of p, and the type prefix its
@@ -110,17 +122,35 @@ func (ws *WebSocket) writeControl(op byte, payload []byte, deadline time.Time) e
 	if err := ws.startWriteLocked(deadline); err != nil {
 		return err
 	}
+	if op == opClose {
+		ws.closeSent = true
+	}
 	_, err := ws.raw.Write(frame)
+	if err != nil {
+		ws.broken = true
+	}
 	return err
 }
 
-// startWriteLocked prepares a write: it sets its deadline, then writes
-// what TryWrite left of a frame, which must go out before anything else.
+// errNoWrite is the error of a write after a close frame or a failed
+// write.
+var errNoWrite = errors.New("transport: WebSocket closed for writing")
+
+// startWriteLocked prepares a write: it checks that the connection can
+// still be written to, sets the write's deadline, then writes what
+// TryWrite left of a frame, which must go out before anything else.
 func (ws *WebSocket) startWriteLocked(deadline time.Time) error {
+	if ws.closeSent || ws.broken {
+		return errNoWrite
+	}
 	if err := ws.setDeadlineLocked(deadline); err != nil {
 		return err
 	}
-	return ws.flushPendingLocked()
+	if err := ws.flushPendingLocked(); err != nil {
+		ws.broken = true
+		return err
+	}
+	return nil
 }
 
 // setDeadlineLocked sets the write deadline, or clears one set before; it

@@ -22,7 +22,7 @@ func (ws *WebSocket) TryWrite(p parser.Packet) (taken bool, pending int) {
 		return false, 0
 	}
 	defer ws.wmu.Unlock()
-	if len(ws.pending) > 0 {
+	if len(ws.pending) > 0 || ws.closeSent || ws.broken {
 		return false, 0
 	}
 	bp := frameBufs.Get().(*[]byte)

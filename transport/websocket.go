@@ -121,7 +121,12 @@ type WebSocket struct {
 	tryBuf  []byte
 	tryN    int
 	pending []byte
-	typ     [1]byte // the type prefix being written, kept here to avoid an allocation
+	// closeSent: a close frame has gone out, and nothing may follow it.
+	// broken: a write failed, perhaps in the middle of a frame, so that
+	// nothing can follow it either. Both are guarded by wmu.
+	closeSent bool
+	broken    bool
+	typ       [1]byte // the type prefix being written, kept here to avoid an allocation
 }
 
 // ReadPacket reads the next packet. The packet's data is freshly allocated
@@ -225,14 +230,35 @@ func (ws *WebSocket) writePacket(p parser.Packet) error {
 	return err
 }
 
+// closeWait bounds the writing of a close frame, the wait for a write
+// under way included.
+const closeWait = time.Second
+
 // WriteClose sends a close frame without a status code, as the reference
-// server does (the client sees 1005). It waits at most a second.
+// server's WebSocket library does whenever the server closes a connection
+// (the client sees 1005), unless a close frame has gone out already (an
+// answer to the client's, or one for a protocol error) or a write has
+// failed. The frame goes after a write under way; a peer that does not
+// read cannot hold WriteClose longer than a second: a write still under
+// way by then fails, and the frame is not sent.
 func (ws *WebSocket) WriteClose() error {
+	deadline := time.Now().Add(closeWait)
 	if ws.raw != nil {
-		return ws.writeControl(opClose, nil, time.Now().Add(time.Second))
+		// Set before the lock is taken, so that a write stuck under it
+		// fails by the deadline and lets it go.
+		_ = ws.raw.SetWriteDeadline(deadline)
+		return ws.writeControl(opClose, nil, deadline)
 	}
 	msg := websocket.FormatCloseMessage(websocket.CloseNoStatusReceived, "")
-	return ws.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	return ws.conn.WriteControl(websocket.CloseMessage, msg, deadline)
+}
+
+// Shut closes the connection from the server side: a close frame, as
+// WriteClose sends it, then the connection closes. It may take a second
+// (see WriteClose).
+func (ws *WebSocket) Shut() {
+	_ = ws.WriteClose()
+	_ = ws.Close()
 }
 
 // Close closes the underlying connection at once. It is safe to call from

@@ -84,6 +84,7 @@ func main() {
 	opts := &engineio.Options{
 		PingInterval:      envDuration("PING_INTERVAL"),
 		PingTimeout:       envDuration("PING_TIMEOUT"),
+		UpgradeTimeout:    envDuration("UPGRADE_TIMEOUT"),
 		MaxHTTPBufferSize: int64(envInt("MAX_PAYLOAD")),
 		AllowEIO3:         os.Getenv("ALLOW_EIO3") == "1",
 		// A cookie from each hook: eio_initial on handshakes, eio_headers

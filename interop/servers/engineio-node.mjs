@@ -5,6 +5,7 @@
 //   PORT           port to listen on, 0 (default) for any
 //   PING_INTERVAL  ms, engine.io's pingInterval
 //   PING_TIMEOUT   ms, engine.io's pingTimeout
+//   UPGRADE_TIMEOUT ms, engine.io's upgradeTimeout
 //   MAX_PAYLOAD    bytes, engine.io's maxHttpBufferSize
 //   TRANSPORTS     comma-separated list, engine.io's transports
 //   ALLOW_EIO3     "1" sets allowEIO3
@@ -21,6 +22,7 @@ const num = (name) => {
 };
 if (num("PING_INTERVAL")) opts.pingInterval = num("PING_INTERVAL");
 if (num("PING_TIMEOUT")) opts.pingTimeout = num("PING_TIMEOUT");
+if (num("UPGRADE_TIMEOUT")) opts.upgradeTimeout = num("UPGRADE_TIMEOUT");
 if (num("MAX_PAYLOAD")) opts.maxHttpBufferSize = num("MAX_PAYLOAD");
 if (env.TRANSPORTS) opts.transports = env.TRANSPORTS.split(",");
 if (env.ALLOW_EIO3 === "1") opts.allowEIO3 = true;

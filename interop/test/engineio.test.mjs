@@ -239,6 +239,32 @@ describe(`engine.io-client against the ${SERVER} server`, () => {
           socket.close();
         });
 
+        // Over polling there is no close code to see.
+        test("a ping from the client closes with a close frame and transport error", { skip: mode.final !== "websocket" }, async () => {
+          const socket = await settled(srv.url);
+          const sid = socket.id;
+          const closed = waitClose(socket);
+          socket.transport.ws.send("2"); // v4 heartbeats go server to client
+          const { description } = await closed;
+          const ev = wsCloseEvent({ description });
+          assert.ok(ev.wasClean, `WebSocket closed without a close frame (code ${ev.code})`);
+          assert.equal(ev.code, 1005, `close code ${ev.code}`);
+          assert.equal(await closeReason(srv.url, sid), "transport error");
+        });
+
+        // Over polling there is no close code to see.
+        test("an invalid packet closes with a close frame and parse error", { skip: mode.final !== "websocket" }, async () => {
+          const socket = await settled(srv.url);
+          const sid = socket.id;
+          const closed = waitClose(socket);
+          socket.transport.ws.send("x");
+          const { description } = await closed;
+          const ev = wsCloseEvent({ description });
+          assert.ok(ev.wasClean, `WebSocket closed without a close frame (code ${ev.code})`);
+          assert.equal(ev.code, 1005, `close code ${ev.code}`);
+          assert.equal(await closeReason(srv.url, sid), "parse error");
+        });
+
         test("client close: the server records transport close", async () => {
           const socket = await settled(srv.url);
           const sid = socket.id;
@@ -453,6 +479,109 @@ describe(`header hooks of the ${SERVER} server`, () => {
     assert.deepEqual(cookies(up.res.headers["set-cookie"]), ["eio_headers=GET"]);
     up.ws.close();
     await (await post(url, "1")).text();
+  });
+});
+
+// WebSockets whose upgrade the server drops, opened with the ws library
+// for a polling session of raw requests: the close code they see.
+describe(`dropped upgrades against the ${SERVER} server`, () => {
+  let srv;
+  before(async () => {
+    srv = await startServer({ UPGRADE_TIMEOUT: "300", MAX_PAYLOAD: "1000" });
+  });
+  after(async () => {
+    closeAllClients();
+    await srv.stop();
+  });
+
+  const open = async () => {
+    const base = `${srv.url}/engine.io/?EIO=4&transport=polling`;
+    const res = await fetch(base);
+    const { sid } = JSON.parse((await res.text()).slice(1));
+    return { sid, url: `${base}&sid=${sid}` };
+  };
+  const post = async (url, body) =>
+    (await fetch(url, { method: "POST", body, headers: { "content-type": "text/plain;charset=UTF-8" } })).text();
+  // Opens a WebSocket for sid; its messages and its close are recorded.
+  const dial = (sid) =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(`${srv.url.replace("http", "ws")}/engine.io/?EIO=4&transport=websocket&sid=${sid}`);
+      const messages = [];
+      const waiting = [];
+      ws.on("message", (data) => {
+        messages.push(data.toString());
+        waiting.splice(0).forEach((fn) => fn());
+      });
+      ws.closed = new Promise((res) => ws.once("close", (code) => res(code)));
+      ws.next = (timeout = 5000) =>
+        new Promise((res, rej) => {
+          const take = () => (messages.length ? res(messages.shift()) : waiting.push(take));
+          setTimeout(() => rej(new Error(`no message within ${timeout} ms`)), timeout);
+          take();
+        });
+      ws.once("open", () => resolve(ws));
+      ws.once("error", reject);
+    });
+  const probe = async (ws) => {
+    ws.send("2probe");
+    assert.equal(await ws.next(), "3probe");
+  };
+  const closeCode = (ws, timeout = 5000) =>
+    Promise.race([ws.closed, tick(timeout).then(() => "still open")]);
+
+  const cases = [
+    ["an upgrade under way", async (sid) => {
+      const first = await dial(sid);
+      await probe(first);
+      const second = await dial(sid);
+      return { ws: second, after: () => first.close() };
+    }],
+    ["the session upgraded already", async (sid) => {
+      const first = await dial(sid);
+      await probe(first);
+      first.send("5");
+      const second = await dial(sid);
+      return { ws: second, after: () => first.close() };
+    }],
+    ["a message in place of the upgrade", async (sid) => {
+      const ws = await dial(sid);
+      await probe(ws);
+      ws.send("4hello");
+      return { ws };
+    }],
+    ["an invalid packet", async (sid) => {
+      const ws = await dial(sid);
+      ws.send("x");
+      return { ws };
+    }],
+    ["the upgrade timing out", async (sid) => {
+      const ws = await dial(sid);
+      await probe(ws);
+      return { ws };
+    }],
+    ["the session closing", async (sid, url) => {
+      const ws = await dial(sid);
+      await probe(ws);
+      assert.equal(await post(url, "1"), "ok");
+      return { ws };
+    }],
+  ];
+  for (const [name, act] of cases) {
+    test(`${name}: a close frame without status (1005)`, async () => {
+      const { sid, url } = await open();
+      const { ws, after } = await act(sid, url);
+      assert.equal(await closeCode(ws), 1005);
+      after?.();
+      await post(url, "1");
+    });
+  }
+
+  test("a message too large during the probe: 1009", async () => {
+    const { sid, url } = await open();
+    const ws = await dial(sid);
+    ws.send("4" + "a".repeat(1000));
+    assert.equal(await closeCode(ws), 1009);
+    await post(url, "1");
   });
 });
 
