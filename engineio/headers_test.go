@@ -194,3 +194,39 @@ func TestUpgradeListeners(t *testing.T) {
 	noRecv(t, upgrading, 0, "OnUpgrading of a WebSocket session")
 	noRecv(t, upgraded, 0, "OnUpgrade of a WebSocket session")
 }
+
+// TestHeaderHooksCluster: a request served for another node of a cluster
+// gets Headers from the node that answers it: a GET, a POST, a WebSocket
+// upgrade.
+func TestHeaderHooksCluster(t *testing.T) {
+	defer leakcheck.Check(t)()
+	envs, stop := clusterEnvs(t, 2, *hookOptions())
+	defer stop()
+	a, b := envs[0], envs[1]
+	c, _, s := a.handshake()
+	cb := c.on(b)
+
+	ch := cb.asyncGet()
+	waitFor(t, "the remote poll pending", s.writableForTest)
+	if err := s.Send(textMsg("hello"), SendOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := recv(t, ch, "poll at b")
+	if r.err != nil || r.res.body != "4hello" {
+		t.Fatalf("poll at b: %q %v", r.res.body, r.err)
+	}
+	expectCookies(t, "poll at b", r.res.header, "every=GET+sid")
+	res := b.mustDo("POST", cb.query(), "4x", nil)
+	expectCookies(t, "post at b", res.header, "every=POST+sid")
+	recv(t, a.rec.msgs, "message at a")
+
+	ws, up, err := b.dialWS("EIO=4&transport=websocket&sid=" + c.sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.close()
+	expectCookies(t, "upgrade at b", up.Header, "every=GET+sid")
+	ws.close()
+	c.post("1")
+	a.rec.expectClose(t, s, ReasonTransportClose)
+}
