@@ -409,6 +409,17 @@ describe(`Engine.IO v4 polling close against the ${SERVER} server`, () => {
     assert.equal(await closeReason(srv.url, sid), "transport close");
   });
 
+  test("both at once: the GET gets one of those two answers", async () => {
+    const { sid, url } = await open();
+    const [polled, posted] = await Promise.all([get(url), post(url, "1")]);
+    assert.deepEqual(posted, { status: 200, body: "ok" });
+    assert.ok(
+      (polled.status === 200 && polled.body === "6") || (polled.status === unknownSID.status && polled.body === unknownSID.body),
+      `GET answered ${polled.status} ${JSON.stringify(polled.body)}`,
+    );
+    assert.equal(await closeReason(srv.url, sid), "transport close");
+  });
+
   test("POST first: the GET that follows finds no session", async () => {
     const { sid, url } = await open();
     assert.deepEqual(await post(url, "1"), { status: 200, body: "ok" });
