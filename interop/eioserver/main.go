@@ -5,14 +5,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/duplexio/duplex/engineio"
@@ -115,7 +118,20 @@ func main() {
 	mux := http.NewServeMux()
 	mux.Handle("/engine.io/", srv)
 	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	log.Fatal(hs.Serve(ln))
+	go func() {
+		if err := hs.Serve(ln); err != http.ErrServerClosed {
+			log.Fatal(err)
+		}
+	}()
+	// SIGTERM closes the sessions as the Node server's close() does, then
+	// the process ends.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	<-stop
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(ctx)
+	_ = hs.Close()
 }
 
 // transports are the transports by the names TRANSPORTS lists.

@@ -596,6 +596,31 @@ describe(`dropped upgrades against the ${SERVER} server`, () => {
   });
 });
 
+// The server's shutdown (SIGTERM: the Node server's close(), the Go
+// server's Shutdown) as a WebSocket client sees it. (A polling client's
+// outcome depends on whether its GET is pending at that moment; see the
+// README's differences.)
+describe(`shutdown of the ${SERVER} server`, () => {
+  after(() => closeAllClients());
+  for (const mode of MODES.filter((m) => m.final === "websocket")) {
+    test(`${mode.name} mode: a close frame, and transport close`, async () => {
+      const srv = await startServer({});
+      try {
+        const socket = await connect(srv.url, mode.opts, { waitUpgrade: !!mode.upgrades });
+        const closed = waitClose(socket);
+        await srv.stop();
+        const { reason, description } = await closed;
+        assert.equal(reason, "transport close");
+        const ev = wsCloseEvent({ description });
+        assert.ok(ev.wasClean, `WebSocket closed without a close frame (code ${ev.code})`);
+        assert.equal(ev.code, 1005, `close code ${ev.code}`);
+      } finally {
+        await srv.stop();
+      }
+    });
+  }
+});
+
 // Engine.IO v3 over raw HTTP long-polling: engine.io-client 6 speaks only
 // v4, so these requests are written by hand in the v3 payload format
 // (<length>:<packet>, length in UTF-16 code units).
