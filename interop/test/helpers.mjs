@@ -535,3 +535,16 @@ export function plain(v) {
   if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
   return v;
 }
+
+// The three ways engine.io-client reaches a server.
+export const MODES = [
+  { name: "polling", opts: { transports: ["polling"] }, final: "polling" },
+  { name: "websocket", opts: { transports: ["websocket"] }, final: "websocket" },
+  { name: "upgrade", opts: {}, final: "websocket", upgrades: true },
+];
+
+// The WebSocket close event the client saw, or undefined over polling.
+export function wsCloseEvent(closed) {
+  const ctx = closed.description?.context;
+  return ctx && typeof ctx.code === "number" ? ctx : undefined;
+}
