@@ -90,6 +90,10 @@ const (
 // busSource marks the messages of the protocol on a shared channel.
 const busSource = "_eio"
 
+// maxBusDepth bounds the nesting of a bus message: a message is a map
+// whose data holds packets, a few levels deep.
+const maxBusDepth = 16
+
 // sidLength is the length of a session id another node asks about: the
 // Node implementation asks about no other.
 const sidLength = 20
@@ -295,6 +299,9 @@ func (c *cluster) request(node string, t int, data any, onResponse func(m *busMe
 
 // onMessage handles one message from the bus.
 func (c *cluster) onMessage(raw []byte) {
+	if !parser.MsgpackWellFormed(raw, maxBusDepth) {
+		return // a length past the end would have the decoder allocate it
+	}
 	var m busMessage
 	if err := msgpack.Unmarshal(raw, &m); err != nil || m.Source != busSource || m.SenderID == c.node {
 		return

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -454,4 +455,29 @@ func FuzzClusterMessage(f *testing.F) {
 			t.Fatalf("a node with no session answered %x", msg)
 		}
 	})
+}
+
+// TestClusterMessageHugeLength: a bus message whose lengths claim more
+// than it holds is dropped before it is decoded, allocating nothing for
+// them (the decoder would read such a string or bin in 1 MB steps).
+func TestClusterMessageHugeLength(t *testing.T) {
+	hub := newMemHub()
+	bus := hub.bus("a")
+	defer bus.close()
+	srv := NewServer(newRecorder(false), &Options{Cluster: &ClusterOptions{Bus: bus}})
+	for _, msg := range [][]byte{
+		[]byte("\x85\xc6\xb1g\xcd\x00\x04\x00\x00\x00"), // a bin 32 key of 3 GB
+		[]byte("\x81\xa4data\xdb\x7f\xff\xff\xff"),      // a str 32 value of 2 GB
+		[]byte("\xdf\x30\x30\x30\x30\xc6\x30\x30\x30\x30"),
+	} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for range 20 {
+			srv.cluster.onMessage(msg)
+		}
+		runtime.ReadMemStats(&after)
+		if n := (after.TotalAlloc - before.TotalAlloc) / 20; n > 4096 {
+			t.Errorf("%q: %d bytes allocated per message", msg, n)
+		}
+	}
 }

@@ -477,3 +477,26 @@ func mpString(v any) string {
 	}
 	return fmt.Sprintf("%#v", norm(v))
 }
+
+func TestMsgpackWellFormed(t *testing.T) {
+	for _, tt := range []struct {
+		wire string
+		want bool
+	}{
+		{"81 a1 61 01", true},        // {"a": 1}
+		{"92 c4 02 0102 a0", true},   // [bin 2, ""]
+		{"c6 b167cd00 00", false},    // bin 32 claiming 3 GB
+		{"dd ffffffff 01", false},    // array 32 claiming 4G values
+		{"df 30303030 a0 a0", false}, // map 32 claiming 808M pairs
+		{"c9 00000002 01 aa", false}, // ext 32 one byte short
+		{"81 a1 61", false},          // a key without its value
+		{"01 02", false},             // two values
+		{"c1", false},                // never used
+		{"91 91 91 91 01", false},    // deeper than 3
+		{"91 91 91 01", true},        // 3 deep
+	} {
+		if got := MsgpackWellFormed(unhex(tt.wire), 3); got != tt.want {
+			t.Errorf("MsgpackWellFormed(%s) = %v, want %v", tt.wire, got, tt.want)
+		}
+	}
+}

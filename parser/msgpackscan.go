@@ -10,6 +10,16 @@ import (
 // value's first byte, and normalizeExt rewrites notepack's extension types
 // into the forms vmihailenco/msgpack reads.
 
+// MsgpackWellFormed reports whether b holds exactly one MessagePack value
+// whose every length fits in b, nested no more than maxDepth deep. A
+// decoder given bytes that pass allocates nothing for lengths the input
+// does not hold: check messages from the network with it before decoding
+// them with a general decoder.
+func MsgpackWellFormed(b []byte, maxDepth int) bool {
+	r := mpReader{b: b, maxDepth: maxDepth}
+	return r.skip(0) && !r.err && r.i == len(b)
+}
+
 // mpReader walks MessagePack bytes without allocating, checking that every
 // length fits in what is left.
 type mpReader struct {
