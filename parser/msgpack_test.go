@@ -2,12 +2,14 @@ package parser
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // unhex decodes hex written with spaces between the parts.
@@ -460,6 +462,13 @@ func mpString(v any) string {
 			if t >= 0 {
 				return uint64(t)
 			}
+		case time.Time:
+			// A value with its own JSON is sent as that JSON (a timestamp
+			// extension decodes to a time.Time, sent on as a string).
+			b, _ := t.MarshalJSON()
+			var s string
+			_ = json.Unmarshal(b, &s)
+			return s
 		case []any:
 			out := make([]any, len(t))
 			for i, e := range t {
