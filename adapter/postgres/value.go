@@ -1,0 +1,85 @@
+package postgresadapter
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/duplexio/duplex/parser"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// normalizeArgs makes each of args a generic tree with parser.Normalize,
+// as the Node adapters send arguments: their JSON form, binary as is. An
+// error names the argument.
+func normalizeArgs(args []any) ([]any, error) {
+	out := make([]any, len(args))
+	for i, a := range args {
+		n, err := parser.Normalize(a)
+		if err != nil {
+			return nil, fmt.Errorf("postgresadapter: argument %d: %w", i, err)
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// Value is one argument received from another node, held as a generic
+// tree until a handler asks for it in a Go type.
+type value struct{ v any }
+
+// Decode implements parser.Value: as json.Unmarshal would decode the
+// value's JSON form; binary decodes into []byte (into an any too, at the
+// top level).
+func (v value) Decode(dst any) error {
+	switch p := dst.(type) {
+	case *any:
+		*p = deepCopy(v.v)
+		return nil
+	case *[]byte:
+		if b, ok := v.v.([]byte); ok {
+			*p = bytes.Clone(b)
+			return nil
+		}
+	}
+	b, err := json.Marshal(v.v)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, dst)
+}
+
+// MarshalJSON encodes the value as JSON (binary as base64).
+func (v value) MarshalJSON() ([]byte, error) { return json.Marshal(v.v) }
+
+// EncodeMsgpack encodes the value as MessagePack.
+func (v value) EncodeMsgpack(enc *msgpack.Encoder) error { return enc.Encode(v.v) }
+
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = deepCopy(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = deepCopy(e)
+		}
+		return out
+	case []byte:
+		return bytes.Clone(t)
+	}
+	return v
+}
+
+// values wraps generic arguments as parser.Values.
+func values(args []any) []parser.Value {
+	out := make([]parser.Value, len(args))
+	for i, a := range args {
+		out[i] = value{a}
+	}
+	return out
+}
