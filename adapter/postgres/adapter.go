@@ -289,6 +289,7 @@ func (a *pgAdapter) ServerSideEmit(ctx context.Context, event string, args []any
 		a.mu.Unlock()
 		return 0, nil
 	}
+	n := len(missing)
 	a.sses[id] = &sseRequest{missing: missing, onAck: onAck}
 	a.mu.Unlock()
 	forget := func() {
@@ -301,7 +302,7 @@ func (a *pgAdapter) ServerSideEmit(ctx context.Context, event string, args []any
 		return 0, err
 	}
 	context.AfterFunc(ctx, forget)
-	return len(missing), nil
+	return n, nil
 }
 
 // ServerCount implements adapter.Adapter: this node and the others heard
