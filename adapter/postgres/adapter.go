@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/internal/randid"
 	"github.com/duplexio/duplex/parser"
 )
@@ -112,7 +113,7 @@ func eventPacket(p *parser.SocketPacket) (map[string]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("postgresadapter: packet data is %T, not []any", p.Data)
 	}
-	norm, err := normalizeArgs(data)
+	norm, err := cluster.NormalizeArgs(data)
 	if err != nil {
 		return nil, err
 	}
@@ -271,7 +272,7 @@ func (a *pgAdapter) selection(kind opKind, opts *adapter.BroadcastOptions, rooms
 // when it is sent answers once; only the first argument of an answer
 // crosses nodes, as with the Node adapter.
 func (a *pgAdapter) ServerSideEmit(ctx context.Context, event string, args []any, onAck func([]parser.Value)) (int, error) {
-	data, err := normalizeArgs(append([]any{event}, args...))
+	data, err := cluster.NormalizeArgs(append([]any{event}, args...))
 	if err != nil {
 		return 0, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/parser"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -105,7 +106,7 @@ func (e *Emitter) ServerSideEmit(ctx context.Context, event string, args ...any)
 	if parser.IsReservedEvent(event) {
 		return ErrReservedEvent
 	}
-	data, err := normalizeArgs(append([]any{event}, args...))
+	data, err := cluster.NormalizeArgs(append([]any{event}, args...))
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,7 @@ func (o *EmitterOperator) Emit(ctx context.Context, event string, args ...any) e
 	if parser.IsReservedEvent(event) {
 		return ErrReservedEvent
 	}
-	data, err := normalizeArgs(append([]any{event}, args...))
+	data, err := cluster.NormalizeArgs(append([]any{event}, args...))
 	if err != nil {
 		return err
 	}

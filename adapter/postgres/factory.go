@@ -18,6 +18,11 @@ import (
 // or which holds binary, is stored in the attachments table, which must
 // exist (CreateAttachmentsTable). An invalid Options.TableName makes
 // every message to other nodes fail with an error saying so.
+//
+// Making a namespace's adapter LISTENs to its channel before it says
+// hello to the other nodes, so that no answer is missed; while
+// PostgreSQL cannot be reached, that waits up to RequestsTimeout, and the
+// LISTEN is done once it can.
 func NewFactory(pool *pgxpool.Pool, opts *Options) adapter.Factory {
 	h := newHub(pool, opts)
 	return func(nsp adapter.Namespace) adapter.Adapter {

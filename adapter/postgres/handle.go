@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/parser"
 )
 
@@ -45,14 +46,14 @@ func (a *pgAdapter) handle(o *op) {
 		if o.kind == opClientCount {
 			req.onCount(o.count)
 		} else {
-			req.onAck(values([]any{o.value}))
+			req.onAck(cluster.Values([]any{o.value}))
 		}
 	case opFetchResponse:
 		a.mu.Lock()
 		req := a.fetches[o.requestID]
 		if req != nil && req.missing[o.from] {
 			for _, s := range o.sockets {
-				req.sockets = append(req.sockets, decodeSocket(s))
+				req.sockets = append(req.sockets, cluster.DecodeSocket(s))
 			}
 			a.answered(req, o.from)
 		}
@@ -70,7 +71,7 @@ func (a *pgAdapter) handle(o *op) {
 		}
 		a.mu.Unlock()
 		if req != nil {
-			req.onAck(values([]any{o.value}))
+			req.onAck(cluster.Values([]any{o.value}))
 		}
 	}
 }
@@ -93,13 +94,13 @@ func (a *pgAdapter) localPacket(pkt map[string]any) (*parser.SocketPacket, bool)
 	if pkt == nil {
 		return nil, false
 	}
-	typ, _ := asInt(pkt["type"])
+	typ, _ := cluster.AsInt(pkt["type"])
 	switch parser.SocketPacketType(typ) {
 	case parser.SocketPacketEvent, parser.SocketPacketBinaryEvent:
 	default:
 		return nil, false
 	}
-	data := asSlice(pkt["data"])
+	data := cluster.AsSlice(pkt["data"])
 	if len(data) == 0 {
 		return nil, false
 	}
@@ -159,7 +160,7 @@ func (a *pgAdapter) onFetch(o *op) {
 	local, _ := a.Memory.FetchSockets(context.Background(), o.opts)
 	sockets := make([]any, 0, len(local))
 	for _, s := range local {
-		m, err := encodeSocket(s)
+		m, err := cluster.EncodeSocket(s)
 		if err != nil {
 			a.log.Warn("postgresadapter: cannot describe a socket", "id", s.ID, "err", err)
 			continue
@@ -177,7 +178,7 @@ func (a *pgAdapter) onServerSideEmit(o *op) {
 	if !ok {
 		return
 	}
-	args := values(o.data[1:])
+	args := cluster.Values(o.data[1:])
 	var ack func(args ...any)
 	if o.requestID != "" {
 		id := o.requestID

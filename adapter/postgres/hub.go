@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -118,7 +119,7 @@ func (h *hub) publish(ctx context.Context, channel string, msg map[string]any) e
 	ctx, cancel := context.WithTimeout(ctx, h.opts.RequestsTimeout)
 	defer cancel()
 	var payload []byte
-	if !hasBinary(msg) {
+	if !cluster.HasBinary(msg) {
 		b, err := json.Marshal(msg)
 		if err != nil {
 			return fmt.Errorf("postgresadapter: encode: %w", err)
@@ -128,7 +129,7 @@ func (h *hub) publish(ctx context.Context, channel string, msg map[string]any) e
 		}
 	}
 	if payload == nil {
-		b, err := encodeMsgpack(msg)
+		b, err := cluster.EncodeMsgpack(msg)
 		if err != nil {
 			return fmt.Errorf("postgresadapter: encode: %w", err)
 		}
@@ -158,7 +159,7 @@ func (h *hub) dispatch(channel, payload string) {
 		return
 	}
 	if attachment != 0 {
-		if h.own(asString(m["uid"])) {
+		if h.own(cluster.AsString(m["uid"])) {
 			return
 		}
 		if m, err = h.fetchAttachment(attachment); err != nil {
@@ -193,13 +194,13 @@ func (h *hub) fetchAttachment(id int64) (map[string]any, error) {
 	if err := h.pool.QueryRow(ctx, "SELECT payload FROM "+h.opts.TableName+" WHERE id = $1", id).Scan(&b); err != nil {
 		return nil, fmt.Errorf("attachment %d: %w", id, err)
 	}
-	v, err := decodeMsgpack(b)
+	v, err := cluster.DecodeMsgpack(b)
 	if err != nil {
 		return nil, fmt.Errorf("attachment %d: %w", id, err)
 	}
-	m := asMap(v)
+	m := cluster.AsMap(v)
 	if m == nil {
-		return nil, fmt.Errorf("attachment %d: %w", id, errMalformed)
+		return nil, fmt.Errorf("attachment %d: %w", id, cluster.ErrMalformed)
 	}
 	return m, nil
 }
@@ -207,24 +208,24 @@ func (h *hub) fetchAttachment(id int64) (map[string]any, error) {
 // decodeNotification decodes a notification's payload: a message, or the
 // header of one in the attachments table (attachment is then its row).
 func decodeNotification(payload string) (m map[string]any, attachment int64, err error) {
-	v, err := decodeJSON([]byte(payload))
+	v, err := cluster.DecodeJSON([]byte(payload))
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", errMalformed, err)
+		return nil, 0, fmt.Errorf("%w: %w", cluster.ErrMalformed, err)
 	}
-	if m = asMap(v); m == nil {
-		return nil, 0, errMalformed
+	if m = cluster.AsMap(v); m == nil {
+		return nil, 0, cluster.ErrMalformed
 	}
 	switch id := m["attachmentId"].(type) {
 	case nil:
 	case string:
 		if attachment, err = strconv.ParseInt(id, 10, 64); err != nil || attachment <= 0 {
-			return nil, 0, fmt.Errorf("%w: attachment id %q", errMalformed, id)
+			return nil, 0, fmt.Errorf("%w: attachment id %q", cluster.ErrMalformed, id)
 		}
 	default:
-		if n, ok := asInt(id); ok && n > 0 {
+		if n, ok := cluster.AsInt(id); ok && n > 0 {
 			attachment = n
-		} else if truthy(id) {
-			return nil, 0, fmt.Errorf("%w: attachment id %v", errMalformed, id)
+		} else if cluster.Truthy(id) {
+			return nil, 0, fmt.Errorf("%w: attachment id %v", cluster.ErrMalformed, id)
 		}
 	}
 	return m, attachment, nil

@@ -3,11 +3,13 @@ package postgresadapter
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 )
 
 // Notifications as @socket.io/postgres-adapter 0.5 and
@@ -24,7 +26,7 @@ var nodeNotifications = []struct {
 		if !reflect.DeepEqual(o.opts.Rooms, []string{"r1"}) || !reflect.DeepEqual(o.opts.Except, []string{"nobody"}) || o.requestID != "" {
 			t.Errorf("opts %+v, request %q", o.opts, o.requestID)
 		}
-		if got := asSlice(o.packet["data"]); len(got) != 2 || got[0] != "room-msg" {
+		if got := cluster.AsSlice(o.packet["data"]); len(got) != 2 || got[0] != "room-msg" {
 			t.Errorf("packet %v", o.packet)
 		}
 	}},
@@ -60,7 +62,7 @@ var nodeNotifications = []struct {
 		if len(o.sockets) != 1 {
 			t.Fatalf("sockets %v", o.sockets)
 		}
-		s := decodeSocket(o.sockets[0])
+		s := cluster.DecodeSocket(o.sockets[0])
 		if s.ID != "Q_5YuXT4ZPtrAFOfAAAB" || s.Handshake.Issued != 1796298240649 || s.Handshake.Query().Get("room") != "r1" || !reflect.DeepEqual(s.Rooms, []string{"Q_5YuXT4ZPtrAFOfAAAB", "r1"}) {
 			t.Errorf("socket %+v", s)
 		}
@@ -115,7 +117,7 @@ func TestAttachmentHeaders(t *testing.T) {
 		if (err != nil) != c.bad || id != c.id {
 			t.Errorf("%s: id %d, err %v", c.payload, id, err)
 		}
-		if err != nil && !strings.HasPrefix(err.Error(), "postgresadapter: malformed message") {
+		if err != nil && !errors.Is(err, cluster.ErrMalformed) {
 			t.Errorf("%s: error %q", c.payload, err)
 		}
 	}
@@ -129,24 +131,24 @@ func TestNodeAttachmentRows(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := decodeMsgpack(b)
+		v, err := cluster.DecodeMsgpack(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return asMap(v)
+		return cluster.AsMap(v)
 	}
 	m := row("84a47479706503a46461746182a67061636b657482a47479706502a46461746193a362696ec40301020381a66e6573746564c4026869a46f70747383a5726f6f6d7390a665786365707490a5666c61677380a3756964b066306133386130313133613261663565a36e7370a12f")
 	o := clusterOp(m)
 	if o == nil || o.kind != opBroadcast || m["nsp"] != "/" || o.from != "f0a38a0113a2af5e" {
 		t.Fatalf("adapter row: %+v", m)
 	}
-	data := asSlice(o.packet["data"])
-	if len(data) != 3 || !reflect.DeepEqual(data[1], []byte{1, 2, 3}) || !reflect.DeepEqual(asMap(data[2])["nested"], []byte("hi")) {
+	data := cluster.AsSlice(o.packet["data"])
+	if len(data) != 3 || !reflect.DeepEqual(data[1], []byte{1, 2, 3}) || !reflect.DeepEqual(cluster.AsMap(data[2])["nested"], []byte("hi")) {
 		t.Errorf("adapter row data %#v", data)
 	}
 	m = row("83a47479706503a46461746182a67061636b657483a47479706502a46461746192b066726f6d2d656d69747465722d62696ec4020908a36e7370a12fa46f70747383a5726f6f6d7390a5666c61677380a665786365707490a3756964a7656d6974746572")
 	o = clusterOp(m)
-	if o == nil || o.kind != opBroadcast || o.from != "emitter" || !reflect.DeepEqual(asSlice(o.packet["data"])[1], []byte{9, 8}) {
+	if o == nil || o.kind != opBroadcast || o.from != "emitter" || !reflect.DeepEqual(cluster.AsSlice(o.packet["data"])[1], []byte{9, 8}) {
 		t.Errorf("emitter row: %+v", m)
 	}
 }
@@ -172,16 +174,16 @@ func TestClusterOpRoundTrip(t *testing.T) {
 	for _, o := range ops {
 		msg := clusterMessage(o, "me", "/")
 		var m map[string]any
-		if hasBinary(msg) {
-			b, err := encodeMsgpack(msg)
+		if cluster.HasBinary(msg) {
+			b, err := cluster.EncodeMsgpack(msg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			v, err := decodeMsgpack(b)
+			v, err := cluster.DecodeMsgpack(b)
 			if err != nil {
 				t.Fatal(err)
 			}
-			m = asMap(v)
+			m = cluster.AsMap(v)
 		} else {
 			b, err := json.Marshal(msg)
 			if err != nil {
@@ -243,10 +245,10 @@ func FuzzNotification(f *testing.F) {
 			return
 		}
 		for _, s := range o.sockets {
-			decodeSocket(s)
+			cluster.DecodeSocket(s)
 		}
 		if o.opts != nil {
-			encodeOpts(o.opts, true)
+			cluster.EncodeOpts(o.opts, true)
 		}
 	})
 }
@@ -262,14 +264,14 @@ func FuzzDecodeMsgpack(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		v, err := decodeMsgpack(b)
+		v, err := cluster.DecodeMsgpack(b)
 		if err != nil {
 			return
 		}
-		if _, err := encodeMsgpack(v); err != nil {
+		if _, err := cluster.EncodeMsgpack(v); err != nil {
 			t.Fatalf("%x decoded to %#v, which does not encode: %v", b, v, err)
 		}
-		if m := asMap(v); m != nil {
+		if m := cluster.AsMap(v); m != nil {
 			clusterOp(m)
 		}
 	})

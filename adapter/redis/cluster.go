@@ -1,24 +1,8 @@
 package redisadapter
 
-import "github.com/duplexio/duplex/adapter"
-
-// Message types of the cluster protocol that the sharded and Streams
-// adapters share with socket.io-adapter's ClusterAdapter. A message is
-// {uid, nsp, type, data}.
-const (
-	msgInitialHeartbeat       = 1
-	msgHeartbeat              = 2
-	msgBroadcast              = 3
-	msgSocketsJoin            = 4
-	msgSocketsLeave           = 5
-	msgDisconnectSockets      = 6
-	msgFetchSockets           = 7
-	msgFetchSocketsResponse   = 8
-	msgServerSideEmit         = 9
-	msgServerSideEmitResponse = 10
-	msgBroadcastClientCount   = 11
-	msgBroadcastAck           = 12
-	msgAdapterClose           = 13
+import (
+	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 )
 
 // clusterMessage encodes an op as a cluster message from uid.
@@ -27,40 +11,40 @@ func clusterMessage(o *op, uid, nsp string) map[string]any {
 	var data map[string]any
 	switch o.kind {
 	case opBroadcast:
-		typ = msgBroadcast
-		data = map[string]any{"packet": o.packet, "opts": encodeOpts(o.opts, true)}
+		typ = cluster.Broadcast
+		data = map[string]any{"packet": o.packet, "opts": cluster.EncodeOpts(o.opts, true)}
 		if o.requestID != "" {
 			data["requestId"] = o.requestID
 		}
 	case opJoin, opLeave:
-		typ = msgSocketsJoin
+		typ = cluster.SocketsJoin
 		if o.kind == opLeave {
-			typ = msgSocketsLeave
+			typ = cluster.SocketsLeave
 		}
-		data = map[string]any{"opts": encodeOpts(o.opts, true), "rooms": stringsToAny(o.rooms)}
+		data = map[string]any{"opts": cluster.EncodeOpts(o.opts, true), "rooms": cluster.StringsToAny(o.rooms)}
 	case opDisconnect:
-		typ = msgDisconnectSockets
-		data = map[string]any{"opts": encodeOpts(o.opts, true), "close": o.close}
+		typ = cluster.DisconnectSockets
+		data = map[string]any{"opts": cluster.EncodeOpts(o.opts, true), "close": o.close}
 	case opFetch:
-		typ = msgFetchSockets
-		data = map[string]any{"opts": encodeOpts(o.opts, true), "requestId": o.requestID}
+		typ = cluster.FetchSockets
+		data = map[string]any{"opts": cluster.EncodeOpts(o.opts, true), "requestId": o.requestID}
 	case opFetchResponse:
-		typ = msgFetchSocketsResponse
+		typ = cluster.FetchSocketsResponse
 		data = map[string]any{"requestId": o.requestID, "sockets": o.sockets}
 	case opServerSideEmit:
-		typ = msgServerSideEmit
+		typ = cluster.ServerSideEmit
 		data = map[string]any{"packet": o.data}
 		if o.requestID != "" {
 			data["requestId"] = o.requestID
 		}
 	case opSSEResponse:
-		typ = msgServerSideEmitResponse
+		typ = cluster.ServerSideEmitResponse
 		data = map[string]any{"requestId": o.requestID, "packet": o.value}
 	case opClientCount:
-		typ = msgBroadcastClientCount
+		typ = cluster.BroadcastClientCount
 		data = map[string]any{"requestId": o.requestID, "clientCount": o.count}
 	case opAck:
-		typ = msgBroadcastAck
+		typ = cluster.BroadcastAck
 		data = map[string]any{"requestId": o.requestID, "packet": o.value}
 	default:
 		return nil
@@ -80,34 +64,34 @@ func isResponse(k opKind) bool {
 
 // clusterOp decodes a cluster message; nil when it is not one to act on.
 func clusterOp(m map[string]any) *op {
-	typ, ok := asInt(m["type"])
+	typ, ok := cluster.AsInt(m["type"])
 	if !ok {
 		return nil
 	}
-	data := asMap(m["data"])
-	o := &op{from: asString(m["uid"]), requestID: requestID(data["requestId"])}
-	opts := func() *adapter.BroadcastOptions { return decodeOpts(data["opts"]) }
+	data := cluster.AsMap(m["data"])
+	o := &op{from: cluster.AsString(m["uid"]), requestID: requestID(data["requestId"])}
+	opts := func() *adapter.BroadcastOptions { return cluster.DecodeOpts(data["opts"]) }
 	switch typ {
-	case msgBroadcast:
-		o.kind, o.packet, o.opts = opBroadcast, asMap(data["packet"]), opts()
-	case msgSocketsJoin:
-		o.kind, o.opts, o.rooms = opJoin, opts(), asStrings(data["rooms"])
-	case msgSocketsLeave:
-		o.kind, o.opts, o.rooms = opLeave, opts(), asStrings(data["rooms"])
-	case msgDisconnectSockets:
-		o.kind, o.opts, o.close = opDisconnect, opts(), truthy(data["close"])
-	case msgFetchSockets:
+	case cluster.Broadcast:
+		o.kind, o.packet, o.opts = opBroadcast, cluster.AsMap(data["packet"]), opts()
+	case cluster.SocketsJoin:
+		o.kind, o.opts, o.rooms = opJoin, opts(), cluster.AsStrings(data["rooms"])
+	case cluster.SocketsLeave:
+		o.kind, o.opts, o.rooms = opLeave, opts(), cluster.AsStrings(data["rooms"])
+	case cluster.DisconnectSockets:
+		o.kind, o.opts, o.close = opDisconnect, opts(), cluster.Truthy(data["close"])
+	case cluster.FetchSockets:
 		o.kind, o.opts = opFetch, opts()
-	case msgFetchSocketsResponse:
-		o.kind, o.sockets = opFetchResponse, asSlice(data["sockets"])
-	case msgServerSideEmit:
-		o.kind, o.data = opServerSideEmit, asSlice(data["packet"])
-	case msgServerSideEmitResponse:
+	case cluster.FetchSocketsResponse:
+		o.kind, o.sockets = opFetchResponse, cluster.AsSlice(data["sockets"])
+	case cluster.ServerSideEmit:
+		o.kind, o.data = opServerSideEmit, cluster.AsSlice(data["packet"])
+	case cluster.ServerSideEmitResponse:
 		o.kind, o.value = opSSEResponse, data["packet"]
-	case msgBroadcastClientCount:
-		n, _ := asInt(data["clientCount"])
+	case cluster.BroadcastClientCount:
+		n, _ := cluster.AsInt(data["clientCount"])
 		o.kind, o.count = opClientCount, int(n)
-	case msgBroadcastAck:
+	case cluster.BroadcastAck:
 		o.kind, o.value = opAck, data["packet"]
 	default: // heartbeats and ADAPTER_CLOSE: these adapters count nodes with Redis
 		return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/internal/randid"
 	"github.com/duplexio/duplex/parser"
 )
@@ -129,7 +130,7 @@ func (c *core) eventPacket(p *parser.SocketPacket) (map[string]any, error) {
 	if !ok {
 		return nil, fmt.Errorf("redisadapter: packet data is %T, not []any", p.Data)
 	}
-	norm, err := normalizeArgs(data)
+	norm, err := cluster.NormalizeArgs(data)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +291,7 @@ func (c *core) selection(kind opKind, opts *adapter.BroadcastOptions, rooms []st
 // handlers answer once; only the first argument of an answer crosses
 // nodes, as with the Node adapters.
 func (c *core) ServerSideEmit(ctx context.Context, event string, args []any, onAck func([]parser.Value)) (int, error) {
-	data, err := normalizeArgs(append([]any{event}, args...))
+	data, err := cluster.NormalizeArgs(append([]any{event}, args...))
 	if err != nil {
 		return 0, err
 	}
@@ -381,14 +382,14 @@ func (c *core) handle(o *op) {
 		if o.kind == opClientCount {
 			req.onCount(o.count)
 		} else {
-			req.onAck(values([]any{o.value}))
+			req.onAck(cluster.Values([]any{o.value}))
 		}
 	case opFetchResponse:
 		c.mu.Lock()
 		req := c.fetches[o.requestID]
 		if req != nil && req.got < req.expected {
 			for _, s := range o.sockets {
-				req.sockets = append(req.sockets, decodeSocket(s))
+				req.sockets = append(req.sockets, cluster.DecodeSocket(s))
 			}
 			req.got++
 			if req.got == req.expected {
@@ -407,11 +408,11 @@ func (c *core) handle(o *op) {
 		}
 		c.mu.Unlock()
 		if req != nil {
-			req.onAck(values([]any{o.value}))
+			req.onAck(cluster.Values([]any{o.value}))
 		}
 	case opSockets:
 		ids := c.Memory.Sockets(&adapter.BroadcastOptions{Rooms: o.rooms})
-		c.answer(&op{kind: opSocketsResponse, to: o.from, requestID: o.requestID, sockets: stringsToAny(ids)})
+		c.answer(&op{kind: opSocketsResponse, to: o.from, requestID: o.requestID, sockets: cluster.StringsToAny(ids)})
 	case opAllRooms:
 		c.answer(&op{kind: opAllRoomsResponse, to: o.from, requestID: o.requestID, rooms: c.Memory.Rooms()})
 	case opSocketJoin, opSocketLeave, opSocketDisconnect:
@@ -446,13 +447,13 @@ func (c *core) localPacket(pkt map[string]any) (*parser.SocketPacket, bool) {
 	if pkt == nil {
 		return nil, false
 	}
-	typ, _ := asInt(pkt["type"])
+	typ, _ := cluster.AsInt(pkt["type"])
 	switch parser.SocketPacketType(typ) {
 	case parser.SocketPacketEvent, parser.SocketPacketBinaryEvent:
 	default:
 		return nil, false
 	}
-	data := asSlice(pkt["data"])
+	data := cluster.AsSlice(pkt["data"])
 	if len(data) == 0 {
 		return nil, false
 	}
@@ -517,7 +518,7 @@ func (c *core) onFetch(o *op) {
 	local, _ := c.Memory.FetchSockets(context.Background(), o.opts)
 	sockets := make([]any, 0, len(local))
 	for _, s := range local {
-		m, err := encodeSocket(s)
+		m, err := cluster.EncodeSocket(s)
 		if err != nil {
 			c.log.Warn("redisadapter: cannot describe a socket", "id", s.ID, "err", err)
 			continue
@@ -535,7 +536,7 @@ func (c *core) onServerSideEmit(o *op) {
 	if !ok {
 		return
 	}
-	args := values(o.data[1:])
+	args := cluster.Values(o.data[1:])
 	var ack func(args ...any)
 	if o.requestID != "" {
 		from, id := o.from, o.requestID

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/internal/randid"
 	"github.com/redis/go-redis/v9"
 )
@@ -164,23 +165,24 @@ func (a *pubSubAdapter) send(o *op) error {
 			if len(o.opts.Rooms) == 1 {
 				channel += o.opts.Rooms[0] + "#"
 			}
-			payload, err = encodeMsgpack([]any{a.uid, o.packet, encodeOpts(o.opts, true)})
+			payload, err = cluster.EncodeMsgpack([]any{a.uid, o.packet, cluster.EncodeOpts(o.opts, true)})
 			break
 		}
-		payload, err = encodeMsgpack(map[string]any{
+		payload, err = cluster.EncodeMsgpack(map[string]any{
 			"uid": a.uid, "requestId": o.requestID, "type": reqBroadcast,
-			"packet": o.packet, "opts": encodeOpts(o.opts, true),
+			"packet": o.packet, "opts": cluster.EncodeOpts(o.opts, true),
 		})
+
 	case opJoin, opLeave:
 		typ := reqRemoteJoin
 		if o.kind == opLeave {
 			typ = reqRemoteLeave
 		}
-		msg = map[string]any{"uid": a.uid, "type": typ, "opts": encodeOpts(o.opts, false), "rooms": stringsToAny(o.rooms)}
+		msg = map[string]any{"uid": a.uid, "type": typ, "opts": cluster.EncodeOpts(o.opts, false), "rooms": cluster.StringsToAny(o.rooms)}
 	case opDisconnect:
-		msg = map[string]any{"uid": a.uid, "type": reqRemoteDisconnect, "opts": encodeOpts(o.opts, false), "close": o.close}
+		msg = map[string]any{"uid": a.uid, "type": reqRemoteDisconnect, "opts": cluster.EncodeOpts(o.opts, false), "close": o.close}
 	case opFetch:
-		msg = map[string]any{"uid": a.uid, "requestId": o.requestID, "type": reqRemoteFetch, "opts": encodeOpts(o.opts, false)}
+		msg = map[string]any{"uid": a.uid, "requestId": o.requestID, "type": reqRemoteFetch, "opts": cluster.EncodeOpts(o.opts, false)}
 	case opServerSideEmit:
 		msg = map[string]any{"uid": a.uid, "type": reqServerSideEmit, "data": o.data}
 		if o.requestID != "" {
@@ -191,7 +193,7 @@ func (a *pubSubAdapter) send(o *op) error {
 		msg = map[string]any{"type": reqBroadcastClientCount, "requestId": o.requestID, "clientCount": o.count}
 	case opAck:
 		channel = a.responseTo(o.to)
-		payload, err = encodeMsgpack(map[string]any{"type": reqBroadcastAck, "requestId": o.requestID, "packet": o.value})
+		payload, err = cluster.EncodeMsgpack(map[string]any{"type": reqBroadcastAck, "requestId": o.requestID, "packet": o.value})
 	case opFetchResponse:
 		channel = a.responseTo(o.to)
 		msg = map[string]any{"requestId": o.requestID, "sockets": o.sockets}
@@ -204,7 +206,7 @@ func (a *pubSubAdapter) send(o *op) error {
 		msg = map[string]any{"requestId": o.requestID, "sockets": o.sockets}
 	case opAllRoomsResponse:
 		channel = a.responseTo(o.to)
-		msg = map[string]any{"requestId": o.requestID, "rooms": stringsToAny(o.rooms)}
+		msg = map[string]any{"requestId": o.requestID, "rooms": cluster.StringsToAny(o.rooms)}
 	case opDone:
 		channel = a.responseTo(o.to)
 		msg = map[string]any{"requestId": o.requestID}
@@ -212,7 +214,7 @@ func (a *pubSubAdapter) send(o *op) error {
 		return nil
 	}
 	if msg != nil {
-		payload, err = encodeAny(msg)
+		payload, err = cluster.EncodeAny(msg)
 	}
 	if err != nil {
 		return err
@@ -240,16 +242,16 @@ func (a *pubSubAdapter) onMessage(channel string, payload []byte) {
 	if room := strings.TrimSuffix(channel[len(a.channel):], "#"); room != "" && !a.hasRoom(room) {
 		return
 	}
-	v, err := decodeMsgpack(payload)
+	v, err := cluster.DecodeMsgpack(payload)
 	if err != nil {
 		a.log.Debug("redisadapter: malformed broadcast", "err", err)
 		return
 	}
-	msg := asSlice(v)
+	msg := cluster.AsSlice(v)
 	if len(msg) < 3 {
 		return
 	}
-	pkt := asMap(msg[1])
+	pkt := cluster.AsMap(msg[1])
 	// A channel's prefix also matches a longer namespace's channels
 	// ("socket.io#/#" is a prefix of "socket.io#/#room#"), so this
 	// adapter, as the Node one, checks the packet's own namespace; an
@@ -257,62 +259,62 @@ func (a *pubSubAdapter) onMessage(channel string, payload []byte) {
 	if nsp, _ := pkt["nsp"].(string); nsp != a.nsp.Name() && (nsp != "" || a.nsp.Name() != "/") {
 		return
 	}
-	a.handle(&op{kind: opBroadcast, from: asString(msg[0]), packet: pkt, opts: decodeOpts(msg[2])})
+	a.handle(&op{kind: opBroadcast, from: cluster.AsString(msg[0]), packet: pkt, opts: cluster.DecodeOpts(msg[2])})
 }
 
 // onRequest handles a request from another node or an emitter.
 func (a *pubSubAdapter) onRequest(_ string, payload []byte) {
-	v, err := decodeAny(payload)
+	v, err := cluster.DecodeAny(payload)
 	if err != nil {
 		a.log.Debug("redisadapter: malformed request", "err", err)
 		return
 	}
-	m := asMap(v)
-	typ, ok := asInt(m["type"])
+	m := cluster.AsMap(v)
+	typ, ok := cluster.AsInt(m["type"])
 	if m == nil || !ok {
 		return
 	}
-	o := &op{from: asString(m["uid"]), requestID: requestID(m["requestId"])}
+	o := &op{from: cluster.AsString(m["uid"]), requestID: requestID(m["requestId"])}
 	hasOpts := m["opts"] != nil
 	if hasOpts {
-		o.opts = decodeOpts(m["opts"])
+		o.opts = cluster.DecodeOpts(m["opts"])
 	}
 	switch typ {
 	case reqSockets:
-		o.kind, o.rooms = opSockets, asStrings(m["rooms"])
+		o.kind, o.rooms = opSockets, cluster.AsStrings(m["rooms"])
 	case reqAllRooms:
 		o.kind = opAllRooms
 	case reqRemoteJoin, reqRemoteLeave:
 		if hasOpts {
-			o.kind, o.rooms = opJoin, asStrings(m["rooms"])
+			o.kind, o.rooms = opJoin, cluster.AsStrings(m["rooms"])
 			if typ == reqRemoteLeave {
 				o.kind = opLeave
 			}
 			break
 		}
-		o.kind, o.sid, o.rooms = opSocketJoin, asString(m["sid"]), []string{asString(m["room"])}
+		o.kind, o.sid, o.rooms = opSocketJoin, cluster.AsString(m["sid"]), []string{cluster.AsString(m["room"])}
 		if typ == reqRemoteLeave {
 			o.kind = opSocketLeave
 		}
 	case reqRemoteDisconnect:
-		o.close = truthy(m["close"])
+		o.close = cluster.Truthy(m["close"])
 		if hasOpts {
 			o.kind = opDisconnect
 			break
 		}
-		o.kind, o.sid = opSocketDisconnect, asString(m["sid"])
+		o.kind, o.sid = opSocketDisconnect, cluster.AsString(m["sid"])
 	case reqRemoteFetch:
 		if !hasOpts {
 			o.opts = &adapter.BroadcastOptions{}
 		}
 		o.kind = opFetch
 	case reqServerSideEmit:
-		o.kind, o.data = opServerSideEmit, asSlice(m["data"])
+		o.kind, o.data = opServerSideEmit, cluster.AsSlice(m["data"])
 	case reqBroadcast:
 		if !hasOpts {
 			o.opts = &adapter.BroadcastOptions{}
 		}
-		o.kind, o.packet = opBroadcast, asMap(m["packet"])
+		o.kind, o.packet = opBroadcast, cluster.AsMap(m["packet"])
 		if o.requestID == "" {
 			return
 		}
@@ -328,27 +330,27 @@ func (a *pubSubAdapter) onRequest(_ string, payload []byte) {
 // onResponse handles an answer to a request; answers to other nodes'
 // requests are ignored by their id.
 func (a *pubSubAdapter) onResponse(_ string, payload []byte) {
-	v, err := decodeAny(payload)
+	v, err := cluster.DecodeAny(payload)
 	if err != nil {
 		a.log.Debug("redisadapter: malformed response", "err", err)
 		return
 	}
-	m := asMap(v)
+	m := cluster.AsMap(v)
 	if m == nil {
 		return
 	}
 	o := &op{requestID: requestID(m["requestId"])}
-	typ, hasType := asInt(m["type"])
+	typ, hasType := cluster.AsInt(m["type"])
 	switch {
 	case hasType && typ == reqBroadcastClientCount:
-		n, _ := asInt(m["clientCount"])
+		n, _ := cluster.AsInt(m["clientCount"])
 		o.kind, o.count = opClientCount, int(n)
 	case hasType && typ == reqBroadcastAck:
 		o.kind, o.value = opAck, m["packet"]
 	case hasType && typ == reqServerSideEmit:
 		o.kind, o.value = opSSEResponse, m["data"]
 	case m["sockets"] != nil:
-		o.kind, o.sockets = opFetchResponse, asSlice(m["sockets"])
+		o.kind, o.sockets = opFetchResponse, cluster.AsSlice(m["sockets"])
 		// An answer to a "sockets" request lists ids: not ours to take.
 		for _, s := range o.sockets {
 			if _, isID := s.(string); isID {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/internal/randid"
 	"github.com/redis/go-redis/v9"
 )
@@ -270,7 +271,7 @@ func (a *shardedAdapter) send(o *op) error {
 			channel = a.dynamicChannel(room)
 		}
 	}
-	payload, err := encodeAny(msg)
+	payload, err := cluster.EncodeAny(msg)
 	if err != nil {
 		return err
 	}
@@ -278,12 +279,12 @@ func (a *shardedAdapter) send(o *op) error {
 }
 
 func (a *shardedAdapter) onRaw(_ string, payload []byte) {
-	v, err := decodeAny(payload)
+	v, err := cluster.DecodeAny(payload)
 	if err != nil {
 		a.log.Debug("redisadapter: malformed message", "err", err)
 		return
 	}
-	m := asMap(v)
+	m := cluster.AsMap(v)
 	if m == nil {
 		return
 	}
@@ -291,7 +292,7 @@ func (a *shardedAdapter) onRaw(_ string, payload []byte) {
 	if o == nil {
 		return
 	}
-	if !isResponse(o.kind) && asString(m["nsp"]) != a.nsp.Name() {
+	if !isResponse(o.kind) && cluster.AsString(m["nsp"]) != a.nsp.Name() {
 		return
 	}
 	a.handle(o)

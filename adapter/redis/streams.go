@@ -13,6 +13,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/internal/randid"
 	"github.com/duplexio/duplex/parser"
 	"github.com/redis/go-redis/v9"
@@ -367,7 +368,7 @@ func (a *streamsAdapter) item(o *op) (*pubItem, error) {
 	}
 	sharded := a.f.opts.UseShardedPubSub
 	if ephemeral(o) {
-		payload, err := encodeMsgpack(msg)
+		payload, err := cluster.EncodeMsgpack(msg)
 		if err != nil {
 			return nil, err
 		}
@@ -393,8 +394,8 @@ func (a *streamsAdapter) entryFields(msg map[string]any) ([]any, error) {
 	fields := []any{"uid", msg["uid"], "nsp", msg["nsp"], "type", strconv.Itoa(msg["type"].(int))}
 	if data, ok := msg["data"]; ok && data != nil {
 		var enc string
-		if !a.f.opts.OnlyPlaintext && hasBinary(data) {
-			b, err := encodeMsgpack(data)
+		if !a.f.opts.OnlyPlaintext && cluster.HasBinary(data) {
+			b, err := cluster.EncodeMsgpack(data)
 			if err != nil {
 				return nil, err
 			}
@@ -418,11 +419,11 @@ func decodeEntry(values map[string]any) (map[string]any, error) {
 		var data any
 		var err error
 		if strings.HasPrefix(raw, "{") {
-			data, err = decodeJSON([]byte(raw))
+			data, err = cluster.DecodeJSON([]byte(raw))
 		} else {
 			var b []byte
 			if b, err = base64.StdEncoding.DecodeString(raw); err == nil {
-				data, err = decodeMsgpack(b)
+				data, err = cluster.DecodeMsgpack(b)
 			}
 		}
 		if err != nil {
@@ -517,12 +518,12 @@ func (a *streamsAdapter) onEntry(e redis.XMessage) {
 }
 
 func (a *streamsAdapter) onPubSub(_ string, payload []byte) {
-	v, err := decodeMsgpack(payload)
+	v, err := cluster.DecodeMsgpack(payload)
 	if err != nil {
 		a.log.Debug("redisadapter: malformed message", "err", err)
 		return
 	}
-	m := asMap(v)
+	m := cluster.AsMap(v)
 	if m == nil {
 		return
 	}
@@ -530,7 +531,7 @@ func (a *streamsAdapter) onPubSub(_ string, payload []byte) {
 	if o == nil {
 		return
 	}
-	if !isResponse(o.kind) && asString(m["nsp"]) != a.nsp.Name() {
+	if !isResponse(o.kind) && cluster.AsString(m["nsp"]) != a.nsp.Name() {
 		return
 	}
 	a.handle(o)
