@@ -23,7 +23,7 @@ func (a *pgAdapter) heartbeat() {
 	defer close(a.done)
 	beat := time.NewTicker(a.hub.opts.HeartbeatInterval)
 	defer beat.Stop()
-	check := time.NewTicker(min(expiryCheck, a.hub.opts.HeartbeatTimeout/2))
+	check := time.NewTicker(max(min(expiryCheck, a.hub.opts.HeartbeatTimeout/2), time.Millisecond))
 	defer check.Stop()
 	for {
 		select {
