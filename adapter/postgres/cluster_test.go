@@ -417,11 +417,35 @@ func TestClusterNodeLeaves(t *testing.T) {
 	}
 
 	// Once it stops its heartbeats, it no longer counts, and a fetch
-	// waiting for it completes.
+	// waiting for it completes with the answers of the others, before
+	// the requests timeout.
+	waitServerCount(t, 3, cl.nodes[0].io)
+	type result struct {
+		n   int
+		err error
+		d   time.Duration
+	}
+	done := make(chan result, 1)
+	go func() {
+		start := time.Now()
+		s, err := cl.nodes[0].io.FetchSockets(ctx)
+		done <- result{len(s), err, time.Since(start)}
+	}()
 	close(stop)
 	<-beats
 	stop = make(chan struct{})
 	beats = make(chan struct{})
 	close(beats)
+	select {
+	case r := <-done:
+		if r.err != nil || r.n != 4 {
+			t.Fatalf("fetch while the silent node goes: %d sockets, %v", r.n, r.err)
+		}
+		if r.d >= 2*time.Second {
+			t.Errorf("the fetch took %v: it waited for the requests timeout", r.d)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the fetch never returned")
+	}
 	waitServerCount(t, 2, cl.nodes[0].io)
 }
