@@ -436,3 +436,88 @@ func TestEmitters(t *testing.T) {
 	n.ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.sid}}, nil)
 	ga.expectDisconnect()
 }
+
+// TestMixedThreeNodes runs one Go node and two Node nodes, a client on
+// each: every node's requests are answered by the two others, whatever
+// their language (answers travel on the namespace's channel, which every
+// node hears).
+func TestMixedThreeNodes(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	pg := startPostgres(t)
+	g := startGoNode(t, "go", pg.factory(nil))
+	n1 := startNodeNode(t, pg, "node1")
+	n2 := startNodeNode(t, pg, "node2")
+	waitServerCount(t, 3, g.io)
+	for _, n := range []*nodeNode{n1, n2} {
+		eventually(t, "a Node server counts 3 nodes", func() bool { return n.count() == 3 })
+	}
+	gc := dial(t, g.hs.URL, "gc", nil)
+	c1 := dial(t, n1.url, "c1", nil)
+	c2 := dial(t, n2.url, "c2", nil)
+	all := []*client{gc, c1, c2}
+	for _, c := range all {
+		c.join("r")
+		c.setAnswer(func(e event) []any { return []any{c.name} })
+	}
+	everyone := func(name string) {
+		t.Helper()
+		for _, c := range all {
+			c.expect(name)
+		}
+		for _, c := range all {
+			c.expectNone(quiet / 3)
+		}
+	}
+	ctx := context.Background()
+
+	// From Go.
+	if err := g.io.To("r").Emit("go-r"); err != nil {
+		t.Fatal(err)
+	}
+	everyone("go-r")
+	sockets, err := g.io.In("r").FetchSockets(ctx)
+	if err != nil || len(sockets) != 3 {
+		t.Fatalf("Go fetch: %d, %v", len(sockets), err)
+	}
+	answers, err := g.io.Of("/").ServerSideEmitWithAck(ctx, "hello", "go")
+	var names []string
+	for _, a := range answers {
+		var s string
+		_ = a.Decode(&s)
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	if err != nil || !slices.Equal(names, []string{"node1", "node2"}) {
+		t.Fatalf("Go serverSideEmitWithAck: %v, %v", names, err)
+	}
+	acks, err := g.io.To("r").Timeout(5*time.Second).EmitWithAck(ctx, "ask-go")
+	if err != nil || len(acks) != 3 {
+		t.Fatalf("Go emitWithAck: %d, %v", len(acks), err)
+	}
+	everyone("ask-go")
+
+	// From each Node node.
+	for _, n := range []*nodeNode{n1, n2} {
+		n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-r"}, nil)
+		everyone("node-r")
+		var ns []nodeSocket
+		n.ctl("fetch", map[string]any{"rooms": []string{"r"}}, &ns)
+		if len(ns) != 3 {
+			t.Fatalf("Node fetch: %+v", ns)
+		}
+		var out struct {
+			Answers []any
+			Err     string
+		}
+		n.ctl("sseAck", map[string]any{"event": "hello", "args": []any{"node"}}, &out)
+		if len(out.Answers) != 2 || !slices.Contains(out.Answers, any("go")) || out.Err != "" {
+			t.Fatalf("Node serverSideEmitWithAck: %v, %q", out.Answers, out.Err)
+		}
+		n.ctl("emitWithAck", map[string]any{"rooms": []string{"r"}, "event": "ask-node"}, &out)
+		sort.Slice(out.Answers, func(i, j int) bool { return fmt.Sprint(out.Answers[i]) < fmt.Sprint(out.Answers[j]) })
+		if fmt.Sprint(out.Answers) != "[c1 c2 gc]" || out.Err != "" {
+			t.Fatalf("Node emitWithAck: %v, %q", out.Answers, out.Err)
+		}
+		everyone("ask-node")
+	}
+}
