@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -271,4 +272,51 @@ func mustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Notifications that are not messages, or name attachments that are
+// missing or malformed, are dropped; the nodes go on.
+func TestMalformedNotifications(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	pg := startPostgres(t)
+	n0 := startGoNode(t, "n0", pg.factory(nil))
+	n1 := startGoNode(t, "n1", pg.factory(nil))
+	waitServerCount(t, 2, n0.io, n1.io)
+	a := dial(t, n0.hs.URL, "a", nil)
+	b := dial(t, n1.hs.URL, "b", nil)
+	ctx := context.Background()
+	pool := pg.pool()
+	var garbage int64
+	if err := pool.QueryRow(ctx, "INSERT INTO socket_io_attachments (payload) VALUES ($1) RETURNING id", []byte{0xc1, 0x93}).Scan(&garbage); err != nil {
+		t.Fatal(err)
+	}
+	for _, payload := range []string{
+		"not json",
+		`[1,2]`,
+		`{"type":3}`,
+		`{"type":"3","uid":"x","nsp":"/"}`,
+		`{"type":99,"uid":"x","nsp":"/"}`,
+		`{"type":3,"uid":"x","nsp":"/","data":{"packet":{"type":2,"data":"not an array"},"opts":5}}`,
+		`{"type":3,"uid":"x","nsp":"/","data":{"packet":{"type":0,"data":["connect"]}}}`,
+		`{"type":7,"uid":"x","nsp":"/","data":{"requestId":7}}`,
+		`{"type":8,"uid":"x","nsp":"/","data":{"requestId":"q","sockets":"none"}}`,
+		`{"type":9,"uid":"x","nsp":"/","data":{"packet":[1,2]}}`,
+		`{"type":4,"uid":"x","nsp":"/nowhere","data":{"opts":{},"rooms":["q"]}}`,
+		`{"uid":"x","type":3,"attachmentId":"999999"}`,
+		`{"uid":"x","type":3,"attachmentId":"nope"}`,
+		fmt.Sprintf(`{"uid":"x","type":3,"attachmentId":"%d"}`, garbage),
+	} {
+		if _, err := pool.Exec(ctx, "SELECT pg_notify('socket.io#/', $1)", payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n0.io.Emit("still"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("still")
+	b.expect("still")
+	a.expectNone(quiet)
+	b.expectNone(quiet)
+	// "x" counts as a node until its heartbeat timeout.
+	waitServerCount(t, 2, n0.io, n1.io)
 }
