@@ -96,7 +96,7 @@ func (a *pgAdapter) send(o *op) error {
 	if a.channelErr != nil {
 		return a.channelErr
 	}
-	return a.hub.publish(context.Background(), a.channel, clusterMessage(o, a.uid, a.nsp.Name()))
+	return a.hub.publish(context.Background(), a.channel, cluster.Encode(o, a.uid, a.nsp.Name()))
 }
 
 // answer sends an answer, logging a failure: nobody else can hear of it.
@@ -132,7 +132,7 @@ func (a *pgAdapter) Broadcast(ctx context.Context, p *parser.SocketPacket, opts 
 		if err != nil {
 			return err
 		}
-		sendErr = a.send(&op{kind: opBroadcast, packet: pkt, opts: opts})
+		sendErr = a.send(&op{Kind: opBroadcast, Packet: pkt, Opts: opts})
 	}
 	if err := a.Memory.Broadcast(ctx, p, opts); err != nil {
 		return err
@@ -165,7 +165,7 @@ func (a *pgAdapter) BroadcastWithAck(ctx context.Context, p *parser.SocketPacket
 		req.timer = time.AfterFunc(wait+time.Second, func() { a.forgetAck(id) })
 		a.mu.Unlock()
 		context.AfterFunc(ctx, func() { a.forgetAck(id) })
-		sendErr = a.send(&op{kind: opBroadcast, requestID: id, packet: pkt, opts: opts})
+		sendErr = a.send(&op{Kind: opBroadcast, RequestID: id, Packet: pkt, Opts: opts})
 	}
 	if err := a.Memory.BroadcastWithAck(ctx, p, opts, onCount, onAck); err != nil {
 		return err
@@ -215,7 +215,7 @@ func (a *pgAdapter) FetchSockets(ctx context.Context, opts *adapter.BroadcastOpt
 	}()
 	ctx, cancel := a.requestContext(ctx, opts.Flags.Timeout)
 	defer cancel()
-	if err := a.send(&op{kind: opFetch, requestID: id, opts: opts}); err != nil {
+	if err := a.send(&op{Kind: opFetch, RequestID: id, Opts: opts}); err != nil {
 		return nil, fmt.Errorf("postgresadapter: fetchSockets: %w", err)
 	}
 	select {
@@ -260,7 +260,7 @@ func (a *pgAdapter) selection(kind opKind, opts *adapter.BroadcastOptions, rooms
 	}
 	var sendErr error
 	if !opts.Flags.Local {
-		sendErr = a.send(&op{kind: kind, opts: opts, rooms: rooms, close: close})
+		sendErr = a.send(&op{Kind: kind, Opts: opts, Rooms: rooms, Close: close})
 	}
 	if err := local(); err != nil {
 		return err
@@ -277,7 +277,7 @@ func (a *pgAdapter) ServerSideEmit(ctx context.Context, event string, args []any
 		return 0, err
 	}
 	if onAck == nil {
-		return 0, a.send(&op{kind: opServerSideEmit, data: data})
+		return 0, a.send(&op{Kind: opServerSideEmit, Data: data})
 	}
 	id := randid.Hex(16)
 	a.mu.Lock()
@@ -298,7 +298,7 @@ func (a *pgAdapter) ServerSideEmit(ctx context.Context, event string, args []any
 		delete(a.sses, id)
 		a.mu.Unlock()
 	}
-	if err := a.send(&op{kind: opServerSideEmit, requestID: id, data: data}); err != nil {
+	if err := a.send(&op{Kind: opServerSideEmit, RequestID: id, Data: data}); err != nil {
 		forget()
 		return 0, err
 	}
@@ -331,7 +331,7 @@ func (a *pgAdapter) Close() error {
 	a.mu.Unlock()
 	close(a.stop)
 	<-a.done
-	if err := a.send(&op{kind: opAdapterClose}); err != nil {
+	if err := a.send(&op{Kind: opAdapterClose}); err != nil {
 		a.log.Debug("postgresadapter: cannot say goodbye", "err", err)
 	}
 	a.hub.remove(a)

@@ -110,7 +110,7 @@ func (e *Emitter) ServerSideEmit(ctx context.Context, event string, args ...any)
 	if err != nil {
 		return err
 	}
-	return e.send(ctx, &op{kind: opServerSideEmit, data: data})
+	return e.send(ctx, &op{Kind: opServerSideEmit, Data: data})
 }
 
 // send publishes an op on the namespace's channel.
@@ -119,7 +119,7 @@ func (e *Emitter) send(ctx context.Context, o *op) error {
 	if err != nil {
 		return err
 	}
-	return e.hub.publish(ctx, ch, clusterMessage(o, emitterUID, e.nsp))
+	return e.hub.publish(ctx, ch, cluster.Encode(o, emitterUID, e.nsp))
 }
 
 // EmitterOperator selects sockets for an Emitter. It is immutable: each
@@ -183,21 +183,21 @@ func (o *EmitterOperator) Emit(ctx context.Context, event string, args ...any) e
 		return err
 	}
 	packet := map[string]any{"type": int64(parser.SocketPacketEvent), "data": data, "nsp": o.e.nsp}
-	return o.e.send(ctx, &op{kind: opBroadcast, packet: packet, opts: o.opts()})
+	return o.e.send(ctx, &op{Kind: opBroadcast, Packet: packet, Opts: o.opts()})
 }
 
 // SocketsJoin makes the selected sockets join rooms.
 func (o *EmitterOperator) SocketsJoin(ctx context.Context, rooms ...string) error {
-	return o.e.send(ctx, &op{kind: opJoin, opts: o.opts(), rooms: rooms})
+	return o.e.send(ctx, &op{Kind: opJoin, Opts: o.opts(), Rooms: rooms})
 }
 
 // SocketsLeave makes the selected sockets leave rooms.
 func (o *EmitterOperator) SocketsLeave(ctx context.Context, rooms ...string) error {
-	return o.e.send(ctx, &op{kind: opLeave, opts: o.opts(), rooms: rooms})
+	return o.e.send(ctx, &op{Kind: opLeave, Opts: o.opts(), Rooms: rooms})
 }
 
 // DisconnectSockets disconnects the selected sockets; with close, their
 // whole connections.
 func (o *EmitterOperator) DisconnectSockets(ctx context.Context, close bool) error {
-	return o.e.send(ctx, &op{kind: opDisconnect, opts: o.opts(), close: close})
+	return o.e.send(ctx, &op{Kind: opDisconnect, Opts: o.opts(), Close: close})
 }

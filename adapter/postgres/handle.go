@@ -12,66 +12,66 @@ import (
 
 // handle carries out an op from another node (or from an emitter).
 func (a *pgAdapter) handle(o *op) {
-	if o.from == a.uid {
+	if o.From == a.uid {
 		return
 	}
-	if o.from != emitterUID && o.from != "" {
-		a.seen(o.from)
+	if o.From != emitterUID && o.From != "" {
+		a.seen(o.From)
 	}
-	switch o.kind {
+	switch o.Kind {
 	case opInitialHeartbeat:
 		a.sendHeartbeat(opHeartbeat)
 	case opHeartbeat:
 	case opAdapterClose:
-		a.removeNode(o.from)
+		a.removeNode(o.From)
 	case opBroadcast:
 		a.onBroadcast(o)
 	case opJoin:
-		_ = a.Memory.AddSockets(context.Background(), o.opts, o.rooms)
+		_ = a.Memory.AddSockets(context.Background(), o.Opts, o.Rooms)
 	case opLeave:
-		_ = a.Memory.DelSockets(context.Background(), o.opts, o.rooms)
+		_ = a.Memory.DelSockets(context.Background(), o.Opts, o.Rooms)
 	case opDisconnect:
-		_ = a.Memory.DisconnectSockets(context.Background(), o.opts, o.close)
+		_ = a.Memory.DisconnectSockets(context.Background(), o.Opts, o.Close)
 	case opFetch:
 		a.onFetch(o)
 	case opServerSideEmit:
 		a.onServerSideEmit(o)
 	case opClientCount, opAck:
 		a.mu.Lock()
-		req := a.acks[o.requestID]
+		req := a.acks[o.RequestID]
 		a.mu.Unlock()
 		if req == nil {
 			return
 		}
-		if o.kind == opClientCount {
-			req.onCount(o.count)
+		if o.Kind == opClientCount {
+			req.onCount(o.Count)
 		} else {
-			req.onAck(cluster.Values([]any{o.value}))
+			req.onAck(cluster.Values([]any{o.Value}))
 		}
 	case opFetchResponse:
 		a.mu.Lock()
-		req := a.fetches[o.requestID]
-		if req != nil && req.missing[o.from] {
-			for _, s := range o.sockets {
+		req := a.fetches[o.RequestID]
+		if req != nil && req.missing[o.From] {
+			for _, s := range o.Sockets {
 				req.sockets = append(req.sockets, cluster.DecodeSocket(s))
 			}
-			a.answered(req, o.from)
+			a.answered(req, o.From)
 		}
 		a.mu.Unlock()
 	case opSSEResponse:
 		a.mu.Lock()
-		req := a.sses[o.requestID]
-		if req != nil && req.missing[o.from] {
-			delete(req.missing, o.from)
+		req := a.sses[o.RequestID]
+		if req != nil && req.missing[o.From] {
+			delete(req.missing, o.From)
 			if len(req.missing) == 0 {
-				delete(a.sses, o.requestID)
+				delete(a.sses, o.RequestID)
 			}
 		} else {
 			req = nil
 		}
 		a.mu.Unlock()
 		if req != nil {
-			req.onAck(cluster.Values([]any{o.value}))
+			req.onAck(cluster.Values([]any{o.Value}))
 		}
 	}
 }
@@ -108,20 +108,20 @@ func (a *pgAdapter) localPacket(pkt map[string]any) (*parser.SocketPacket, bool)
 }
 
 func (a *pgAdapter) onBroadcast(o *op) {
-	p, ok := a.localPacket(o.packet)
+	p, ok := a.localPacket(o.Packet)
 	if !ok {
 		return
 	}
-	if o.requestID == "" {
-		if err := a.Memory.Broadcast(context.Background(), p, o.opts); err != nil {
+	if o.RequestID == "" {
+		if err := a.Memory.Broadcast(context.Background(), p, o.Opts); err != nil {
 			a.log.Warn("postgresadapter: cannot deliver a broadcast", "err", err)
 		}
 		return
 	}
-	id := o.requestID
+	id := o.RequestID
 	// The requesting node waits for the answers as long as the broadcast's
 	// timeout; so do its sockets here, then they forget them.
-	wait := o.opts.Flags.Timeout
+	wait := o.Opts.Flags.Timeout
 	if wait <= 0 {
 		wait = time.Minute
 	}
@@ -133,10 +133,10 @@ func (a *pgAdapter) onBroadcast(o *op) {
 			cancel()
 		}
 	}
-	err := a.Memory.BroadcastWithAck(ctx, p, o.opts, func(n int) {
+	err := a.Memory.BroadcastWithAck(ctx, p, o.Opts, func(n int) {
 		expected.Store(int64(n))
 		done()
-		a.answer(&op{kind: opClientCount, requestID: id, count: n})
+		a.answer(&op{Kind: opClientCount, RequestID: id, Count: n})
 	}, func(args []parser.Value) {
 		defer func() { answered.Add(1); done() }()
 		var first any
@@ -148,7 +148,7 @@ func (a *pgAdapter) onBroadcast(o *op) {
 			}
 			first = v
 		}
-		a.answer(&op{kind: opAck, requestID: id, value: first})
+		a.answer(&op{Kind: opAck, RequestID: id, Value: first})
 	})
 	if err != nil {
 		cancel()
@@ -157,7 +157,7 @@ func (a *pgAdapter) onBroadcast(o *op) {
 }
 
 func (a *pgAdapter) onFetch(o *op) {
-	local, _ := a.Memory.FetchSockets(context.Background(), o.opts)
+	local, _ := a.Memory.FetchSockets(context.Background(), o.Opts)
 	sockets := make([]any, 0, len(local))
 	for _, s := range local {
 		m, err := cluster.EncodeSocket(s)
@@ -167,21 +167,21 @@ func (a *pgAdapter) onFetch(o *op) {
 		}
 		sockets = append(sockets, m)
 	}
-	a.answer(&op{kind: opFetchResponse, requestID: o.requestID, sockets: sockets})
+	a.answer(&op{Kind: opFetchResponse, RequestID: o.RequestID, Sockets: sockets})
 }
 
 func (a *pgAdapter) onServerSideEmit(o *op) {
-	if len(o.data) == 0 {
+	if len(o.Data) == 0 {
 		return
 	}
-	event, ok := o.data[0].(string)
+	event, ok := o.Data[0].(string)
 	if !ok {
 		return
 	}
-	args := cluster.Values(o.data[1:])
+	args := cluster.Values(o.Data[1:])
 	var ack func(args ...any)
-	if o.requestID != "" {
-		id := o.requestID
+	if o.RequestID != "" {
+		id := o.RequestID
 		var once sync.Once
 		ack = func(args ...any) {
 			once.Do(func() {
@@ -194,7 +194,7 @@ func (a *pgAdapter) onServerSideEmit(o *op) {
 					}
 					first = v
 				}
-				a.answer(&op{kind: opSSEResponse, requestID: id, value: first})
+				a.answer(&op{Kind: opSSEResponse, RequestID: id, Value: first})
 			})
 		}
 	}

@@ -13,7 +13,7 @@ const expiryCheck = time.Second
 
 // sendHeartbeat publishes a heartbeat op, logging a failure.
 func (a *pgAdapter) sendHeartbeat(kind opKind) {
-	if err := a.send(&op{kind: kind}); err != nil {
+	if err := a.send(&op{Kind: kind}); err != nil {
 		a.log.Debug("postgresadapter: cannot send a heartbeat", "err", err)
 	}
 }

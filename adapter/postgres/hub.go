@@ -178,7 +178,7 @@ func (h *hub) dispatch(channel, payload string) {
 	if a == nil {
 		return
 	}
-	o := clusterOp(m)
+	o := cluster.Decode(m)
 	if o == nil {
 		h.log.Warn("postgresadapter: dropped a message of unknown type", "channel", channel, "type", m["type"])
 		return

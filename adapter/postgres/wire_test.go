@@ -23,52 +23,52 @@ var nodeNotifications = []struct {
 	{`{"type":2,"uid":"915ca2222658985d","nsp":"/"}`, opHeartbeat, nil},
 	{`{"type":13,"uid":"915ca2222658985d","nsp":"/"}`, opAdapterClose, nil},
 	{`{"type":3,"data":{"packet":{"type":2,"data":["room-msg",{"a":1}]},"opts":{"rooms":["r1"],"except":["nobody"],"flags":{}}},"uid":"f0a38a0113a2af5e","nsp":"/"}`, opBroadcast, func(t *testing.T, o *op) {
-		if !reflect.DeepEqual(o.opts.Rooms, []string{"r1"}) || !reflect.DeepEqual(o.opts.Except, []string{"nobody"}) || o.requestID != "" {
-			t.Errorf("opts %+v, request %q", o.opts, o.requestID)
+		if !reflect.DeepEqual(o.Opts.Rooms, []string{"r1"}) || !reflect.DeepEqual(o.Opts.Except, []string{"nobody"}) || o.RequestID != "" {
+			t.Errorf("opts %+v, request %q", o.Opts, o.RequestID)
 		}
-		if got := cluster.AsSlice(o.packet["data"]); len(got) != 2 || got[0] != "room-msg" {
-			t.Errorf("packet %v", o.packet)
+		if got := cluster.AsSlice(o.Packet["data"]); len(got) != 2 || got[0] != "room-msg" {
+			t.Errorf("packet %v", o.Packet)
 		}
 	}},
 	{`{"type":3,"data":{"packet":{"type":2,"data":["vol",1]},"opts":{"rooms":[],"except":[],"flags":{"volatile":true,"compress":false}}},"uid":"f0a38a0113a2af5e","nsp":"/"}`, opBroadcast, func(t *testing.T, o *op) {
-		if !o.opts.Flags.Volatile || !o.opts.Flags.NoCompress {
-			t.Errorf("flags %+v", o.opts.Flags)
+		if !o.Opts.Flags.Volatile || !o.Opts.Flags.NoCompress {
+			t.Errorf("flags %+v", o.Opts.Flags)
 		}
 	}},
 	{`{"type":3,"data":{"packet":{"type":2,"data":["ask",42]},"requestId":"567ed58bba1fec65","opts":{"rooms":[],"except":[],"flags":{"timeout":1000}}},"uid":"f0a38a0113a2af5e","nsp":"/"}`, opBroadcast, func(t *testing.T, o *op) {
-		if o.requestID != "567ed58bba1fec65" || o.opts.Flags.Timeout.Milliseconds() != 1000 {
-			t.Errorf("request %q, flags %+v", o.requestID, o.opts.Flags)
+		if o.RequestID != "567ed58bba1fec65" || o.Opts.Flags.Timeout.Milliseconds() != 1000 {
+			t.Errorf("request %q, flags %+v", o.RequestID, o.Opts.Flags)
 		}
 	}},
 	{`{"type":12,"data":{"requestId":"567ed58bba1fec65","packet":"ack-from-cb"},"uid":"915ca2222658985d","nsp":"/"}`, opAck, func(t *testing.T, o *op) {
-		if o.value != "ack-from-cb" {
-			t.Errorf("value %v", o.value)
+		if o.Value != "ack-from-cb" {
+			t.Errorf("value %v", o.Value)
 		}
 	}},
 	{`{"type":11,"data":{"requestId":"567ed58bba1fec65","clientCount":1},"uid":"915ca2222658985d","nsp":"/"}`, opClientCount, func(t *testing.T, o *op) {
-		if o.count != 1 {
-			t.Errorf("count %d", o.count)
+		if o.Count != 1 {
+			t.Errorf("count %d", o.Count)
 		}
 	}},
 	{`{"type":4,"data":{"opts":{"rooms":["r1"],"except":[],"flags":{}},"rooms":["r2","r3"]},"uid":"f0a38a0113a2af5e","nsp":"/"}`, opJoin, func(t *testing.T, o *op) {
-		if !reflect.DeepEqual(o.rooms, []string{"r2", "r3"}) {
-			t.Errorf("rooms %v", o.rooms)
+		if !reflect.DeepEqual(o.Rooms, []string{"r2", "r3"}) {
+			t.Errorf("rooms %v", o.Rooms)
 		}
 	}},
 	{`{"type":5,"data":{"opts":{"rooms":["r1"],"except":[],"flags":{}},"rooms":["r3"]},"uid":"f0a38a0113a2af5e","nsp":"/"}`, opLeave, nil},
 	{`{"type":6,"data":{"opts":{"rooms":[],"except":[],"flags":{}},"close":false},"uid":"f0a38a0113a2af5e","nsp":"/"}`, opDisconnect, nil},
 	{`{"type":7,"data":{"opts":{"rooms":[],"except":[],"flags":{}},"requestId":"527da1e457f3454e"},"uid":"f0a38a0113a2af5e","nsp":"/"}`, opFetch, nil},
 	{`{"type":8,"data":{"requestId":"527da1e457f3454e","sockets":[{"id":"Q_5YuXT4ZPtrAFOfAAAB","handshake":{"headers":{"host":"127.0.0.1:3102"},"time":"Thu Dec 03 2026 11:44:00 GMT+0000 (Coordinated Universal Time)","address":"::ffff:127.0.0.1","xdomain":false,"secure":false,"issued":1796298240649,"url":"/socket.io/?room=r1&EIO=4&transport=websocket","query":{"room":"r1","EIO":"4","transport":"websocket"},"auth":{}},"rooms":["Q_5YuXT4ZPtrAFOfAAAB","r1"],"data":{"who":"B:Q_5Y"}}]},"uid":"915ca2222658985d","nsp":"/"}`, opFetchResponse, func(t *testing.T, o *op) {
-		if len(o.sockets) != 1 {
-			t.Fatalf("sockets %v", o.sockets)
+		if len(o.Sockets) != 1 {
+			t.Fatalf("sockets %v", o.Sockets)
 		}
-		s := cluster.DecodeSocket(o.sockets[0])
+		s := cluster.DecodeSocket(o.Sockets[0])
 		if s.ID != "Q_5YuXT4ZPtrAFOfAAAB" || s.Handshake.Issued != 1796298240649 || s.Handshake.Query().Get("room") != "r1" || !reflect.DeepEqual(s.Rooms, []string{"Q_5YuXT4ZPtrAFOfAAAB", "r1"}) {
 			t.Errorf("socket %+v", s)
 		}
 	}},
 	{`{"type":9,"data":{"requestId":"48e4d6767c47443b","packet":["sse-ack",7]},"uid":"f0a38a0113a2af5e","nsp":"/"}`, opServerSideEmit, func(t *testing.T, o *op) {
-		if o.requestID != "48e4d6767c47443b" || len(o.data) != 2 || o.data[0] != "sse-ack" {
+		if o.RequestID != "48e4d6767c47443b" || len(o.Data) != 2 || o.Data[0] != "sse-ack" {
 			t.Errorf("%+v", o)
 		}
 	}},
@@ -85,8 +85,8 @@ func TestNodeNotifications(t *testing.T) {
 		if err != nil || att != 0 {
 			t.Fatalf("%s: %v, attachment %d", n.payload, err, att)
 		}
-		o := clusterOp(m)
-		if o == nil || o.kind != n.kind {
+		o := cluster.Decode(m)
+		if o == nil || o.Kind != n.kind {
 			t.Fatalf("%s: got %+v, want kind %d", n.payload, o, n.kind)
 		}
 		if n.check != nil {
@@ -138,17 +138,17 @@ func TestNodeAttachmentRows(t *testing.T) {
 		return cluster.AsMap(v)
 	}
 	m := row("84a47479706503a46461746182a67061636b657482a47479706502a46461746193a362696ec40301020381a66e6573746564c4026869a46f70747383a5726f6f6d7390a665786365707490a5666c61677380a3756964b066306133386130313133613261663565a36e7370a12f")
-	o := clusterOp(m)
-	if o == nil || o.kind != opBroadcast || m["nsp"] != "/" || o.from != "f0a38a0113a2af5e" {
+	o := cluster.Decode(m)
+	if o == nil || o.Kind != opBroadcast || m["nsp"] != "/" || o.From != "f0a38a0113a2af5e" {
 		t.Fatalf("adapter row: %+v", m)
 	}
-	data := cluster.AsSlice(o.packet["data"])
+	data := cluster.AsSlice(o.Packet["data"])
 	if len(data) != 3 || !reflect.DeepEqual(data[1], []byte{1, 2, 3}) || !reflect.DeepEqual(cluster.AsMap(data[2])["nested"], []byte("hi")) {
 		t.Errorf("adapter row data %#v", data)
 	}
 	m = row("83a47479706503a46461746182a67061636b657483a47479706502a46461746192b066726f6d2d656d69747465722d62696ec4020908a36e7370a12fa46f70747383a5726f6f6d7390a5666c61677380a665786365707490a3756964a7656d6974746572")
-	o = clusterOp(m)
-	if o == nil || o.kind != opBroadcast || o.from != "emitter" || !reflect.DeepEqual(cluster.AsSlice(o.packet["data"])[1], []byte{9, 8}) {
+	o = cluster.Decode(m)
+	if o == nil || o.Kind != opBroadcast || o.From != "emitter" || !reflect.DeepEqual(cluster.AsSlice(o.Packet["data"])[1], []byte{9, 8}) {
 		t.Errorf("emitter row: %+v", m)
 	}
 }
@@ -156,23 +156,23 @@ func TestNodeAttachmentRows(t *testing.T) {
 func TestClusterOpRoundTrip(t *testing.T) {
 	opts := &adapter.BroadcastOptions{Rooms: []string{"r"}, Except: []string{"x"}}
 	ops := []*op{
-		{kind: opInitialHeartbeat},
-		{kind: opHeartbeat},
-		{kind: opAdapterClose},
-		{kind: opBroadcast, packet: map[string]any{"type": int64(2), "data": []any{"e"}}, opts: opts},
-		{kind: opBroadcast, requestID: "q", packet: map[string]any{"type": int64(2), "data": []any{"e"}}, opts: opts},
-		{kind: opJoin, opts: opts, rooms: []string{"y"}},
-		{kind: opLeave, opts: opts, rooms: []string{"y"}},
-		{kind: opDisconnect, opts: opts, close: true},
-		{kind: opFetch, requestID: "q", opts: opts},
-		{kind: opFetchResponse, requestID: "q", sockets: []any{}},
-		{kind: opServerSideEmit, data: []any{"e", int64(1)}},
-		{kind: opSSEResponse, requestID: "q", value: "v"},
-		{kind: opClientCount, requestID: "q", count: 3},
-		{kind: opAck, requestID: "q", value: []byte{1}},
+		{Kind: opInitialHeartbeat},
+		{Kind: opHeartbeat},
+		{Kind: opAdapterClose},
+		{Kind: opBroadcast, Packet: map[string]any{"type": int64(2), "data": []any{"e"}}, Opts: opts},
+		{Kind: opBroadcast, RequestID: "q", Packet: map[string]any{"type": int64(2), "data": []any{"e"}}, Opts: opts},
+		{Kind: opJoin, Opts: opts, Rooms: []string{"y"}},
+		{Kind: opLeave, Opts: opts, Rooms: []string{"y"}},
+		{Kind: opDisconnect, Opts: opts, Close: true},
+		{Kind: opFetch, RequestID: "q", Opts: opts},
+		{Kind: opFetchResponse, RequestID: "q", Sockets: []any{}},
+		{Kind: opServerSideEmit, Data: []any{"e", int64(1)}},
+		{Kind: opSSEResponse, RequestID: "q", Value: "v"},
+		{Kind: opClientCount, RequestID: "q", Count: 3},
+		{Kind: opAck, RequestID: "q", Value: []byte{1}},
 	}
 	for _, o := range ops {
-		msg := clusterMessage(o, "me", "/")
+		msg := cluster.Encode(o, "me", "/")
 		var m map[string]any
 		if cluster.HasBinary(msg) {
 			b, err := cluster.EncodeMsgpack(msg)
@@ -193,13 +193,13 @@ func TestClusterOpRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got := clusterOp(m)
-		if got == nil || got.kind != o.kind || got.from != "me" || got.requestID != o.requestID || got.count != o.count ||
-			got.close != o.close || !reflect.DeepEqual(got.value, o.value) || len(got.data) != len(o.data) || m["nsp"] != "/" {
-			t.Errorf("%d: got %+v from %v", o.kind, got, m)
+		got := cluster.Decode(m)
+		if got == nil || got.Kind != o.Kind || got.From != "me" || got.RequestID != o.RequestID || got.Count != o.Count ||
+			got.Close != o.Close || !reflect.DeepEqual(got.Value, o.Value) || len(got.Data) != len(o.Data) || m["nsp"] != "/" {
+			t.Errorf("%d: got %+v from %v", o.Kind, got, m)
 		}
-		if o.opts != nil && (!reflect.DeepEqual(got.opts.Rooms, opts.Rooms) || !reflect.DeepEqual(got.opts.Except, opts.Except)) {
-			t.Errorf("%d: opts %+v", o.kind, got.opts)
+		if o.Opts != nil && (!reflect.DeepEqual(got.Opts.Rooms, opts.Rooms) || !reflect.DeepEqual(got.Opts.Except, opts.Except)) {
+			t.Errorf("%d: opts %+v", o.Kind, got.Opts)
 		}
 	}
 }
@@ -240,15 +240,15 @@ func FuzzNotification(f *testing.F) {
 		if err != nil {
 			return
 		}
-		o := clusterOp(m)
+		o := cluster.Decode(m)
 		if o == nil {
 			return
 		}
-		for _, s := range o.sockets {
+		for _, s := range o.Sockets {
 			cluster.DecodeSocket(s)
 		}
-		if o.opts != nil {
-			cluster.EncodeOpts(o.opts, true)
+		if o.Opts != nil {
+			cluster.EncodeOpts(o.Opts, true)
 		}
 	})
 }
@@ -272,7 +272,7 @@ func FuzzDecodeMsgpack(f *testing.F) {
 			t.Fatalf("%x decoded to %#v, which does not encode: %v", b, v, err)
 		}
 		if m := cluster.AsMap(v); m != nil {
-			clusterOp(m)
+			cluster.Decode(m)
 		}
 	})
 }

@@ -15,47 +15,36 @@ import (
 )
 
 // opKind is what a message between nodes asks for or answers, whatever
-// the protocol that carries it.
-type opKind int
+// the protocol that carries it: the kinds of the cluster protocol, and
+// those of the pub/sub adapter only.
+type opKind = cluster.Kind
 
 const (
-	opBroadcast        opKind = iota // packet to the selected sockets (with requestID: with acks)
-	opJoin                           // selected sockets join rooms
-	opLeave                          // selected sockets leave rooms
-	opDisconnect                     // selected sockets disconnect
-	opFetch                          // describe the selected sockets
-	opServerSideEmit                 // event for the namespace's server-side handlers
-	opClientCount                    // answer to opBroadcast with acks: sockets reached
-	opAck                            // answer to opBroadcast with acks: one client's answer
-	opFetchResponse                  // answer to opFetch
-	opSSEResponse                    // answer to opServerSideEmit
-	opSockets                        // ids of the selected sockets (pub/sub adapter only)
-	opAllRooms                       // every room (pub/sub adapter only)
-	opSocketsResponse                // answer to opSockets
-	opAllRoomsResponse               // answer to opAllRooms
-	opSocketJoin                     // one socket joins a room (pub/sub adapter only)
-	opSocketLeave                    // one socket leaves a room (pub/sub adapter only)
-	opSocketDisconnect               // one socket disconnects (pub/sub adapter only)
-	opDone                           // answer to the three above
+	opBroadcast      = cluster.OpBroadcast
+	opJoin           = cluster.OpJoin
+	opLeave          = cluster.OpLeave
+	opDisconnect     = cluster.OpDisconnect
+	opFetch          = cluster.OpFetch
+	opServerSideEmit = cluster.OpServerSideEmit
+	opClientCount    = cluster.OpClientCount
+	opAck            = cluster.OpAck
+	opFetchResponse  = cluster.OpFetchResponse
+	opSSEResponse    = cluster.OpSSEResponse
 )
 
-// op is one message between nodes, decoded. Values are generic trees.
-type op struct {
-	kind      opKind
-	from      string // uid of the sending node; "" or "emitter" for an emitter
-	to        string // uid of the node an answer goes to
-	requestID string
-	packet    map[string]any // opBroadcast: {type, data, nsp}
-	opts      *adapter.BroadcastOptions
-	rooms     []string
-	close     bool
-	sid       string // opSocket*
-	data      []any  // opServerSideEmit: event then arguments
-	value     any    // opAck, opSSEResponse: the answer
-	count     int    // opClientCount
-	sockets   []any  // opFetchResponse: socket descriptions; opSocketsResponse: ids
-	offset    string // set for messages read from a stream
-}
+const (
+	opSockets          opKind = cluster.OpExtension + iota // ids of the selected sockets (pub/sub adapter only)
+	opAllRooms                                             // every room (pub/sub adapter only)
+	opSocketsResponse                                      // answer to opSockets
+	opAllRoomsResponse                                     // answer to opAllRooms
+	opSocketJoin                                           // one socket joins a room (pub/sub adapter only)
+	opSocketLeave                                          // one socket leaves a room (pub/sub adapter only)
+	opSocketDisconnect                                     // one socket disconnects (pub/sub adapter only)
+	opDone                                                 // answer to the three above
+)
+
+// op is one message between nodes, decoded.
+type op = cluster.Op
 
 // protocol is how one kind of adapter carries ops over Redis.
 type protocol interface {
@@ -149,7 +138,7 @@ func (c *core) Broadcast(ctx context.Context, p *parser.SocketPacket, opts *adap
 		if err != nil {
 			return err
 		}
-		sendErr = c.proto.send(&op{kind: opBroadcast, packet: pkt, opts: opts})
+		sendErr = c.proto.send(&op{Kind: opBroadcast, Packet: pkt, Opts: opts})
 	}
 	if err := c.Memory.Broadcast(ctx, p, opts); err != nil {
 		return err
@@ -184,7 +173,7 @@ func (c *core) BroadcastWithAck(ctx context.Context, p *parser.SocketPacket, opt
 		req.timer = time.AfterFunc(wait+time.Second, func() { c.forgetAck(id) })
 		c.mu.Unlock()
 		context.AfterFunc(ctx, func() { c.forgetAck(id) })
-		sendErr = c.proto.send(&op{kind: opBroadcast, requestID: id, packet: pkt, opts: opts})
+		sendErr = c.proto.send(&op{Kind: opBroadcast, RequestID: id, Packet: pkt, Opts: opts})
 	}
 	if err := c.Memory.BroadcastWithAck(ctx, p, opts, onCount, onAck); err != nil {
 		return err
@@ -234,7 +223,7 @@ func (c *core) FetchSockets(ctx context.Context, opts *adapter.BroadcastOptions)
 		delete(c.fetches, id)
 		c.mu.Unlock()
 	}()
-	if err := c.proto.send(&op{kind: opFetch, requestID: id, opts: opts}); err != nil {
+	if err := c.proto.send(&op{Kind: opFetch, RequestID: id, Opts: opts}); err != nil {
 		return nil, fmt.Errorf("redisadapter: fetchSockets: %w", err)
 	}
 	select {
@@ -279,7 +268,7 @@ func (c *core) selection(kind opKind, opts *adapter.BroadcastOptions, rooms []st
 	}
 	var sendErr error
 	if !opts.Flags.Local {
-		sendErr = c.proto.send(&op{kind: kind, opts: opts, rooms: rooms, close: close})
+		sendErr = c.proto.send(&op{Kind: kind, Opts: opts, Rooms: rooms, Close: close})
 	}
 	if err := local(); err != nil {
 		return err
@@ -296,7 +285,7 @@ func (c *core) ServerSideEmit(ctx context.Context, event string, args []any, onA
 		return 0, err
 	}
 	if onAck == nil {
-		return 0, c.proto.send(&op{kind: opServerSideEmit, data: data})
+		return 0, c.proto.send(&op{Kind: opServerSideEmit, Data: data})
 	}
 	n, err := c.proto.serverCount(ctx)
 	if err != nil {
@@ -318,7 +307,7 @@ func (c *core) ServerSideEmit(ctx context.Context, event string, args []any, onA
 		delete(c.sses, id)
 		c.mu.Unlock()
 	}
-	if err := c.proto.send(&op{kind: opServerSideEmit, requestID: id, data: data}); err != nil {
+	if err := c.proto.send(&op{Kind: opServerSideEmit, RequestID: id, Data: data}); err != nil {
 		forget()
 		return 0, err
 	}
@@ -356,39 +345,39 @@ func (c *core) Close() error {
 
 // handle carries out an op from another node.
 func (c *core) handle(o *op) {
-	if o.from == c.uid {
+	if o.From == c.uid {
 		return
 	}
-	switch o.kind {
+	switch o.Kind {
 	case opBroadcast:
 		c.onBroadcast(o)
 	case opJoin:
-		_ = c.Memory.AddSockets(context.Background(), o.opts, o.rooms)
+		_ = c.Memory.AddSockets(context.Background(), o.Opts, o.Rooms)
 	case opLeave:
-		_ = c.Memory.DelSockets(context.Background(), o.opts, o.rooms)
+		_ = c.Memory.DelSockets(context.Background(), o.Opts, o.Rooms)
 	case opDisconnect:
-		_ = c.Memory.DisconnectSockets(context.Background(), o.opts, o.close)
+		_ = c.Memory.DisconnectSockets(context.Background(), o.Opts, o.Close)
 	case opFetch:
 		c.onFetch(o)
 	case opServerSideEmit:
 		c.onServerSideEmit(o)
 	case opClientCount, opAck:
 		c.mu.Lock()
-		req := c.acks[o.requestID]
+		req := c.acks[o.RequestID]
 		c.mu.Unlock()
 		if req == nil {
 			return
 		}
-		if o.kind == opClientCount {
-			req.onCount(o.count)
+		if o.Kind == opClientCount {
+			req.onCount(o.Count)
 		} else {
-			req.onAck(cluster.Values([]any{o.value}))
+			req.onAck(cluster.Values([]any{o.Value}))
 		}
 	case opFetchResponse:
 		c.mu.Lock()
-		req := c.fetches[o.requestID]
+		req := c.fetches[o.RequestID]
 		if req != nil && req.got < req.expected {
-			for _, s := range o.sockets {
+			for _, s := range o.Sockets {
 				req.sockets = append(req.sockets, cluster.DecodeSocket(s))
 			}
 			req.got++
@@ -399,36 +388,36 @@ func (c *core) handle(o *op) {
 		c.mu.Unlock()
 	case opSSEResponse:
 		c.mu.Lock()
-		req := c.sses[o.requestID]
+		req := c.sses[o.RequestID]
 		if req != nil {
 			req.remaining--
 			if req.remaining <= 0 {
-				delete(c.sses, o.requestID)
+				delete(c.sses, o.RequestID)
 			}
 		}
 		c.mu.Unlock()
 		if req != nil {
-			req.onAck(cluster.Values([]any{o.value}))
+			req.onAck(cluster.Values([]any{o.Value}))
 		}
 	case opSockets:
-		ids := c.Memory.Sockets(&adapter.BroadcastOptions{Rooms: o.rooms})
-		c.answer(&op{kind: opSocketsResponse, to: o.from, requestID: o.requestID, sockets: cluster.StringsToAny(ids)})
+		ids := c.Memory.Sockets(&adapter.BroadcastOptions{Rooms: o.Rooms})
+		c.answer(&op{Kind: opSocketsResponse, To: o.From, RequestID: o.RequestID, Sockets: cluster.StringsToAny(ids)})
 	case opAllRooms:
-		c.answer(&op{kind: opAllRoomsResponse, to: o.from, requestID: o.requestID, rooms: c.Memory.Rooms()})
+		c.answer(&op{Kind: opAllRoomsResponse, To: o.From, RequestID: o.RequestID, Rooms: c.Memory.Rooms()})
 	case opSocketJoin, opSocketLeave, opSocketDisconnect:
-		if !c.nsp.Connected(o.sid) {
+		if !c.nsp.Connected(o.SID) {
 			return
 		}
-		ids := []string{o.sid}
-		switch o.kind {
+		ids := []string{o.SID}
+		switch o.Kind {
 		case opSocketJoin:
-			c.nsp.Join(ids, o.rooms)
+			c.nsp.Join(ids, o.Rooms)
 		case opSocketLeave:
-			c.nsp.Leave(ids, o.rooms)
+			c.nsp.Leave(ids, o.Rooms)
 		default:
-			c.nsp.Disconnect(ids, o.close)
+			c.nsp.Disconnect(ids, o.Close)
 		}
-		c.answer(&op{kind: opDone, to: o.from, requestID: o.requestID})
+		c.answer(&op{Kind: opDone, To: o.From, RequestID: o.RequestID})
 	}
 }
 
@@ -461,25 +450,25 @@ func (c *core) localPacket(pkt map[string]any) (*parser.SocketPacket, bool) {
 }
 
 func (c *core) onBroadcast(o *op) {
-	p, ok := c.localPacket(o.packet)
+	p, ok := c.localPacket(o.Packet)
 	if !ok {
 		return
 	}
-	if o.requestID == "" {
-		if c.appendOffsets && o.offset != "" && !o.opts.Flags.Volatile {
-			if _, hasID := o.packet["id"]; !hasID {
-				p.Data = append(p.Data.([]any), o.offset)
+	if o.RequestID == "" {
+		if c.appendOffsets && o.Offset != "" && !o.Opts.Flags.Volatile {
+			if _, hasID := o.Packet["id"]; !hasID {
+				p.Data = append(p.Data.([]any), o.Offset)
 			}
 		}
-		if err := c.Memory.Broadcast(context.Background(), p, o.opts); err != nil {
+		if err := c.Memory.Broadcast(context.Background(), p, o.Opts); err != nil {
 			c.log.Warn("redisadapter: cannot deliver a broadcast", "err", err)
 		}
 		return
 	}
-	from, id := o.from, o.requestID
+	from, id := o.From, o.RequestID
 	// The requesting node waits for the answers as long as the broadcast's
 	// timeout; so do its sockets here, then they forget them.
-	wait := o.opts.Flags.Timeout
+	wait := o.Opts.Flags.Timeout
 	if wait <= 0 {
 		wait = time.Minute
 	}
@@ -491,10 +480,10 @@ func (c *core) onBroadcast(o *op) {
 			cancel()
 		}
 	}
-	err := c.Memory.BroadcastWithAck(ctx, p, o.opts, func(n int) {
+	err := c.Memory.BroadcastWithAck(ctx, p, o.Opts, func(n int) {
 		expected.Store(int64(n))
 		done()
-		c.answer(&op{kind: opClientCount, to: from, requestID: id, count: n})
+		c.answer(&op{Kind: opClientCount, To: from, RequestID: id, Count: n})
 	}, func(args []parser.Value) {
 		defer func() { answered.Add(1); done() }()
 		var first any
@@ -506,7 +495,7 @@ func (c *core) onBroadcast(o *op) {
 			}
 			first = v
 		}
-		c.answer(&op{kind: opAck, to: from, requestID: id, value: first})
+		c.answer(&op{Kind: opAck, To: from, RequestID: id, Value: first})
 	})
 	if err != nil {
 		cancel()
@@ -515,7 +504,7 @@ func (c *core) onBroadcast(o *op) {
 }
 
 func (c *core) onFetch(o *op) {
-	local, _ := c.Memory.FetchSockets(context.Background(), o.opts)
+	local, _ := c.Memory.FetchSockets(context.Background(), o.Opts)
 	sockets := make([]any, 0, len(local))
 	for _, s := range local {
 		m, err := cluster.EncodeSocket(s)
@@ -525,21 +514,21 @@ func (c *core) onFetch(o *op) {
 		}
 		sockets = append(sockets, m)
 	}
-	c.answer(&op{kind: opFetchResponse, to: o.from, requestID: o.requestID, sockets: sockets})
+	c.answer(&op{Kind: opFetchResponse, To: o.From, RequestID: o.RequestID, Sockets: sockets})
 }
 
 func (c *core) onServerSideEmit(o *op) {
-	if len(o.data) == 0 {
+	if len(o.Data) == 0 {
 		return
 	}
-	event, ok := o.data[0].(string)
+	event, ok := o.Data[0].(string)
 	if !ok {
 		return
 	}
-	args := cluster.Values(o.data[1:])
+	args := cluster.Values(o.Data[1:])
 	var ack func(args ...any)
-	if o.requestID != "" {
-		from, id := o.from, o.requestID
+	if o.RequestID != "" {
+		from, id := o.From, o.RequestID
 		var once sync.Once
 		ack = func(args ...any) {
 			once.Do(func() {
@@ -552,7 +541,7 @@ func (c *core) onServerSideEmit(o *op) {
 					}
 					first = v
 				}
-				c.answer(&op{kind: opSSEResponse, to: from, requestID: id, value: first})
+				c.answer(&op{Kind: opSSEResponse, To: from, RequestID: id, Value: first})
 			})
 		}
 	}

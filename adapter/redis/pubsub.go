@@ -2,9 +2,7 @@ package redisadapter
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -158,58 +156,58 @@ func (a *pubSubAdapter) send(o *op) error {
 		payload []byte
 		err     error
 	)
-	switch o.kind {
+	switch o.Kind {
 	case opBroadcast:
-		if o.requestID == "" {
+		if o.RequestID == "" {
 			channel = a.channel
-			if len(o.opts.Rooms) == 1 {
-				channel += o.opts.Rooms[0] + "#"
+			if len(o.Opts.Rooms) == 1 {
+				channel += o.Opts.Rooms[0] + "#"
 			}
-			payload, err = cluster.EncodeMsgpack([]any{a.uid, o.packet, cluster.EncodeOpts(o.opts, true)})
+			payload, err = cluster.EncodeMsgpack([]any{a.uid, o.Packet, cluster.EncodeOpts(o.Opts, true)})
 			break
 		}
 		payload, err = cluster.EncodeMsgpack(map[string]any{
-			"uid": a.uid, "requestId": o.requestID, "type": reqBroadcast,
-			"packet": o.packet, "opts": cluster.EncodeOpts(o.opts, true),
+			"uid": a.uid, "requestId": o.RequestID, "type": reqBroadcast,
+			"packet": o.Packet, "opts": cluster.EncodeOpts(o.Opts, true),
 		})
 
 	case opJoin, opLeave:
 		typ := reqRemoteJoin
-		if o.kind == opLeave {
+		if o.Kind == opLeave {
 			typ = reqRemoteLeave
 		}
-		msg = map[string]any{"uid": a.uid, "type": typ, "opts": cluster.EncodeOpts(o.opts, false), "rooms": cluster.StringsToAny(o.rooms)}
+		msg = map[string]any{"uid": a.uid, "type": typ, "opts": cluster.EncodeOpts(o.Opts, false), "rooms": cluster.StringsToAny(o.Rooms)}
 	case opDisconnect:
-		msg = map[string]any{"uid": a.uid, "type": reqRemoteDisconnect, "opts": cluster.EncodeOpts(o.opts, false), "close": o.close}
+		msg = map[string]any{"uid": a.uid, "type": reqRemoteDisconnect, "opts": cluster.EncodeOpts(o.Opts, false), "close": o.Close}
 	case opFetch:
-		msg = map[string]any{"uid": a.uid, "requestId": o.requestID, "type": reqRemoteFetch, "opts": cluster.EncodeOpts(o.opts, false)}
+		msg = map[string]any{"uid": a.uid, "requestId": o.RequestID, "type": reqRemoteFetch, "opts": cluster.EncodeOpts(o.Opts, false)}
 	case opServerSideEmit:
-		msg = map[string]any{"uid": a.uid, "type": reqServerSideEmit, "data": o.data}
-		if o.requestID != "" {
-			msg["requestId"] = o.requestID
+		msg = map[string]any{"uid": a.uid, "type": reqServerSideEmit, "data": o.Data}
+		if o.RequestID != "" {
+			msg["requestId"] = o.RequestID
 		}
 	case opClientCount:
-		channel = a.responseTo(o.to)
-		msg = map[string]any{"type": reqBroadcastClientCount, "requestId": o.requestID, "clientCount": o.count}
+		channel = a.responseTo(o.To)
+		msg = map[string]any{"type": reqBroadcastClientCount, "requestId": o.RequestID, "clientCount": o.Count}
 	case opAck:
-		channel = a.responseTo(o.to)
-		payload, err = cluster.EncodeMsgpack(map[string]any{"type": reqBroadcastAck, "requestId": o.requestID, "packet": o.value})
+		channel = a.responseTo(o.To)
+		payload, err = cluster.EncodeMsgpack(map[string]any{"type": reqBroadcastAck, "requestId": o.RequestID, "packet": o.Value})
 	case opFetchResponse:
-		channel = a.responseTo(o.to)
-		msg = map[string]any{"requestId": o.requestID, "sockets": o.sockets}
+		channel = a.responseTo(o.To)
+		msg = map[string]any{"requestId": o.RequestID, "sockets": o.Sockets}
 	case opSSEResponse:
 		// The reference always answers these on the shared channel.
 		channel = a.responseChannel
-		msg = map[string]any{"type": reqServerSideEmit, "requestId": o.requestID, "data": o.value}
+		msg = map[string]any{"type": reqServerSideEmit, "requestId": o.RequestID, "data": o.Value}
 	case opSocketsResponse:
-		channel = a.responseTo(o.to)
-		msg = map[string]any{"requestId": o.requestID, "sockets": o.sockets}
+		channel = a.responseTo(o.To)
+		msg = map[string]any{"requestId": o.RequestID, "sockets": o.Sockets}
 	case opAllRoomsResponse:
-		channel = a.responseTo(o.to)
-		msg = map[string]any{"requestId": o.requestID, "rooms": cluster.StringsToAny(o.rooms)}
+		channel = a.responseTo(o.To)
+		msg = map[string]any{"requestId": o.RequestID, "rooms": cluster.StringsToAny(o.Rooms)}
 	case opDone:
-		channel = a.responseTo(o.to)
-		msg = map[string]any{"requestId": o.requestID}
+		channel = a.responseTo(o.To)
+		msg = map[string]any{"requestId": o.RequestID}
 	default:
 		return nil
 	}
@@ -259,7 +257,7 @@ func (a *pubSubAdapter) onMessage(channel string, payload []byte) {
 	if nsp, _ := pkt["nsp"].(string); nsp != a.nsp.Name() && (nsp != "" || a.nsp.Name() != "/") {
 		return
 	}
-	a.handle(&op{kind: opBroadcast, from: cluster.AsString(msg[0]), packet: pkt, opts: cluster.DecodeOpts(msg[2])})
+	a.handle(&op{Kind: opBroadcast, From: cluster.AsString(msg[0]), Packet: pkt, Opts: cluster.DecodeOpts(msg[2])})
 }
 
 // onRequest handles a request from another node or an emitter.
@@ -274,55 +272,55 @@ func (a *pubSubAdapter) onRequest(_ string, payload []byte) {
 	if m == nil || !ok {
 		return
 	}
-	o := &op{from: cluster.AsString(m["uid"]), requestID: requestID(m["requestId"])}
+	o := &op{From: cluster.AsString(m["uid"]), RequestID: cluster.RequestID(m["requestId"])}
 	hasOpts := m["opts"] != nil
 	if hasOpts {
-		o.opts = cluster.DecodeOpts(m["opts"])
+		o.Opts = cluster.DecodeOpts(m["opts"])
 	}
 	switch typ {
 	case reqSockets:
-		o.kind, o.rooms = opSockets, cluster.AsStrings(m["rooms"])
+		o.Kind, o.Rooms = opSockets, cluster.AsStrings(m["rooms"])
 	case reqAllRooms:
-		o.kind = opAllRooms
+		o.Kind = opAllRooms
 	case reqRemoteJoin, reqRemoteLeave:
 		if hasOpts {
-			o.kind, o.rooms = opJoin, cluster.AsStrings(m["rooms"])
+			o.Kind, o.Rooms = opJoin, cluster.AsStrings(m["rooms"])
 			if typ == reqRemoteLeave {
-				o.kind = opLeave
+				o.Kind = opLeave
 			}
 			break
 		}
-		o.kind, o.sid, o.rooms = opSocketJoin, cluster.AsString(m["sid"]), []string{cluster.AsString(m["room"])}
+		o.Kind, o.SID, o.Rooms = opSocketJoin, cluster.AsString(m["sid"]), []string{cluster.AsString(m["room"])}
 		if typ == reqRemoteLeave {
-			o.kind = opSocketLeave
+			o.Kind = opSocketLeave
 		}
 	case reqRemoteDisconnect:
-		o.close = cluster.Truthy(m["close"])
+		o.Close = cluster.Truthy(m["close"])
 		if hasOpts {
-			o.kind = opDisconnect
+			o.Kind = opDisconnect
 			break
 		}
-		o.kind, o.sid = opSocketDisconnect, cluster.AsString(m["sid"])
+		o.Kind, o.SID = opSocketDisconnect, cluster.AsString(m["sid"])
 	case reqRemoteFetch:
 		if !hasOpts {
-			o.opts = &adapter.BroadcastOptions{}
+			o.Opts = &adapter.BroadcastOptions{}
 		}
-		o.kind = opFetch
+		o.Kind = opFetch
 	case reqServerSideEmit:
-		o.kind, o.data = opServerSideEmit, cluster.AsSlice(m["data"])
+		o.Kind, o.Data = opServerSideEmit, cluster.AsSlice(m["data"])
 	case reqBroadcast:
 		if !hasOpts {
-			o.opts = &adapter.BroadcastOptions{}
+			o.Opts = &adapter.BroadcastOptions{}
 		}
-		o.kind, o.packet = opBroadcast, cluster.AsMap(m["packet"])
-		if o.requestID == "" {
+		o.Kind, o.Packet = opBroadcast, cluster.AsMap(m["packet"])
+		if o.RequestID == "" {
 			return
 		}
 	default:
 		return
 	}
-	if o.opts == nil {
-		o.opts = &adapter.BroadcastOptions{}
+	if o.Opts == nil {
+		o.Opts = &adapter.BroadcastOptions{}
 	}
 	a.handle(o)
 }
@@ -339,20 +337,20 @@ func (a *pubSubAdapter) onResponse(_ string, payload []byte) {
 	if m == nil {
 		return
 	}
-	o := &op{requestID: requestID(m["requestId"])}
+	o := &op{RequestID: cluster.RequestID(m["requestId"])}
 	typ, hasType := cluster.AsInt(m["type"])
 	switch {
 	case hasType && typ == reqBroadcastClientCount:
 		n, _ := cluster.AsInt(m["clientCount"])
-		o.kind, o.count = opClientCount, int(n)
+		o.Kind, o.Count = opClientCount, int(n)
 	case hasType && typ == reqBroadcastAck:
-		o.kind, o.value = opAck, m["packet"]
+		o.Kind, o.Value = opAck, m["packet"]
 	case hasType && typ == reqServerSideEmit:
-		o.kind, o.value = opSSEResponse, m["data"]
+		o.Kind, o.Value = opSSEResponse, m["data"]
 	case m["sockets"] != nil:
-		o.kind, o.sockets = opFetchResponse, cluster.AsSlice(m["sockets"])
+		o.Kind, o.Sockets = opFetchResponse, cluster.AsSlice(m["sockets"])
 		// An answer to a "sockets" request lists ids: not ours to take.
-		for _, s := range o.sockets {
+		for _, s := range o.Sockets {
 			if _, isID := s.(string); isID {
 				return
 			}
@@ -361,19 +359,4 @@ func (a *pubSubAdapter) onResponse(_ string, payload []byte) {
 		return
 	}
 	a.handle(o)
-}
-
-// requestID reads a request id, a string (or, from old emitters, a
-// number).
-func requestID(v any) string {
-	switch t := v.(type) {
-	case string:
-		return t
-	case int64:
-		return strconv.FormatInt(t, 10)
-	case float64:
-		b, _ := json.Marshal(t)
-		return string(b)
-	}
-	return ""
 }

@@ -255,18 +255,18 @@ func (a *shardedAdapter) serverCount(ctx context.Context) (int, error) {
 }
 
 func (a *shardedAdapter) send(o *op) error {
-	msg := clusterMessage(o, a.uid, a.nsp.Name())
+	msg := cluster.Encode(o, a.uid, a.nsp.Name())
 	if msg == nil {
 		return nil
 	}
 	channel := a.channel
 	switch {
-	case isResponse(o.kind):
-		channel = a.channel + o.to + "#"
-	case o.kind == opBroadcast && o.requestID == "" && len(o.opts.Rooms) == 1:
+	case isResponse(o.Kind):
+		channel = a.channel + o.To + "#"
+	case o.Kind == opBroadcast && o.RequestID == "" && len(o.Opts.Rooms) == 1:
 		// A broadcast with acks stays on the main channel: every node
 		// counts its sockets.
-		room := o.opts.Rooms[0]
+		room := o.Opts.Rooms[0]
 		if a.opts.SubscriptionMode == DynamicPrivate || a.opts.SubscriptionMode == Dynamic && len(room) != 20 {
 			channel = a.dynamicChannel(room)
 		}
@@ -288,11 +288,11 @@ func (a *shardedAdapter) onRaw(_ string, payload []byte) {
 	if m == nil {
 		return
 	}
-	o := clusterOp(m)
+	o := cluster.Decode(m)
 	if o == nil {
 		return
 	}
-	if !isResponse(o.kind) && cluster.AsString(m["nsp"]) != a.nsp.Name() {
+	if !isResponse(o.Kind) && cluster.AsString(m["nsp"]) != a.nsp.Name() {
 		return
 	}
 	a.handle(o)

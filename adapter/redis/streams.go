@@ -343,13 +343,13 @@ func (a *streamsAdapter) serverCount(ctx context.Context) (int, error) {
 // ephemeral reports whether an op goes over pub/sub rather than the
 // stream: what only matters to the nodes up now.
 func ephemeral(o *op) bool {
-	switch o.kind {
+	switch o.Kind {
 	case opBroadcast:
-		return o.requestID != ""
+		return o.RequestID != ""
 	case opServerSideEmit, opFetch:
 		return true
 	}
-	return isResponse(o.kind)
+	return isResponse(o.Kind)
 }
 
 func (a *streamsAdapter) send(o *op) error {
@@ -362,7 +362,7 @@ func (a *streamsAdapter) send(o *op) error {
 
 // item is the publisher's command for an op.
 func (a *streamsAdapter) item(o *op) (*pubItem, error) {
-	msg := clusterMessage(o, a.uid, a.nsp.Name())
+	msg := cluster.Encode(o, a.uid, a.nsp.Name())
 	if msg == nil {
 		return nil, nil
 	}
@@ -373,8 +373,8 @@ func (a *streamsAdapter) item(o *op) (*pubItem, error) {
 			return nil, err
 		}
 		channel := a.public
-		if isResponse(o.kind) {
-			channel = a.public + o.to + "#"
+		if isResponse(o.Kind) {
+			channel = a.public + o.To + "#"
 		}
 		return publishItem(channel, payload, sharded), nil
 	}
@@ -453,8 +453,8 @@ func (a *streamsAdapter) Broadcast(ctx context.Context, p *parser.SocketPacket, 
 	if err != nil {
 		return err
 	}
-	o := &op{kind: opBroadcast, packet: pkt, opts: opts}
-	msg := clusterMessage(o, a.uid, a.nsp.Name())
+	o := &op{Kind: opBroadcast, Packet: pkt, Opts: opts}
+	msg := cluster.Encode(o, a.uid, a.nsp.Name())
 	fields, err := a.entryFields(msg)
 	if err != nil {
 		return err
@@ -502,15 +502,15 @@ func (a *streamsAdapter) onEntry(e redis.XMessage) {
 	a.deliverMu.Lock()
 	defer a.deliverMu.Unlock()
 	a.liveAt = e.ID
-	o := clusterOp(m)
+	o := cluster.Decode(m)
 	if o == nil {
 		return
 	}
-	o.offset = e.ID
+	o.Offset = e.ID
 	if bid, _ := e.Values[bidField].(string); bid != "" && !a.seen.add(bid) {
 		return // delivered already
 	}
-	if o.from == a.uid && o.kind == opBroadcast && o.requestID == "" {
+	if o.From == a.uid && o.Kind == opBroadcast && o.RequestID == "" {
 		a.onBroadcast(o) // this node's own broadcast, delivered here now, in order
 		return
 	}
@@ -527,11 +527,11 @@ func (a *streamsAdapter) onPubSub(_ string, payload []byte) {
 	if m == nil {
 		return
 	}
-	o := clusterOp(m)
+	o := cluster.Decode(m)
 	if o == nil {
 		return
 	}
-	if !isResponse(o.kind) && cluster.AsString(m["nsp"]) != a.nsp.Name() {
+	if !isResponse(o.Kind) && cluster.AsString(m["nsp"]) != a.nsp.Name() {
 		return
 	}
 	a.handle(o)

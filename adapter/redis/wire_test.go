@@ -23,20 +23,20 @@ func TestHashCode(t *testing.T) {
 func TestClusterOpRoundTrip(t *testing.T) {
 	opts := &adapter.BroadcastOptions{Rooms: []string{"r"}, Except: []string{"x"}}
 	ops := []*op{
-		{kind: opBroadcast, packet: map[string]any{"type": int64(2), "data": []any{"e"}, "nsp": "/"}, opts: opts},
-		{kind: opBroadcast, requestID: "q", packet: map[string]any{"type": int64(2), "data": []any{"e"}, "nsp": "/"}, opts: opts},
-		{kind: opJoin, opts: opts, rooms: []string{"y"}},
-		{kind: opLeave, opts: opts, rooms: []string{"y"}},
-		{kind: opDisconnect, opts: opts, close: true},
-		{kind: opFetch, requestID: "q", opts: opts},
-		{kind: opFetchResponse, requestID: "q", sockets: []any{}},
-		{kind: opServerSideEmit, data: []any{"e", int64(1)}},
-		{kind: opSSEResponse, requestID: "q", value: "v"},
-		{kind: opClientCount, requestID: "q", count: 3},
-		{kind: opAck, requestID: "q", value: []byte{1}},
+		{Kind: opBroadcast, Packet: map[string]any{"type": int64(2), "data": []any{"e"}, "nsp": "/"}, Opts: opts},
+		{Kind: opBroadcast, RequestID: "q", Packet: map[string]any{"type": int64(2), "data": []any{"e"}, "nsp": "/"}, Opts: opts},
+		{Kind: opJoin, Opts: opts, Rooms: []string{"y"}},
+		{Kind: opLeave, Opts: opts, Rooms: []string{"y"}},
+		{Kind: opDisconnect, Opts: opts, Close: true},
+		{Kind: opFetch, RequestID: "q", Opts: opts},
+		{Kind: opFetchResponse, RequestID: "q", Sockets: []any{}},
+		{Kind: opServerSideEmit, Data: []any{"e", int64(1)}},
+		{Kind: opSSEResponse, RequestID: "q", Value: "v"},
+		{Kind: opClientCount, RequestID: "q", Count: 3},
+		{Kind: opAck, RequestID: "q", Value: []byte{1}},
 	}
 	for _, o := range ops {
-		b, err := cluster.EncodeAny(clusterMessage(o, "me", "/"))
+		b, err := cluster.EncodeAny(cluster.Encode(o, "me", "/"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,13 +44,13 @@ func TestClusterOpRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := clusterOp(cluster.AsMap(v))
-		if got == nil || got.kind != o.kind || got.from != "me" || got.requestID != o.requestID || got.count != o.count ||
-			got.close != o.close || !reflect.DeepEqual(got.value, o.value) || len(got.data) != len(o.data) {
-			t.Errorf("%d: got %+v from %s", o.kind, got, b)
+		got := cluster.Decode(cluster.AsMap(v))
+		if got == nil || got.Kind != o.Kind || got.From != "me" || got.RequestID != o.RequestID || got.Count != o.Count ||
+			got.Close != o.Close || !reflect.DeepEqual(got.Value, o.Value) || len(got.Data) != len(o.Data) {
+			t.Errorf("%d: got %+v from %s", o.Kind, got, b)
 		}
-		if o.opts != nil && (!reflect.DeepEqual(got.opts.Rooms, opts.Rooms) || !reflect.DeepEqual(got.opts.Except, opts.Except)) {
-			t.Errorf("%d: opts %+v", o.kind, got.opts)
+		if o.Opts != nil && (!reflect.DeepEqual(got.Opts.Rooms, opts.Rooms) || !reflect.DeepEqual(got.Opts.Except, opts.Except)) {
+			t.Errorf("%d: opts %+v", o.Kind, got.Opts)
 		}
 	}
 }
@@ -67,8 +67,8 @@ func FuzzMessages(f *testing.F) {
 			return
 		}
 		m := cluster.AsMap(v)
-		if o := clusterOp(m); o != nil && o.kind == opFetchResponse {
-			for _, s := range o.sockets {
+		if o := cluster.Decode(m); o != nil && o.Kind == opFetchResponse {
+			for _, s := range o.Sockets {
 				cluster.DecodeSocket(s)
 			}
 		}
