@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -319,4 +320,59 @@ func TestMalformedNotifications(t *testing.T) {
 	b.expectNone(quiet)
 	// "x" counts as a node until its heartbeat timeout.
 	waitServerCount(t, 2, n0.io, n1.io)
+}
+
+// With RecoveryWindow, a client that loses its connection recovers its
+// session on the same node, with the broadcasts it missed, those from
+// other nodes included.
+func TestSameNodeRecovery(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	const window = time.Minute
+	pg := startPostgres(t)
+	n0 := socketio.NewServer(&socketio.Options{
+		Adapter:                 pg.factory(&postgresadapter.Options{RecoveryWindow: window}),
+		ConnectionStateRecovery: &socketio.RecoveryOptions{MaxDisconnectionDuration: window, SkipMiddlewares: true},
+	})
+	n0.OnConnection(func(s *socketio.Socket) {
+		s.On("join", func(room string, ack socketio.Ack) {
+			s.Join(room)
+			if ack != nil {
+				ack()
+			}
+		})
+	})
+	hs := httptest.NewServer(n0)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		_ = n0.Shutdown(ctx)
+		hs.Close()
+	})
+	n1 := startGoNode(t, "n1", pg.factory(nil))
+	waitServerCount(t, 2, n0, n1.io)
+
+	a := dial(t, hs.URL, "a", nil)
+	a.join("r")
+	if err := n1.io.To("r").Emit("e1"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("e1")
+	offset := a.lastOffset()
+	if offset == "" || a.pid == "" {
+		t.Fatalf("no offset (%q) or pid (%q)", offset, a.pid)
+	}
+	a.drop()
+	eventually(t, "a gone", func() bool { return n0.Of("/").LocalSocket(a.sid) == nil })
+	if err := n1.io.To("r").Emit("e2", 2); err != nil {
+		t.Fatal(err)
+	}
+	a2 := dial(t, hs.URL, "a2", map[string]any{"pid": a.pid, "offset": offset})
+	if a2.sid != a.sid {
+		t.Fatalf("not recovered: sid %q, was %q", a2.sid, a.sid)
+	}
+	var n int
+	if err := a2.expect("e2").arg(0, &n); err != nil || n != 2 {
+		t.Errorf("e2: %d, %v", n, err)
+	}
+	a2.expectNone(quiet)
 }
