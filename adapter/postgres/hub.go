@@ -105,7 +105,7 @@ func (h *hub) reconnected() {
 	}
 	h.mu.Unlock()
 	for _, a := range list {
-		a.sendHeartbeat(opInitialHeartbeat)
+		a.Hello()
 	}
 }
 
@@ -183,7 +183,7 @@ func (h *hub) dispatch(channel, payload string) {
 		h.log.Warn("postgresadapter: dropped a message of unknown type", "channel", channel, "type", m["type"])
 		return
 	}
-	a.handle(o)
+	a.Handle(o)
 }
 
 // fetchAttachment reads and decodes the message stored in row id.

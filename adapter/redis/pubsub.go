@@ -106,7 +106,7 @@ type pubSubAdapter struct {
 
 func newPubSub(rdb redis.UniversalClient, sub *subscriber, nsp adapter.Namespace, o Options) *pubSubAdapter {
 	a := &pubSubAdapter{
-		core: newCore(nsp, randid.Hex(6), o.Logger, o.RequestsTimeout, o.RecoveryWindow),
+		core: newCore(nsp, randid.Hex(6), o.Logger, o.RequestsTimeout, o.RecoveryWindow, false),
 		rdb:  rdb, sub: sub, opts: o,
 		channel:         o.Key + "#" + nsp.Name() + "#",
 		requestChannel:  o.Key + "-request#" + nsp.Name() + "#",
@@ -114,7 +114,7 @@ func newPubSub(rdb redis.UniversalClient, sub *subscriber, nsp adapter.Namespace
 	}
 	a.specificResponse = a.responseChannel + a.uid + "#"
 	a.pub = newPublisher(rdb, a.log, o.QueueSize, o.RequestsTimeout)
-	a.proto = a
+	a.start(a)
 	ctx, cancel := context.WithTimeout(context.Background(), o.RequestsTimeout)
 	defer cancel()
 	// The pattern first: once the request channel counts this node, its

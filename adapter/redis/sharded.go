@@ -103,7 +103,7 @@ type shardedAdapter struct {
 
 func newSharded(rdb redis.UniversalClient, sub *subscriber, nsp adapter.Namespace, o ShardedOptions) *shardedAdapter {
 	a := &shardedAdapter{
-		core: newCore(nsp, randid.Hex(16), o.Logger, o.RequestsTimeout, o.RecoveryWindow),
+		core: newCore(nsp, randid.Hex(16), o.Logger, o.RequestsTimeout, o.RecoveryWindow, false),
 		rdb:  rdb, sub: sub, opts: o,
 		channel: o.ChannelPrefix + "#" + nsp.Name() + "#",
 		members: make(map[string]int),
@@ -115,7 +115,7 @@ func newSharded(rdb redis.UniversalClient, sub *subscriber, nsp adapter.Namespac
 	}
 	a.responseChannel = a.channel + a.uid + "#"
 	a.pub = newPublisher(rdb, a.log, o.QueueSize, o.RequestsTimeout)
-	a.proto = a
+	a.start(a)
 	ctx, cancel := context.WithTimeout(context.Background(), o.RequestsTimeout)
 	defer cancel()
 	for _, ch := range []string{a.responseChannel, a.channel} {

@@ -305,7 +305,7 @@ type streamsAdapter struct {
 func newStreams(f *streamsFactory, nsp adapter.Namespace) *streamsAdapter {
 	o := f.opts
 	a := &streamsAdapter{
-		core:   newCore(nsp, randid.Hex(16), o.Logger, o.RequestsTimeout, 0),
+		core:   newCore(nsp, randid.Hex(16), o.Logger, o.RequestsTimeout, 0, o.RecoveryWindow > 0),
 		f:      f,
 		stream: f.streamOf(nsp.Name()),
 		public: o.ChannelPrefix + "#" + nsp.Name() + "#",
@@ -315,9 +315,8 @@ func newStreams(f *streamsFactory, nsp adapter.Namespace) *streamsAdapter {
 		a.kind = subShard
 	}
 	a.own = a.public + a.uid + "#"
-	a.appendOffsets = o.RecoveryWindow > 0
 	a.pub = newPublisher(f.rdb, a.log, o.QueueSize, o.RequestsTimeout)
-	a.proto = a
+	a.start(a)
 	ctx, cancel := context.WithTimeout(context.Background(), o.RequestsTimeout)
 	defer cancel()
 	for _, ch := range []string{a.own, a.public} {
