@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"regexp"
 	"time"
+
+	"github.com/duplexio/duplex/adapter/cluster"
 )
 
 // Options configures the adapter. Zero values mean the defaults of
@@ -63,7 +65,7 @@ const (
 	// maxChannel is the longest channel name, in bytes (NAMEDATALEN-1).
 	maxChannel = 63
 	// emitterUID is the uid of the messages of emitters.
-	emitterUID = "emitter"
+	emitterUID = cluster.EmitterUID
 )
 
 // ErrClosed is returned by the methods of a closed adapter.
