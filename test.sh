@@ -71,6 +71,15 @@ for target in $(cd adapter/redis && go test -list '^Fuzz' . | grep '^Fuzz' || tr
   fuzz adapter/redis . "$target"
 done
 
+step "adapter/postgres: go vet, go test -race (a real PostgreSQL server, the Node adapter and emitter)"
+command -v postgres >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need postgres postgresql
+(cd adapter/postgres/interop && npm ci --no-audit --no-fund --loglevel=error)
+(cd adapter/postgres && go vet ./... && go test -race -count=1 ./...)
+for target in $(cd adapter/postgres && go test -list '^Fuzz' . | grep '^Fuzz' || true); do
+  echo "adapter/postgres $target"
+  fuzz adapter/postgres . "$target"
+done
+
 step "metrics/prometheus: go vet, go test -race (the Prometheus collector and its example)"
 (cd metrics/prometheus && go vet ./... && go test -race -count=1 ./...)
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/parser"
 	"github.com/redis/go-redis/v9"
 )
@@ -99,7 +100,7 @@ func (e *Emitter) ServerSideEmit(ctx context.Context, event string, args ...any)
 	if parser.IsReservedEvent(event) {
 		return ErrReservedEvent
 	}
-	data, err := normalizeArgs(append([]any{event}, args...))
+	data, err := cluster.NormalizeArgs(append([]any{event}, args...))
 	if err != nil {
 		return err
 	}
@@ -107,7 +108,7 @@ func (e *Emitter) ServerSideEmit(ctx context.Context, event string, args ...any)
 }
 
 func (e *Emitter) request(ctx context.Context, msg map[string]any) error {
-	payload, err := encodeAny(msg)
+	payload, err := cluster.EncodeAny(msg)
 	if err != nil {
 		return err
 	}
@@ -165,7 +166,7 @@ func (o *EmitterOperator) Compress(compress bool) *EmitterOperator {
 }
 
 func (o *EmitterOperator) opts() *adapter.BroadcastOptions {
-	return &adapter.BroadcastOptions{Rooms: dedupe(o.rooms), Except: o.except, Flags: o.flags}
+	return &adapter.BroadcastOptions{Rooms: cluster.Dedupe(o.rooms), Except: o.except, Flags: o.flags}
 }
 
 // Emit sends an event to the selected sockets.
@@ -173,13 +174,13 @@ func (o *EmitterOperator) Emit(ctx context.Context, event string, args ...any) e
 	if parser.IsReservedEvent(event) {
 		return ErrReservedEvent
 	}
-	data, err := normalizeArgs(append([]any{event}, args...))
+	data, err := cluster.NormalizeArgs(append([]any{event}, args...))
 	if err != nil {
 		return err
 	}
 	opts := o.opts()
 	packet := map[string]any{"type": int64(parser.SocketPacketEvent), "data": data, "nsp": o.e.nsp}
-	payload, err := encodeMsgpack([]any{emitterUID, packet, encodeOpts(opts, true)})
+	payload, err := cluster.EncodeMsgpack([]any{emitterUID, packet, cluster.EncodeOpts(opts, true)})
 	if err != nil {
 		return err
 	}
@@ -195,16 +196,16 @@ func (o *EmitterOperator) Emit(ctx context.Context, event string, args ...any) e
 
 // SocketsJoin makes the selected sockets join rooms.
 func (o *EmitterOperator) SocketsJoin(ctx context.Context, rooms ...string) error {
-	return o.e.request(ctx, map[string]any{"type": reqRemoteJoin, "opts": encodeOpts(o.opts(), false), "rooms": stringsToAny(rooms)})
+	return o.e.request(ctx, map[string]any{"type": reqRemoteJoin, "opts": cluster.EncodeOpts(o.opts(), false), "rooms": cluster.StringsToAny(rooms)})
 }
 
 // SocketsLeave makes the selected sockets leave rooms.
 func (o *EmitterOperator) SocketsLeave(ctx context.Context, rooms ...string) error {
-	return o.e.request(ctx, map[string]any{"type": reqRemoteLeave, "opts": encodeOpts(o.opts(), false), "rooms": stringsToAny(rooms)})
+	return o.e.request(ctx, map[string]any{"type": reqRemoteLeave, "opts": cluster.EncodeOpts(o.opts(), false), "rooms": cluster.StringsToAny(rooms)})
 }
 
 // DisconnectSockets disconnects the selected sockets; with close, their
 // whole connections.
 func (o *EmitterOperator) DisconnectSockets(ctx context.Context, close bool) error {
-	return o.e.request(ctx, map[string]any{"type": reqRemoteDisconnect, "opts": encodeOpts(o.opts(), false), "close": close})
+	return o.e.request(ctx, map[string]any{"type": reqRemoteDisconnect, "opts": cluster.EncodeOpts(o.opts(), false), "close": close})
 }

@@ -2,13 +2,12 @@ package redisadapter
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/internal/randid"
 	"github.com/redis/go-redis/v9"
 )
@@ -107,7 +106,7 @@ type pubSubAdapter struct {
 
 func newPubSub(rdb redis.UniversalClient, sub *subscriber, nsp adapter.Namespace, o Options) *pubSubAdapter {
 	a := &pubSubAdapter{
-		core: newCore(nsp, randid.Hex(6), o.Logger, o.RequestsTimeout, o.RecoveryWindow),
+		core: newCore(nsp, randid.Hex(6), o.Logger, o.RequestsTimeout, o.RecoveryWindow, false),
 		rdb:  rdb, sub: sub, opts: o,
 		channel:         o.Key + "#" + nsp.Name() + "#",
 		requestChannel:  o.Key + "-request#" + nsp.Name() + "#",
@@ -115,7 +114,7 @@ func newPubSub(rdb redis.UniversalClient, sub *subscriber, nsp adapter.Namespace
 	}
 	a.specificResponse = a.responseChannel + a.uid + "#"
 	a.pub = newPublisher(rdb, a.log, o.QueueSize, o.RequestsTimeout)
-	a.proto = a
+	a.start(a)
 	ctx, cancel := context.WithTimeout(context.Background(), o.RequestsTimeout)
 	defer cancel()
 	// The pattern first: once the request channel counts this node, its
@@ -157,62 +156,63 @@ func (a *pubSubAdapter) send(o *op) error {
 		payload []byte
 		err     error
 	)
-	switch o.kind {
+	switch o.Kind {
 	case opBroadcast:
-		if o.requestID == "" {
+		if o.RequestID == "" {
 			channel = a.channel
-			if len(o.opts.Rooms) == 1 {
-				channel += o.opts.Rooms[0] + "#"
+			if len(o.Opts.Rooms) == 1 {
+				channel += o.Opts.Rooms[0] + "#"
 			}
-			payload, err = encodeMsgpack([]any{a.uid, o.packet, encodeOpts(o.opts, true)})
+			payload, err = cluster.EncodeMsgpack([]any{a.uid, o.Packet, cluster.EncodeOpts(o.Opts, true)})
 			break
 		}
-		payload, err = encodeMsgpack(map[string]any{
-			"uid": a.uid, "requestId": o.requestID, "type": reqBroadcast,
-			"packet": o.packet, "opts": encodeOpts(o.opts, true),
+		payload, err = cluster.EncodeMsgpack(map[string]any{
+			"uid": a.uid, "requestId": o.RequestID, "type": reqBroadcast,
+			"packet": o.Packet, "opts": cluster.EncodeOpts(o.Opts, true),
 		})
+
 	case opJoin, opLeave:
 		typ := reqRemoteJoin
-		if o.kind == opLeave {
+		if o.Kind == opLeave {
 			typ = reqRemoteLeave
 		}
-		msg = map[string]any{"uid": a.uid, "type": typ, "opts": encodeOpts(o.opts, false), "rooms": stringsToAny(o.rooms)}
+		msg = map[string]any{"uid": a.uid, "type": typ, "opts": cluster.EncodeOpts(o.Opts, false), "rooms": cluster.StringsToAny(o.Rooms)}
 	case opDisconnect:
-		msg = map[string]any{"uid": a.uid, "type": reqRemoteDisconnect, "opts": encodeOpts(o.opts, false), "close": o.close}
+		msg = map[string]any{"uid": a.uid, "type": reqRemoteDisconnect, "opts": cluster.EncodeOpts(o.Opts, false), "close": o.Close}
 	case opFetch:
-		msg = map[string]any{"uid": a.uid, "requestId": o.requestID, "type": reqRemoteFetch, "opts": encodeOpts(o.opts, false)}
+		msg = map[string]any{"uid": a.uid, "requestId": o.RequestID, "type": reqRemoteFetch, "opts": cluster.EncodeOpts(o.Opts, false)}
 	case opServerSideEmit:
-		msg = map[string]any{"uid": a.uid, "type": reqServerSideEmit, "data": o.data}
-		if o.requestID != "" {
-			msg["requestId"] = o.requestID
+		msg = map[string]any{"uid": a.uid, "type": reqServerSideEmit, "data": o.Data}
+		if o.RequestID != "" {
+			msg["requestId"] = o.RequestID
 		}
 	case opClientCount:
-		channel = a.responseTo(o.to)
-		msg = map[string]any{"type": reqBroadcastClientCount, "requestId": o.requestID, "clientCount": o.count}
+		channel = a.responseTo(o.To)
+		msg = map[string]any{"type": reqBroadcastClientCount, "requestId": o.RequestID, "clientCount": o.Count}
 	case opAck:
-		channel = a.responseTo(o.to)
-		payload, err = encodeMsgpack(map[string]any{"type": reqBroadcastAck, "requestId": o.requestID, "packet": o.value})
+		channel = a.responseTo(o.To)
+		payload, err = cluster.EncodeMsgpack(map[string]any{"type": reqBroadcastAck, "requestId": o.RequestID, "packet": o.Value})
 	case opFetchResponse:
-		channel = a.responseTo(o.to)
-		msg = map[string]any{"requestId": o.requestID, "sockets": o.sockets}
+		channel = a.responseTo(o.To)
+		msg = map[string]any{"requestId": o.RequestID, "sockets": o.Sockets}
 	case opSSEResponse:
 		// The reference always answers these on the shared channel.
 		channel = a.responseChannel
-		msg = map[string]any{"type": reqServerSideEmit, "requestId": o.requestID, "data": o.value}
+		msg = map[string]any{"type": reqServerSideEmit, "requestId": o.RequestID, "data": o.Value}
 	case opSocketsResponse:
-		channel = a.responseTo(o.to)
-		msg = map[string]any{"requestId": o.requestID, "sockets": o.sockets}
+		channel = a.responseTo(o.To)
+		msg = map[string]any{"requestId": o.RequestID, "sockets": o.Sockets}
 	case opAllRoomsResponse:
-		channel = a.responseTo(o.to)
-		msg = map[string]any{"requestId": o.requestID, "rooms": stringsToAny(o.rooms)}
+		channel = a.responseTo(o.To)
+		msg = map[string]any{"requestId": o.RequestID, "rooms": cluster.StringsToAny(o.Rooms)}
 	case opDone:
-		channel = a.responseTo(o.to)
-		msg = map[string]any{"requestId": o.requestID}
+		channel = a.responseTo(o.To)
+		msg = map[string]any{"requestId": o.RequestID}
 	default:
 		return nil
 	}
 	if msg != nil {
-		payload, err = encodeAny(msg)
+		payload, err = cluster.EncodeAny(msg)
 	}
 	if err != nil {
 		return err
@@ -240,16 +240,16 @@ func (a *pubSubAdapter) onMessage(channel string, payload []byte) {
 	if room := strings.TrimSuffix(channel[len(a.channel):], "#"); room != "" && !a.hasRoom(room) {
 		return
 	}
-	v, err := decodeMsgpack(payload)
+	v, err := cluster.DecodeMsgpack(payload)
 	if err != nil {
 		a.log.Debug("redisadapter: malformed broadcast", "err", err)
 		return
 	}
-	msg := asSlice(v)
+	msg := cluster.AsSlice(v)
 	if len(msg) < 3 {
 		return
 	}
-	pkt := asMap(msg[1])
+	pkt := cluster.AsMap(msg[1])
 	// A channel's prefix also matches a longer namespace's channels
 	// ("socket.io#/#" is a prefix of "socket.io#/#room#"), so this
 	// adapter, as the Node one, checks the packet's own namespace; an
@@ -257,70 +257,70 @@ func (a *pubSubAdapter) onMessage(channel string, payload []byte) {
 	if nsp, _ := pkt["nsp"].(string); nsp != a.nsp.Name() && (nsp != "" || a.nsp.Name() != "/") {
 		return
 	}
-	a.handle(&op{kind: opBroadcast, from: asString(msg[0]), packet: pkt, opts: decodeOpts(msg[2])})
+	a.handle(&op{Kind: opBroadcast, From: cluster.AsString(msg[0]), Packet: pkt, Opts: cluster.DecodeOpts(msg[2])})
 }
 
 // onRequest handles a request from another node or an emitter.
 func (a *pubSubAdapter) onRequest(_ string, payload []byte) {
-	v, err := decodeAny(payload)
+	v, err := cluster.DecodeAny(payload)
 	if err != nil {
 		a.log.Debug("redisadapter: malformed request", "err", err)
 		return
 	}
-	m := asMap(v)
-	typ, ok := asInt(m["type"])
+	m := cluster.AsMap(v)
+	typ, ok := cluster.AsInt(m["type"])
 	if m == nil || !ok {
 		return
 	}
-	o := &op{from: asString(m["uid"]), requestID: requestID(m["requestId"])}
+	o := &op{From: cluster.AsString(m["uid"]), RequestID: cluster.RequestID(m["requestId"])}
 	hasOpts := m["opts"] != nil
 	if hasOpts {
-		o.opts = decodeOpts(m["opts"])
+		o.Opts = cluster.DecodeOpts(m["opts"])
 	}
 	switch typ {
 	case reqSockets:
-		o.kind, o.rooms = opSockets, asStrings(m["rooms"])
+		o.Kind, o.Rooms = opSockets, cluster.AsStrings(m["rooms"])
 	case reqAllRooms:
-		o.kind = opAllRooms
+		o.Kind = opAllRooms
 	case reqRemoteJoin, reqRemoteLeave:
 		if hasOpts {
-			o.kind, o.rooms = opJoin, asStrings(m["rooms"])
+			o.Kind, o.Rooms = opJoin, cluster.AsStrings(m["rooms"])
 			if typ == reqRemoteLeave {
-				o.kind = opLeave
+				o.Kind = opLeave
 			}
 			break
 		}
-		o.kind, o.sid, o.rooms = opSocketJoin, asString(m["sid"]), []string{asString(m["room"])}
+		o.Kind, o.SID, o.Rooms = opSocketJoin, cluster.AsString(m["sid"]), []string{cluster.AsString(m["room"])}
 		if typ == reqRemoteLeave {
-			o.kind = opSocketLeave
+			o.Kind = opSocketLeave
 		}
 	case reqRemoteDisconnect:
-		o.close = truthy(m["close"])
+		o.Close = cluster.Truthy(m["close"])
 		if hasOpts {
-			o.kind = opDisconnect
+			o.Kind = opDisconnect
 			break
 		}
-		o.kind, o.sid = opSocketDisconnect, asString(m["sid"])
+		o.Kind, o.SID = opSocketDisconnect, cluster.AsString(m["sid"])
 	case reqRemoteFetch:
 		if !hasOpts {
-			o.opts = &adapter.BroadcastOptions{}
+			o.Opts = &adapter.BroadcastOptions{}
 		}
-		o.kind = opFetch
+		o.Kind = opFetch
 	case reqServerSideEmit:
-		o.kind, o.data = opServerSideEmit, asSlice(m["data"])
+		o.Kind, o.Data = opServerSideEmit, cluster.AsSlice(m["data"])
 	case reqBroadcast:
 		if !hasOpts {
-			o.opts = &adapter.BroadcastOptions{}
+			o.Opts = &adapter.BroadcastOptions{}
 		}
-		o.kind, o.packet = opBroadcast, asMap(m["packet"])
-		if o.requestID == "" {
+		o.Kind, o.Packet = opBroadcast, cluster.AsMap(m["packet"])
+		if o.RequestID == "" {
 			return
 		}
 	default:
 		return
 	}
-	if o.opts == nil {
-		o.opts = &adapter.BroadcastOptions{}
+	if o.Opts == nil {
+		o.Opts = &adapter.BroadcastOptions{}
 	}
 	a.handle(o)
 }
@@ -328,29 +328,29 @@ func (a *pubSubAdapter) onRequest(_ string, payload []byte) {
 // onResponse handles an answer to a request; answers to other nodes'
 // requests are ignored by their id.
 func (a *pubSubAdapter) onResponse(_ string, payload []byte) {
-	v, err := decodeAny(payload)
+	v, err := cluster.DecodeAny(payload)
 	if err != nil {
 		a.log.Debug("redisadapter: malformed response", "err", err)
 		return
 	}
-	m := asMap(v)
+	m := cluster.AsMap(v)
 	if m == nil {
 		return
 	}
-	o := &op{requestID: requestID(m["requestId"])}
-	typ, hasType := asInt(m["type"])
+	o := &op{RequestID: cluster.RequestID(m["requestId"])}
+	typ, hasType := cluster.AsInt(m["type"])
 	switch {
 	case hasType && typ == reqBroadcastClientCount:
-		n, _ := asInt(m["clientCount"])
-		o.kind, o.count = opClientCount, int(n)
+		n, _ := cluster.AsInt(m["clientCount"])
+		o.Kind, o.Count = opClientCount, int(n)
 	case hasType && typ == reqBroadcastAck:
-		o.kind, o.value = opAck, m["packet"]
+		o.Kind, o.Value = opAck, m["packet"]
 	case hasType && typ == reqServerSideEmit:
-		o.kind, o.value = opSSEResponse, m["data"]
+		o.Kind, o.Value = opSSEResponse, m["data"]
 	case m["sockets"] != nil:
-		o.kind, o.sockets = opFetchResponse, asSlice(m["sockets"])
+		o.Kind, o.Sockets = opFetchResponse, cluster.AsSlice(m["sockets"])
 		// An answer to a "sockets" request lists ids: not ours to take.
-		for _, s := range o.sockets {
+		for _, s := range o.Sockets {
 			if _, isID := s.(string); isID {
 				return
 			}
@@ -359,19 +359,4 @@ func (a *pubSubAdapter) onResponse(_ string, payload []byte) {
 		return
 	}
 	a.handle(o)
-}
-
-// requestID reads a request id, a string (or, from old emitters, a
-// number).
-func requestID(v any) string {
-	switch t := v.(type) {
-	case string:
-		return t
-	case int64:
-		return strconv.FormatInt(t, 10)
-	case float64:
-		b, _ := json.Marshal(t)
-		return string(b)
-	}
-	return ""
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/parser"
 	"github.com/redis/go-redis/v9"
 )
@@ -37,7 +38,7 @@ func (a *streamsAdapter) PersistSession(ctx context.Context, s *adapter.Session)
 	if rooms == nil {
 		rooms = []string{}
 	}
-	b, err := encodeMsgpack(map[string]any{"sid": s.SID, "pid": s.PID, "rooms": stringsToAny(rooms), "data": data})
+	b, err := cluster.EncodeMsgpack(map[string]any{"sid": s.SID, "pid": s.PID, "rooms": cluster.StringsToAny(rooms), "data": data})
 	if err != nil {
 		return fmt.Errorf("redisadapter: persist session: %w", err)
 	}
@@ -113,12 +114,12 @@ func (a *streamsAdapter) RestoreSessionAttach(ctx context.Context, pid, offset s
 	if err != nil {
 		return nil, adapter.ErrSessionNotFound
 	}
-	v, err := decodeMsgpack(b)
+	v, err := cluster.DecodeMsgpack(b)
 	if err != nil {
 		return nil, adapter.ErrSessionNotFound
 	}
-	m := asMap(v)
-	s := &adapter.Session{SID: asString(m["sid"]), PID: asString(m["pid"]), Rooms: asStrings(m["rooms"]), Data: m["data"]}
+	m := cluster.AsMap(v)
+	s := &adapter.Session{SID: cluster.AsString(m["sid"]), PID: cluster.AsString(m["pid"]), Rooms: cluster.AsStrings(m["rooms"]), Data: m["data"]}
 	s.MissedPackets = [][]any{}
 	a.deliverMu.Lock()
 	defer a.deliverMu.Unlock()
@@ -133,7 +134,7 @@ func (a *streamsAdapter) RestoreSessionAttach(ctx context.Context, pid, offset s
 		}
 		for _, e := range entries {
 			offset = e.ID
-			if e.Values["nsp"] != a.nsp.Name() || e.Values["type"] != strconv.Itoa(msgBroadcast) {
+			if e.Values["nsp"] != a.nsp.Name() || e.Values["type"] != strconv.Itoa(cluster.Broadcast) {
 				continue
 			}
 			// Not read here yet: it comes live once attached. (Before the
@@ -147,14 +148,14 @@ func (a *streamsAdapter) RestoreSessionAttach(ctx context.Context, pid, offset s
 			if err != nil {
 				continue
 			}
-			data := asMap(msg["data"])
-			opts := decodeOpts(data["opts"])
-			packet := asMap(data["packet"])
+			data := cluster.AsMap(msg["data"])
+			opts := cluster.DecodeOpts(data["opts"])
+			packet := cluster.AsMap(data["packet"])
 			if _, hasID := packet["id"]; hasID || data["requestId"] != nil {
 				continue
 			}
 			if includes(s.Rooms, opts.Rooms, opts.Except) {
-				s.MissedPackets = append(s.MissedPackets, append(asSlice(packet["data"]), e.ID))
+				s.MissedPackets = append(s.MissedPackets, append(cluster.AsSlice(packet["data"]), e.ID))
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/internal/randid"
 	"github.com/redis/go-redis/v9"
 )
@@ -102,7 +103,7 @@ type shardedAdapter struct {
 
 func newSharded(rdb redis.UniversalClient, sub *subscriber, nsp adapter.Namespace, o ShardedOptions) *shardedAdapter {
 	a := &shardedAdapter{
-		core: newCore(nsp, randid.Hex(16), o.Logger, o.RequestsTimeout, o.RecoveryWindow),
+		core: newCore(nsp, randid.Hex(16), o.Logger, o.RequestsTimeout, o.RecoveryWindow, false),
 		rdb:  rdb, sub: sub, opts: o,
 		channel: o.ChannelPrefix + "#" + nsp.Name() + "#",
 		members: make(map[string]int),
@@ -114,7 +115,7 @@ func newSharded(rdb redis.UniversalClient, sub *subscriber, nsp adapter.Namespac
 	}
 	a.responseChannel = a.channel + a.uid + "#"
 	a.pub = newPublisher(rdb, a.log, o.QueueSize, o.RequestsTimeout)
-	a.proto = a
+	a.start(a)
 	ctx, cancel := context.WithTimeout(context.Background(), o.RequestsTimeout)
 	defer cancel()
 	for _, ch := range []string{a.responseChannel, a.channel} {
@@ -254,23 +255,23 @@ func (a *shardedAdapter) serverCount(ctx context.Context) (int, error) {
 }
 
 func (a *shardedAdapter) send(o *op) error {
-	msg := clusterMessage(o, a.uid, a.nsp.Name())
+	msg := cluster.Encode(o, a.uid, a.nsp.Name())
 	if msg == nil {
 		return nil
 	}
 	channel := a.channel
 	switch {
-	case isResponse(o.kind):
-		channel = a.channel + o.to + "#"
-	case o.kind == opBroadcast && o.requestID == "" && len(o.opts.Rooms) == 1:
+	case isResponse(o.Kind):
+		channel = a.channel + o.To + "#"
+	case o.Kind == opBroadcast && o.RequestID == "" && len(o.Opts.Rooms) == 1:
 		// A broadcast with acks stays on the main channel: every node
 		// counts its sockets.
-		room := o.opts.Rooms[0]
+		room := o.Opts.Rooms[0]
 		if a.opts.SubscriptionMode == DynamicPrivate || a.opts.SubscriptionMode == Dynamic && len(room) != 20 {
 			channel = a.dynamicChannel(room)
 		}
 	}
-	payload, err := encodeAny(msg)
+	payload, err := cluster.EncodeAny(msg)
 	if err != nil {
 		return err
 	}
@@ -278,20 +279,20 @@ func (a *shardedAdapter) send(o *op) error {
 }
 
 func (a *shardedAdapter) onRaw(_ string, payload []byte) {
-	v, err := decodeAny(payload)
+	v, err := cluster.DecodeAny(payload)
 	if err != nil {
 		a.log.Debug("redisadapter: malformed message", "err", err)
 		return
 	}
-	m := asMap(v)
+	m := cluster.AsMap(v)
 	if m == nil {
 		return
 	}
-	o := clusterOp(m)
+	o := cluster.Decode(m)
 	if o == nil {
 		return
 	}
-	if !isResponse(o.kind) && asString(m["nsp"]) != a.nsp.Name() {
+	if !isResponse(o.Kind) && cluster.AsString(m["nsp"]) != a.nsp.Name() {
 		return
 	}
 	a.handle(o)

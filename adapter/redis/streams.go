@@ -13,6 +13,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/duplexio/duplex/adapter"
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/internal/randid"
 	"github.com/duplexio/duplex/parser"
 	"github.com/redis/go-redis/v9"
@@ -304,7 +305,7 @@ type streamsAdapter struct {
 func newStreams(f *streamsFactory, nsp adapter.Namespace) *streamsAdapter {
 	o := f.opts
 	a := &streamsAdapter{
-		core:   newCore(nsp, randid.Hex(16), o.Logger, o.RequestsTimeout, 0),
+		core:   newCore(nsp, randid.Hex(16), o.Logger, o.RequestsTimeout, 0, o.RecoveryWindow > 0),
 		f:      f,
 		stream: f.streamOf(nsp.Name()),
 		public: o.ChannelPrefix + "#" + nsp.Name() + "#",
@@ -314,9 +315,8 @@ func newStreams(f *streamsFactory, nsp adapter.Namespace) *streamsAdapter {
 		a.kind = subShard
 	}
 	a.own = a.public + a.uid + "#"
-	a.appendOffsets = o.RecoveryWindow > 0
 	a.pub = newPublisher(f.rdb, a.log, o.QueueSize, o.RequestsTimeout)
-	a.proto = a
+	a.start(a)
 	ctx, cancel := context.WithTimeout(context.Background(), o.RequestsTimeout)
 	defer cancel()
 	for _, ch := range []string{a.own, a.public} {
@@ -342,13 +342,13 @@ func (a *streamsAdapter) serverCount(ctx context.Context) (int, error) {
 // ephemeral reports whether an op goes over pub/sub rather than the
 // stream: what only matters to the nodes up now.
 func ephemeral(o *op) bool {
-	switch o.kind {
+	switch o.Kind {
 	case opBroadcast:
-		return o.requestID != ""
+		return o.RequestID != ""
 	case opServerSideEmit, opFetch:
 		return true
 	}
-	return isResponse(o.kind)
+	return isResponse(o.Kind)
 }
 
 func (a *streamsAdapter) send(o *op) error {
@@ -361,19 +361,19 @@ func (a *streamsAdapter) send(o *op) error {
 
 // item is the publisher's command for an op.
 func (a *streamsAdapter) item(o *op) (*pubItem, error) {
-	msg := clusterMessage(o, a.uid, a.nsp.Name())
+	msg := cluster.Encode(o, a.uid, a.nsp.Name())
 	if msg == nil {
 		return nil, nil
 	}
 	sharded := a.f.opts.UseShardedPubSub
 	if ephemeral(o) {
-		payload, err := encodeMsgpack(msg)
+		payload, err := cluster.EncodeMsgpack(msg)
 		if err != nil {
 			return nil, err
 		}
 		channel := a.public
-		if isResponse(o.kind) {
-			channel = a.public + o.to + "#"
+		if isResponse(o.Kind) {
+			channel = a.public + o.To + "#"
 		}
 		return publishItem(channel, payload, sharded), nil
 	}
@@ -393,8 +393,8 @@ func (a *streamsAdapter) entryFields(msg map[string]any) ([]any, error) {
 	fields := []any{"uid", msg["uid"], "nsp", msg["nsp"], "type", strconv.Itoa(msg["type"].(int))}
 	if data, ok := msg["data"]; ok && data != nil {
 		var enc string
-		if !a.f.opts.OnlyPlaintext && hasBinary(data) {
-			b, err := encodeMsgpack(data)
+		if !a.f.opts.OnlyPlaintext && cluster.HasBinary(data) {
+			b, err := cluster.EncodeMsgpack(data)
 			if err != nil {
 				return nil, err
 			}
@@ -418,11 +418,11 @@ func decodeEntry(values map[string]any) (map[string]any, error) {
 		var data any
 		var err error
 		if strings.HasPrefix(raw, "{") {
-			data, err = decodeJSON([]byte(raw))
+			data, err = cluster.DecodeJSON([]byte(raw))
 		} else {
 			var b []byte
 			if b, err = base64.StdEncoding.DecodeString(raw); err == nil {
-				data, err = decodeMsgpack(b)
+				data, err = cluster.DecodeMsgpack(b)
 			}
 		}
 		if err != nil {
@@ -452,8 +452,8 @@ func (a *streamsAdapter) Broadcast(ctx context.Context, p *parser.SocketPacket, 
 	if err != nil {
 		return err
 	}
-	o := &op{kind: opBroadcast, packet: pkt, opts: opts}
-	msg := clusterMessage(o, a.uid, a.nsp.Name())
+	o := &op{Kind: opBroadcast, Packet: pkt, Opts: opts}
+	msg := cluster.Encode(o, a.uid, a.nsp.Name())
 	fields, err := a.entryFields(msg)
 	if err != nil {
 		return err
@@ -501,15 +501,15 @@ func (a *streamsAdapter) onEntry(e redis.XMessage) {
 	a.deliverMu.Lock()
 	defer a.deliverMu.Unlock()
 	a.liveAt = e.ID
-	o := clusterOp(m)
+	o := cluster.Decode(m)
 	if o == nil {
 		return
 	}
-	o.offset = e.ID
+	o.Offset = e.ID
 	if bid, _ := e.Values[bidField].(string); bid != "" && !a.seen.add(bid) {
 		return // delivered already
 	}
-	if o.from == a.uid && o.kind == opBroadcast && o.requestID == "" {
+	if o.From == a.uid && o.Kind == opBroadcast && o.RequestID == "" {
 		a.onBroadcast(o) // this node's own broadcast, delivered here now, in order
 		return
 	}
@@ -517,20 +517,20 @@ func (a *streamsAdapter) onEntry(e redis.XMessage) {
 }
 
 func (a *streamsAdapter) onPubSub(_ string, payload []byte) {
-	v, err := decodeMsgpack(payload)
+	v, err := cluster.DecodeMsgpack(payload)
 	if err != nil {
 		a.log.Debug("redisadapter: malformed message", "err", err)
 		return
 	}
-	m := asMap(v)
+	m := cluster.AsMap(v)
 	if m == nil {
 		return
 	}
-	o := clusterOp(m)
+	o := cluster.Decode(m)
 	if o == nil {
 		return
 	}
-	if !isResponse(o.kind) && asString(m["nsp"]) != a.nsp.Name() {
+	if !isResponse(o.Kind) && cluster.AsString(m["nsp"]) != a.nsp.Name() {
 		return
 	}
 	a.handle(o)

@@ -1,4 +1,4 @@
-package redisadapter
+package cluster
 
 import (
 	"bytes"
@@ -9,22 +9,22 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 )
 
-// normalizeArgs makes each of args a generic tree with parser.Normalize,
+// NormalizeArgs makes each of args a generic tree with parser.Normalize,
 // as the Node adapters send arguments: their JSON form, binary as is. An
 // error names the argument.
-func normalizeArgs(args []any) ([]any, error) {
+func NormalizeArgs(args []any) ([]any, error) {
 	out := make([]any, len(args))
 	for i, a := range args {
 		n, err := parser.Normalize(a)
 		if err != nil {
-			return nil, fmt.Errorf("redisadapter: argument %d: %w", i, err)
+			return nil, fmt.Errorf("cluster: argument %d: %w", i, err)
 		}
 		out[i] = n
 	}
 	return out, nil
 }
 
-// Value is one argument received from another node, held as a generic
+// value is one argument received from another node, held as a generic
 // tree until a handler asks for it in a Go type.
 type value struct{ v any }
 
@@ -65,8 +65,8 @@ func deepCopy(v any) any {
 	return v
 }
 
-// values wraps generic arguments as parser.Values.
-func values(args []any) []parser.Value {
+// Values wraps generic arguments as parser.Values.
+func Values(args []any) []parser.Value {
 	out := make([]parser.Value, len(args))
 	for i, a := range args {
 		out[i] = value{a}

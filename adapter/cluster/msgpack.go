@@ -1,4 +1,4 @@
-package redisadapter
+package cluster
 
 import (
 	"bytes"
@@ -23,15 +23,17 @@ import (
 // maxDepth bounds the nesting of decoded values.
 const maxDepth = 64
 
-var errMalformed = errors.New("redisadapter: malformed message")
+// ErrMalformed is returned, maybe wrapped, for a message that cannot be
+// decoded.
+var ErrMalformed = errors.New("cluster: malformed message")
 
-// decodeMsgpack decodes MessagePack as notepack.io and @msgpack/msgpack
+// DecodeMsgpack decodes MessagePack as notepack.io and @msgpack/msgpack
 // write it: maps as map[string]any, arrays as []any, bin as []byte,
 // integers as int64 (uint64 past its range), floats as float64. The
 // extensions notepack uses are read as the values they stand for:
 // undefined as nil, Date as milliseconds, ArrayBuffer as []byte; a
 // MessagePack timestamp becomes the ISO string JSON.stringify would give.
-func decodeMsgpack(b []byte) (any, error) {
+func DecodeMsgpack(b []byte) (any, error) {
 	d := mpDecoder{b: b}
 	v, err := d.value(0)
 	if err != nil {
@@ -47,7 +49,7 @@ type mpDecoder struct {
 
 func (d *mpDecoder) take(n uint64) ([]byte, error) {
 	if n > uint64(len(d.b)-d.i) {
-		return nil, errMalformed
+		return nil, ErrMalformed
 	}
 	out := d.b[d.i : d.i+int(n)]
 	d.i += int(n)
@@ -68,10 +70,10 @@ func (d *mpDecoder) uint(n int) (uint64, error) {
 
 func (d *mpDecoder) value(depth int) (any, error) {
 	if depth > maxDepth {
-		return nil, errMalformed
+		return nil, ErrMalformed
 	}
 	if d.i >= len(d.b) {
-		return nil, errMalformed
+		return nil, ErrMalformed
 	}
 	c := d.b[d.i]
 	d.i++
@@ -157,12 +159,12 @@ func (d *mpDecoder) value(depth int) (any, error) {
 		}
 		return d.mapN(n, depth)
 	}
-	return nil, errMalformed // 0xc1 is never used
+	return nil, ErrMalformed // 0xc1 is never used
 }
 
 func (d *mpDecoder) arrayN(n uint64, depth int) (any, error) {
 	if n > uint64(len(d.b)-d.i) { // each element takes a byte at least
-		return nil, errMalformed
+		return nil, ErrMalformed
 	}
 	out := make([]any, n)
 	for i := range out {
@@ -177,7 +179,7 @@ func (d *mpDecoder) arrayN(n uint64, depth int) (any, error) {
 
 func (d *mpDecoder) mapN(n uint64, depth int) (any, error) {
 	if n > uint64(len(d.b)-d.i)/2 {
-		return nil, errMalformed
+		return nil, ErrMalformed
 	}
 	out := make(map[string]any, n)
 	for ; n > 0; n-- {
@@ -237,8 +239,9 @@ func (d *mpDecoder) ext(n uint64) (any, error) {
 	return nil, nil
 }
 
-// encodeMsgpack encodes a generic tree.
-func encodeMsgpack(v any) ([]byte, error) {
+// EncodeMsgpack encodes a generic tree as MessagePack: integers as small
+// as they fit, structs by their json tags, map keys sorted, []byte as bin.
+func EncodeMsgpack(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := msgpack.NewEncoder(&buf)
 	enc.UseCompactInts(true)
@@ -250,42 +253,42 @@ func encodeMsgpack(v any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// decodeJSON decodes a JSON message into a generic tree, integers as
+// DecodeJSON decodes a JSON message into a generic tree, integers as
 // int64 and other numbers as float64, as parser.Normalize has them.
-func decodeJSON(b []byte) (any, error) { return parser.Normalize(json.RawMessage(b)) }
+func DecodeJSON(b []byte) (any, error) { return parser.Normalize(json.RawMessage(b)) }
 
-// decodeAny decodes a message that is JSON when it starts with "{" and
+// DecodeAny decodes a message that is JSON when it starts with "{" and
 // MessagePack otherwise, as the Node adapters tell them apart.
-func decodeAny(b []byte) (any, error) {
+func DecodeAny(b []byte) (any, error) {
 	if len(b) > 0 && b[0] == '{' {
-		return decodeJSON(b)
+		return DecodeJSON(b)
 	}
-	return decodeMsgpack(b)
+	return DecodeMsgpack(b)
 }
 
-// encodeAny encodes a generic tree as JSON, or as MessagePack when it
+// EncodeAny encodes a generic tree as JSON, or as MessagePack when it
 // holds binary, which JSON cannot carry.
-func encodeAny(v any) ([]byte, error) {
-	if hasBinary(v) {
-		return encodeMsgpack(v)
+func EncodeAny(v any) ([]byte, error) {
+	if HasBinary(v) {
+		return EncodeMsgpack(v)
 	}
 	return json.Marshal(v)
 }
 
-// hasBinary reports whether a generic tree holds a []byte.
-func hasBinary(v any) bool {
+// HasBinary reports whether a generic tree holds a []byte.
+func HasBinary(v any) bool {
 	switch t := v.(type) {
 	case []byte:
 		return true
 	case []any:
 		for _, e := range t {
-			if hasBinary(e) {
+			if HasBinary(e) {
 				return true
 			}
 		}
 	case map[string]any:
 		for _, e := range t {
-			if hasBinary(e) {
+			if HasBinary(e) {
 				return true
 			}
 		}

@@ -1,4 +1,4 @@
-package redisadapter
+package cluster
 
 import (
 	"fmt"
@@ -13,13 +13,18 @@ import (
 // Accessors of generic trees, and the broadcast options and socket
 // descriptions the nodes exchange.
 
-func asMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
+// AsMap is v as a map, or nil.
+func AsMap(v any) map[string]any { m, _ := v.(map[string]any); return m }
 
-func asSlice(v any) []any { s, _ := v.([]any); return s }
+// AsSlice is v as an array, or nil.
+func AsSlice(v any) []any { s, _ := v.([]any); return s }
 
-func asString(v any) string { s, _ := v.(string); return s }
+// AsString is v as a string, or "".
+func AsString(v any) string { s, _ := v.(string); return s }
 
-func asInt(v any) (int64, bool) {
+// AsInt reads an integer: a whole number, or a string of digits (the
+// Redis Streams adapter writes its "type" field so).
+func AsInt(v any) (int64, bool) {
 	switch t := v.(type) {
 	case int64:
 		return t, true
@@ -36,8 +41,10 @@ func asInt(v any) (int64, bool) {
 	return 0, false
 }
 
-func asStrings(v any) []string {
-	s := asSlice(v)
+// AsStrings reads an array of strings; numbers become their decimal form
+// (rooms may be numbers in Node) and other elements are skipped.
+func AsStrings(v any) []string {
+	s := AsSlice(v)
 	out := make([]string, 0, len(s))
 	for _, e := range s {
 		switch t := e.(type) {
@@ -50,7 +57,8 @@ func asStrings(v any) []string {
 	return out
 }
 
-func truthy(v any) bool {
+// Truthy reports whether v is true as JavaScript tests it.
+func Truthy(v any) bool {
 	switch t := v.(type) {
 	case nil:
 		return false
@@ -66,7 +74,8 @@ func truthy(v any) bool {
 	return true
 }
 
-func stringsToAny(s []string) []any {
+// StringsToAny converts s for a generic tree.
+func StringsToAny(s []string) []any {
 	out := make([]any, len(s))
 	for i, e := range s {
 		out[i] = e
@@ -76,7 +85,9 @@ func stringsToAny(s []string) []any {
 
 // Broadcast options on the wire: {rooms, except, flags}.
 
-func encodeOpts(opts *adapter.BroadcastOptions, withFlags bool) map[string]any {
+// EncodeOpts writes broadcast options as the Node adapters do:
+// {rooms, except}, and flags when withFlags.
+func EncodeOpts(opts *adapter.BroadcastOptions, withFlags bool) map[string]any {
 	m := map[string]any{"rooms": []any{}, "except": []any{}}
 	if opts == nil {
 		if withFlags {
@@ -84,15 +95,16 @@ func encodeOpts(opts *adapter.BroadcastOptions, withFlags bool) map[string]any {
 		}
 		return m
 	}
-	m["rooms"] = stringsToAny(dedupe(opts.Rooms))
-	m["except"] = stringsToAny(dedupe(opts.Except))
+	m["rooms"] = StringsToAny(Dedupe(opts.Rooms))
+	m["except"] = StringsToAny(Dedupe(opts.Except))
 	if withFlags {
-		m["flags"] = encodeFlags(opts.Flags)
+		m["flags"] = EncodeFlags(opts.Flags)
 	}
 	return m
 }
 
-func dedupe(s []string) []string {
+// Dedupe drops repeated strings, keeping the first of each.
+func Dedupe(s []string) []string {
 	if len(s) < 2 {
 		return s
 	}
@@ -109,7 +121,7 @@ func dedupe(s []string) []string {
 
 // encodeFlags writes only the flags that are set: the Node adapters test
 // "volatile" for presence.
-func encodeFlags(f adapter.Flags) map[string]any {
+func EncodeFlags(f adapter.Flags) map[string]any {
 	m := map[string]any{}
 	if f.Volatile {
 		m["volatile"] = true
@@ -126,15 +138,17 @@ func encodeFlags(f adapter.Flags) map[string]any {
 	return m
 }
 
-func decodeOpts(v any) *adapter.BroadcastOptions {
-	m := asMap(v)
-	opts := &adapter.BroadcastOptions{Rooms: asStrings(m["rooms"]), Except: asStrings(m["except"])}
-	if f := asMap(m["flags"]); f != nil {
-		opts.Flags.Volatile = truthy(f["volatile"])
+// DecodeOpts reads the broadcast options {rooms, except, flags} of another
+// node; "local" is left out, as it concerns the sender only.
+func DecodeOpts(v any) *adapter.BroadcastOptions {
+	m := AsMap(v)
+	opts := &adapter.BroadcastOptions{Rooms: AsStrings(m["rooms"]), Except: AsStrings(m["except"])}
+	if f := AsMap(m["flags"]); f != nil {
+		opts.Flags.Volatile = Truthy(f["volatile"])
 		if c, ok := f["compress"].(bool); ok && !c {
 			opts.Flags.NoCompress = true
 		}
-		if ms, ok := asInt(f["timeout"]); ok && ms > 0 {
+		if ms, ok := AsInt(f["timeout"]); ok && ms > 0 {
 			opts.Flags.Timeout = time.Duration(ms) * time.Millisecond
 		}
 	}
@@ -143,7 +157,9 @@ func decodeOpts(v any) *adapter.BroadcastOptions {
 
 // Sockets on the wire, as fetchSockets answers describe them.
 
-func encodeSocket(s adapter.SocketInfo) (map[string]any, error) {
+// EncodeSocket describes a socket as the Node adapters answer a
+// fetchSockets request: {id, handshake, rooms, data}.
+func EncodeSocket(s adapter.SocketInfo) (map[string]any, error) {
 	data, err := parser.Normalize(s.Data)
 	if err != nil {
 		return nil, err
@@ -174,15 +190,16 @@ func encodeSocket(s adapter.SocketInfo) (map[string]any, error) {
 			"query":   query,
 			"auth":    auth,
 		},
-		"rooms": stringsToAny(rooms),
+		"rooms": StringsToAny(rooms),
 		"data":  data,
 	}, nil
 }
 
-func decodeSocket(v any) adapter.SocketInfo {
-	m := asMap(v)
-	h := asMap(m["handshake"])
-	info := adapter.SocketInfo{ID: asString(m["id"]), Rooms: asStrings(m["rooms"]), Data: m["data"]}
+// DecodeSocket reads a socket described by another node.
+func DecodeSocket(v any) adapter.SocketInfo {
+	m := AsMap(v)
+	h := AsMap(m["handshake"])
+	info := adapter.SocketInfo{ID: AsString(m["id"]), Rooms: AsStrings(m["rooms"]), Data: m["data"]}
 	if info.Rooms == nil {
 		info.Rooms = []string{}
 	}
