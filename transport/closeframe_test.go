@@ -95,3 +95,37 @@ func TestWriteCloseOnce(t *testing.T) {
 		t.Error("TryWrite took a packet after the close frame")
 	}
 }
+
+// TestWriteCloseBoundsLaterWrites: a write that takes the lock after
+// WriteClose has set its deadline (the batch writer, with a deadline left
+// from an earlier write to clear) keeps to the close frame's deadline, so
+// that a peer that reads nothing cannot hold WriteClose for longer.
+func TestWriteCloseBoundsLaterWrites(t *testing.T) {
+	ws, _ := wsPair(t, WebSocketOptions{}, 4, nil) // client never reads
+	small := parser.Packet{Type: parser.PacketPong, Data: []byte("probe")}
+	if err := ws.WritePackets([]parser.Packet{small}, time.Now().Add(10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ws.wmu.Lock() // the flush goroutine has just taken the lock in writeRaw
+	closed := make(chan error, 1)
+	go func() { closed <- ws.WriteClose() }()
+	time.Sleep(50 * time.Millisecond) // WriteClose has set its deadline and waits for wmu
+	wrote := make(chan error, 1)
+	go func() {
+		defer ws.wmu.Unlock()
+		if err := ws.startWriteLocked(time.Time{}); err != nil {
+			wrote <- err
+			return
+		}
+		big := parser.Packet{Type: parser.PacketMessage, Data: bytes.Repeat([]byte("x"), 64<<20)}
+		_, err := ws.writeFramesLocked([]parser.Packet{big}, nil)
+		wrote <- err
+	}()
+	select {
+	case <-closed:
+	case <-time.After(closeWait + 5*time.Second):
+		t.Errorf("WriteClose still blocked after %v (closeWait is %v)", closeWait+5*time.Second, closeWait)
+	}
+	ws.Close()
+	<-wrote
+}

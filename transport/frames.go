@@ -154,13 +154,27 @@ func (ws *WebSocket) startWriteLocked(deadline time.Time) error {
 }
 
 // setDeadlineLocked sets the write deadline, or clears one set before; it
-// costs nothing when neither is needed.
+// costs nothing when neither is needed. Once WriteClose has begun, no
+// deadline is later than the close frame's, so that a write that took the
+// lock first cannot hold the close frame past it.
 func (ws *WebSocket) setDeadlineLocked(deadline time.Time) error {
-	if deadline.IsZero() && !ws.deadline {
-		return nil
+	for {
+		by := ws.closeBy.Load()
+		d := deadline
+		if by != 0 && (d.IsZero() || d.UnixNano() > by) {
+			d = time.Unix(0, by)
+		}
+		if d.IsZero() && !ws.deadline {
+			return nil
+		}
+		ws.deadline = !d.IsZero()
+		err := ws.raw.SetWriteDeadline(d)
+		if ws.closeBy.Load() == by {
+			return err
+		}
+		// WriteClose began meanwhile and its deadline may have been
+		// overwritten: set the earlier one again.
 	}
-	ws.deadline = !deadline.IsZero()
-	return ws.raw.SetWriteDeadline(deadline)
 }
 
 // controlFrame writes a control frame the frame reader asks for; a

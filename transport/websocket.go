@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -112,6 +113,10 @@ type WebSocket struct {
 	raw      net.Conn
 	wmu      sync.Mutex // serializes writes to raw
 	deadline bool       // a write deadline is set on raw
+	// closeBy is the deadline of a close frame WriteClose is sending
+	// (Unix nanoseconds; 0 while none is): no write after it is set may
+	// run past it, whatever deadline its caller asks for.
+	closeBy atomic.Int64
 	// rc writes to raw's descriptor for TryWrite; nil when raw is not a
 	// plain socket. tryFn, tryBuf and tryN are TryWrite's call to it, kept
 	// here so that it allocates nothing. pending is what TryWrite left of
@@ -245,7 +250,9 @@ func (ws *WebSocket) WriteClose() error {
 	deadline := time.Now().Add(closeWait)
 	if ws.raw != nil {
 		// Set before the lock is taken, so that a write stuck under it
-		// fails by the deadline and lets it go.
+		// fails by the deadline and lets it go; the writes that take the
+		// lock before the close frame keep to it too (setDeadlineLocked).
+		ws.closeBy.Store(deadline.UnixNano())
 		_ = ws.raw.SetWriteDeadline(deadline)
 		return ws.writeControl(opClose, nil, deadline)
 	}
