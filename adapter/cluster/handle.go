@@ -12,7 +12,7 @@ import (
 // Handle carries out an op from another node (or from an emitter); ops
 // from this node are ignored.
 func (n *Node) Handle(o *Op) {
-	if o.From == n.cfg.UID {
+	if o.From == n.cfg.UID || !n.started.Load() {
 		return
 	}
 	if n.counter == nil && o.From != EmitterUID && o.From != "" {
@@ -103,6 +103,9 @@ func (n *Node) answered(missing map[string]bool, remaining *int, uid string) boo
 
 // Answer sends an answer, logging a failure: nobody else can hear of it.
 func (n *Node) Answer(o *Op) {
+	if !n.started.Load() {
+		return // a request that came before Start, dropped as Handle drops it
+	}
 	if err := n.t.Send(o); err != nil {
 		n.log.Warn(n.cfg.Name+": cannot answer a request", "err", err)
 	}

@@ -13,7 +13,11 @@ const expiryCheck = time.Second
 
 // Hello tells the other nodes this one is there (at start, and after the
 // Transport lost messages for a while): they answer with a heartbeat.
-func (n *Node) Hello() { n.sendHeartbeat(OpInitialHeartbeat) }
+func (n *Node) Hello() {
+	if n.started.Load() {
+		n.sendHeartbeat(OpInitialHeartbeat)
+	}
+}
 
 // sendHeartbeat publishes a heartbeat op, logging a failure.
 func (n *Node) sendHeartbeat(kind Kind) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/duplexio/duplex/adapter"
@@ -81,6 +82,10 @@ type Node struct {
 	log     *slog.Logger
 	t       Transport
 	counter Counter // nil: heartbeats
+	// started is set by Start, after t and counter: ops that arrive
+	// before (the transport may deliver them as soon as it can receive)
+	// are dropped, as they would be had the node started a moment later.
+	started atomic.Bool
 
 	mu      sync.Mutex
 	closed  bool
@@ -160,9 +165,11 @@ func (n *Node) Start(t Transport) {
 	n.t = t
 	if c, ok := t.(Counter); ok {
 		n.counter = c
+		n.started.Store(true)
 		return
 	}
 	n.stop, n.done = make(chan struct{}), make(chan struct{})
+	n.started.Store(true)
 	n.Hello()
 	go n.heartbeat()
 }
