@@ -197,3 +197,31 @@ func TestDynamicNamespacesNotUsedUp(t *testing.T) {
 	}
 	late.connect("/ns-91005", nil)
 }
+
+// TestOfChildNotReclaimed: a dynamic namespace the application made with
+// Of (a child of an OfRegexp parent) is not reclaimed when clients' empty
+// ones are, at MaxDynamicNamespaces: its handlers stay.
+func TestOfChildNotReclaimed(t *testing.T) {
+	defer leakcheck.Check(t)()
+	const most = 5
+	ts, _ := roomServer(t, &Options{MaxDynamicNamespaces: most})
+	defer ts.Close()
+	own := ts.io.Of("/ns-999999")
+	if own.parent == nil {
+		t.Fatal("Of made no child of the OfRegexp parent")
+	}
+	joined := onConnections(own)
+	for i := range 3 * most {
+		c := ts.dial()
+		c.connect(fmt.Sprintf("/ns-%d", i), nil)
+		_ = c.Close()
+	}
+	if ts.io.Of("/ns-999999") != own {
+		t.Fatal("the namespace Of made was reclaimed")
+	}
+	c := ts.dial()
+	c.connect("/ns-999999", nil)
+	if s := recv(t, joined); s.Namespace() != own {
+		t.Fatalf("joined %q", s.Namespace().Name())
+	}
+}

@@ -44,6 +44,7 @@ type Namespace struct {
 	serverSide  map[string][]*handler
 	children    []*Namespace // of a template
 	parent      *Namespace   // the template of a dynamic namespace
+	pinned      bool         // a dynamic namespace made by Of: never reclaimed (guarded by the server's mu)
 	pending     atomic.Int32 // clients running its middlewares
 }
 

@@ -242,8 +242,10 @@ func (s *Server) Of(name string) *Namespace {
 			// As with the reference, a name that an OfRegexp pattern
 			// matches gets a child of that parent, as if a client had
 			// asked for it (the application's own, past
-			// MaxDynamicNamespaces too).
+			// MaxDynamicNamespaces too, and never reclaimed to make room:
+			// the application may have set handlers on it).
 			n = s.newChildLocked(p, name)
+			n.pinned = true
 			break
 		}
 	}
@@ -363,7 +365,7 @@ func (s *Server) removeChild(n *Namespace) {
 func (s *Server) reclaimLocked() []*Namespace {
 	var out []*Namespace
 	for name, n := range s.nsps {
-		if n.parent != nil && n.pending.Load() == 0 && n.SocketCount() == 0 {
+		if n.parent != nil && !n.pinned && n.pending.Load() == 0 && n.SocketCount() == 0 {
 			delete(s.nsps, name)
 			s.dynamic--
 			out = append(out, n)
