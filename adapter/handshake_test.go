@@ -162,6 +162,12 @@ func TestHandshakeQuery(t *testing.T) {
 			t.Errorf("%s: %q, want %q", esc, got, want)
 		}
 	}
+	// Names that are array indices come first, in ascending order, as in
+	// a JavaScript object (Node gives this one the same JSON).
+	if got, want := string(queryJSON("/?b=1&10=a&2=b&01=c&4294967295=d&4294967294=e&-1=f&0=g")),
+		`{"0":"g","2":"b","10":"a","4294967294":"e","b":"1","01":"c","4294967295":"d","-1":"f"}`; got != want {
+		t.Errorf("query JSON %s\nwant       %s", got, want)
+	}
 	if got := string(queryJSON("/socket.io/")); got != "{}" {
 		t.Errorf("no query: %s", got)
 	}

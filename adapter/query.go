@@ -1,8 +1,10 @@
 package adapter
 
 import (
+	"cmp"
 	"encoding/json"
 	"iter"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -132,7 +134,9 @@ func unhex(c byte) byte {
 
 // queryJSON writes the query of uri as engine.io's parsed query
 // (Object.fromEntries over URLSearchParams): an object of strings, each
-// name's last value, the names in the order they first came.
+// name's last value, the names in a JavaScript object's order: those that
+// are array indices first, in ascending order, then the others in the
+// order they first came.
 func queryJSON(uri string) json.RawMessage {
 	var names []string
 	last := map[string]string{}
@@ -142,6 +146,19 @@ func queryJSON(uri string) json.RawMessage {
 		}
 		last[k] = v
 	}
+	slices.SortStableFunc(names, func(x, y string) int {
+		ix, okx := arrayIndex(x)
+		iy, oky := arrayIndex(y)
+		switch {
+		case okx && oky:
+			return cmp.Compare(ix, iy)
+		case okx:
+			return -1
+		case oky:
+			return 1
+		}
+		return 0
+	})
 	b := []byte{'{'}
 	for i, k := range names {
 		if i > 0 {
@@ -152,4 +169,21 @@ func queryJSON(uri string) json.RawMessage {
 		b = append(append(append(b, kb...), ':'), vb...)
 	}
 	return append(b, '}')
+}
+
+// arrayIndex reports whether s is an array index as JavaScript orders
+// object keys by: the canonical decimal form of an integer from 0 to
+// 2^32-2.
+func arrayIndex(s string) (uint64, bool) {
+	if s == "" || len(s) > 10 || (len(s) > 1 && s[0] == '0') {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(s[i]-'0')
+	}
+	return n, n <= 1<<32-2
 }

@@ -83,7 +83,7 @@ sioSuites("namespaces, events, binary, errors", ["srv"], ({ parser, srv }) => {
   if (parser === "default") {
     test("socket.handshake: repeated query names, repeated headers and cookies, auth", async () => {
       const { host, port } = new URL(srv.url);
-      const path = "/socket.io/?EIO=4&transport=polling&a=1&a=2&b=&c&e=x+y&f=%E2%82%AC&d=%zz&g;h=1&u=%e2%82%ff&a=3";
+      const path = "/socket.io/?EIO=4&transport=polling&a=1&a=2&b=&c&e=x+y&f=%E2%82%AC&d=%zz&g;h=1&u=%e2%82%ff&a=3&10=t&2=w&01=z";
       const open = await rawGet(port, path, [
         `Host: ${host}`, "Cookie: a=1", "Cookie: b=2", "X-Dup: one", "X-Dup: two", "User-Agent: first",
         "User-Agent: second", "Accept: text/plain", "Accept: */*", "Origin: http://example.com",
@@ -98,7 +98,9 @@ sioSuites("namespaces, events, binary, errors", ["srv"], ({ parser, srv }) => {
       const answer = (await poll()).find((p) => p.startsWith("431"));
       const [h] = JSON.parse(answer.slice(3));
       assert.deepEqual(Object.keys(h), HANDSHAKE_KEYS);
-      assert.deepEqual(Object.keys(h.query), ["EIO", "transport", "a", "b", "c", "e", "f", "d", "g;h", "u"]);
+      // As written, not only as parsed (a parsed object puts names that
+      // are array indices first whatever the text's order).
+      assert.match(answer, /"query":\{"2":"w","10":"t","EIO":"4","transport":"polling","a":"3","b":"","c":"","e":"x y","f":"€","d":"%zz","g;h":"1","u":"\ufffd\ufffd","01":"z"\}/);
       assert.deepEqual(checkHandshakeTimes(h), {
         headers: {
           host,
@@ -112,7 +114,7 @@ sioSuites("namespaces, events, binary, errors", ["srv"], ({ parser, srv }) => {
         xdomain: true,
         secure: false,
         url: path,
-        query: { EIO: "4", transport: "polling", a: "3", b: "", c: "", e: "x y", f: "€", d: "%zz", "g;h": "1", u: "\ufffd\ufffd" },
+        query: { EIO: "4", transport: "polling", a: "3", b: "", c: "", e: "x y", f: "€", d: "%zz", "g;h": "1", u: "\ufffd\ufffd", 10: "t", 2: "w", "01": "z" },
         auth: { token: "t", n: 1 },
       });
       await post("1");
