@@ -1,0 +1,40 @@
+// Package natsadapter is a cluster adapter on core NATS: the servers of
+// a cluster (Go servers only: no Node adapter speaks this protocol) reach
+// each other's sockets through a NATS server or cluster.
+//
+// Each namespace's adapter is an adapter/cluster Node (local rooms, the
+// requests waiting for other nodes' answers, node discovery with
+// heartbeats, since NATS does not count subscribers) whose messages,
+// ClusterAdapter messages {uid, nsp, type, data} in MessagePack, travel
+// on these subjects, under Options.Prefix (default "socketio"):
+//
+//	<prefix>.<nsp>.all          messages for every node of the namespace
+//	<prefix>.<nsp>.room.<room>  broadcasts without acks to exactly one room
+//	<prefix>.<nsp>.node.<uid>   answers for one node
+//
+// A node subscribes to a room's subject while it has at least one socket
+// in the room, so the NATS server does not send it broadcasts to rooms it
+// has no member of. Namespace and room names are escaped into subject
+// tokens (Token). Socket ids (20 characters) are rooms too, but those
+// rooms get no subject: a broadcast to a 20-character room goes to every
+// node.
+//
+// Core NATS delivers at most once: messages published while a node is
+// disconnected from NATS are lost for it; nats.go resubscribes on
+// reconnection, and the node then says hello to the others so that they
+// count it again at once. Connect with nats.MaxReconnects(-1) so that the
+// connection never gives up. A message larger than the server's
+// max_payload (1 MiB by default) cannot be sent: the operation returns an
+// error wrapping nats.ErrMaxPayload.
+//
+// Connection state recovery (Options.RecoveryWindow) works on one node
+// only, as with the in-memory adapter.
+//
+// Emitter publishes on the same subjects from a process serving no
+// clients.
+//
+// Concurrency: the adapters of a factory share its *nats.Conn; each reads
+// its namespace's messages in one goroutine, in the order the NATS server
+// sent them, until it is closed. The connection belongs to the caller,
+// who closes it after the socket.io server.
+package natsadapter

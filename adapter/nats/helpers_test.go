@@ -1,0 +1,240 @@
+package natsadapter_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/duplexio/duplex/adapter"
+	natsadapter "github.com/duplexio/duplex/adapter/nats"
+	"github.com/duplexio/duplex/socketio"
+	"github.com/nats-io/nats.go"
+)
+
+// waitTimeout bounds every wait of the tests.
+const waitTimeout = 10 * time.Second
+
+// Heartbeats of the test clusters, short so that nodes find each other
+// and notice departures quickly.
+const (
+	testHeartbeat = 200 * time.Millisecond
+	testTimeout   = time.Second
+)
+
+// natsServer is a nats-server of the test's own, on a free loopback
+// port, with its files in a temporary directory.
+type natsServer struct {
+	t    testing.TB
+	port int
+	dir  string
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// natsBin finds nats-server: on PATH, or where Debian puts it.
+func natsBin() (string, error) {
+	if p, err := exec.LookPath("nats-server"); err == nil {
+		return p, nil
+	}
+	if _, err := os.Stat("/usr/sbin/nats-server"); err == nil {
+		return "/usr/sbin/nats-server", nil
+	}
+	return "", fmt.Errorf("nats-server not found: install it (apt-get install nats-server)")
+}
+
+// startNATS starts a nats-server; it is stopped and its files removed
+// when the test ends.
+func startNATS(t testing.TB) *natsServer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &natsServer{t: t, port: port, dir: t.TempDir()}
+	s.start()
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *natsServer) url() string { return "nats://127.0.0.1:" + strconv.Itoa(s.port) }
+
+// start runs the server and waits until it takes connections.
+func (s *natsServer) start() {
+	s.t.Helper()
+	bin, err := natsBin()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-a", "127.0.0.1", "-p", strconv.Itoa(s.port),
+		"-js", "-sd", filepath.Join(s.dir, "store"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	logFile, err := os.OpenFile(filepath.Join(s.dir, "nats.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer logFile.Close()
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("nats-server: %v", err)
+	}
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		nc, err := nats.Connect(s.url(), nats.Timeout(time.Second))
+		if err == nil {
+			nc.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(s.dir, "nats.log"))
+			s.t.Fatalf("nats-server did not start: %v\n%s", err, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// stop kills the server at once, as in a crash, and waits for it.
+func (s *natsServer) stop() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+}
+
+// conn connects to the server, reconnecting forever and quickly; the
+// connection is closed when the test ends.
+func (s *natsServer) conn(name string) *nats.Conn {
+	s.t.Helper()
+	nc, err := nats.Connect(s.url(), nats.Name(name), nats.MaxReconnects(-1),
+		nats.ReconnectWait(50*time.Millisecond), nats.ReconnectJitter(0, 0))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(nc.Close)
+	return nc
+}
+
+// factory makes a factory on a connection of its own, with short
+// heartbeats.
+func (s *natsServer) factory(nc *nats.Conn, opts *natsadapter.Options) adapter.Factory {
+	var o natsadapter.Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.HeartbeatInterval == 0 {
+		o.HeartbeatInterval = testHeartbeat
+	}
+	if o.HeartbeatTimeout == 0 {
+		o.HeartbeatTimeout = testTimeout
+	}
+	if o.RequestsTimeout == 0 {
+		o.RequestsTimeout = 2 * time.Second
+	}
+	return natsadapter.NewFactory(nc, &o)
+}
+
+// goNode is one Go server of a test cluster.
+type goNode struct {
+	name string
+	nc   *nats.Conn
+	io   *socketio.Server
+	hs   *httptest.Server
+
+	mu  sync.Mutex
+	sse []string // server-side events received, "event:arg"
+}
+
+// startGoNode starts a server on a connection of its own whose sockets
+// answer "join" and "leave" (then ack) and carry {node, name} as data;
+// its server-side handler of "hello" records the event and answers with
+// the node's name.
+func startGoNode(t testing.TB, ns *natsServer, name string, opts *natsadapter.Options) *goNode {
+	t.Helper()
+	nc := ns.conn(name)
+	n := &goNode{name: name, nc: nc, io: socketio.NewServer(&socketio.Options{Adapter: ns.factory(nc, opts)})}
+	n.io.OnConnection(func(s *socketio.Socket) {
+		auth, _ := s.Handshake().Auth.(map[string]any)
+		s.SetData(map[string]any{"node": name, "name": auth["name"]})
+		s.On("join", func(room string, ack socketio.Ack) {
+			s.Join(room)
+			if ack != nil {
+				ack()
+			}
+		})
+		s.On("leave", func(room string, ack socketio.Ack) {
+			s.Leave(room)
+			if ack != nil {
+				ack()
+			}
+		})
+	})
+	n.io.Of("/").On("hello", func(arg string, ack socketio.Ack) {
+		n.mu.Lock()
+		n.sse = append(n.sse, "hello:"+arg)
+		n.mu.Unlock()
+		if ack != nil {
+			ack(name)
+		}
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", n.io)
+	n.hs = httptest.NewServer(mux)
+	t.Cleanup(n.close)
+	return n
+}
+
+func (n *goNode) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	_ = n.io.Shutdown(ctx)
+	n.hs.Close()
+}
+
+func (n *goNode) received() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.sse...)
+}
+
+// eventually polls cond until it holds or the wait times out.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitTimeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitServerCount waits until every node counts n nodes.
+func waitServerCount(t testing.TB, n int, servers ...*socketio.Server) {
+	t.Helper()
+	for _, s := range servers {
+		eventually(t, fmt.Sprintf("server count %d", n), func() bool {
+			c, err := s.Of("/").Adapter().ServerCount(context.Background())
+			return err == nil && c == n
+		})
+	}
+}
