@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	natsadapter "github.com/duplexio/duplex/adapter/nats"
 	clusterwire "github.com/duplexio/duplex/adapter/cluster"
+	natsadapter "github.com/duplexio/duplex/adapter/nats"
 	"github.com/duplexio/duplex/internal/leakcheck"
 	"github.com/duplexio/duplex/socketio"
 )

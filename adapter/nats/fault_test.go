@@ -1,0 +1,391 @@
+package natsadapter_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	natsadapter "github.com/duplexio/duplex/adapter/nats"
+	"github.com/duplexio/duplex/internal/leakcheck"
+	"github.com/duplexio/duplex/socketio"
+	"github.com/nats-io/nats.go"
+)
+
+// inMsgs counts the messages a node's connection has received.
+func inMsgs(n *goNode) uint64 { return n.nc.Stats().InMsgs }
+
+// flushAll waits until the NATS server has handled what each node's
+// connection sent (subscriptions), and each connection has read what the
+// server sent it before.
+func flushAll(t *testing.T, nodes ...*goNode) {
+	t.Helper()
+	for _, n := range nodes {
+		if err := n.nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A broadcast to one room reaches only the nodes with a member in it: a
+// node subscribes to the room's subject with its first member and
+// unsubscribes with its last, so the NATS server sends the others
+// nothing.
+func TestRoomSubjects(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	ns := startNATS(t)
+	// No heartbeats during the test: every message counted is a broadcast.
+	opts := &natsadapter.Options{HeartbeatInterval: time.Hour, HeartbeatTimeout: 2 * time.Hour}
+	n0 := startGoNode(t, ns, "n0", opts)
+	n1 := startGoNode(t, ns, "n1", opts)
+	n2 := startGoNode(t, ns, "n2", opts)
+	waitServerCount(t, 3, n0.io, n1.io, n2.io)
+	a := dial(t, n0.hs.URL, "a", nil)
+	c := dial(t, n1.hs.URL, "c", nil)
+	e := dial(t, n2.hs.URL, "e", nil)
+	a.join("r")
+	c.join("r")
+	const odd = "a.b *>%é" // a name that is no valid token as it is
+	c.join(odd)
+	flushAll(t, n0, n1, n2)
+
+	// mark broadcasts to everyone and waits for it on every node: each
+	// node has then handled all that n0 sent before it.
+	connected := []*client{a, c, e}
+	mark := func() {
+		t.Helper()
+		if err := n0.io.Emit("mark"); err != nil {
+			t.Fatal(err)
+		}
+		for _, cl := range connected {
+			cl.expect("mark")
+		}
+		flushAll(t, n0, n1, n2)
+	}
+	mark()
+	b0, b1, b2 := inMsgs(n0), inMsgs(n1), inMsgs(n2)
+	const count = 50
+	for i := range count {
+		if err := n0.io.To("r").Emit("room", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range count {
+		a.expect("room")
+		c.expect("room")
+	}
+	mark()
+	if d := inMsgs(n2) - b2; d != 1 {
+		t.Errorf("n2, with no member in r, received %d messages, want 1 (the mark)", d)
+	}
+	if d := inMsgs(n1) - b1; d != count+1 {
+		t.Errorf("n1 received %d messages, want %d", d, count+1)
+	}
+	if d := inMsgs(n0) - b0; d != count+1 {
+		t.Errorf("n0 received %d messages (its own), want %d", d, count+1)
+	}
+
+	// A name escaped into a token reaches its room, and only it.
+	if err := n2.io.To(odd).Emit("odd"); err != nil {
+		t.Fatal(err)
+	}
+	c.expect("odd")
+	a.expectNone(quiet)
+	e.expectNone(0)
+
+	// The last member leaves: n1 no longer receives r's broadcasts.
+	c.emitAck("leave", "r")
+	flushAll(t, n1)
+	b1 = inMsgs(n1)
+	for i := range count {
+		if err := n0.io.To("r").Emit("room", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range count {
+		a.expect("room")
+	}
+	mark()
+	if d := inMsgs(n1) - b1; d != 1 {
+		t.Errorf("n1, whose last member of r left, received %d messages, want 1 (the mark)", d)
+	}
+	c.expectNone(0)
+	// A member that disconnects counts as leaving too.
+	b0 = inMsgs(n0)
+	a.close()
+	connected = []*client{c, e}
+	eventually(t, "a gone", func() bool { return len(n0.io.Of("/").Adapter().Rooms()) == 0 })
+	flushAll(t, n0)
+	if err := n1.io.To("r").Emit("room", -1); err != nil {
+		t.Fatal(err)
+	}
+	// The mark comes from n0, which does not receive its own broadcasts
+	// to r any more: one from n1 makes sure n1's went by.
+	if err := n1.io.Emit("mark"); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range connected {
+		cl.expect("mark")
+	}
+	flushAll(t, n0, n1, n2)
+	if d := inMsgs(n0) - b0; d != 1 {
+		t.Errorf("n0, with no member of r left, received %d messages, want 1 (the mark)", d)
+	}
+}
+
+// The NATS server restarts mid-traffic: broadcasts made while it is down
+// reach the local sockets (nats.go buffers what goes to the others, who
+// may miss it: core NATS delivers at most once); the nodes forget each
+// other without heartbeats, then reconnect, subscribe again (rooms too)
+// and say hello, and everything works as before.
+func TestNATSRestart(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	ns := startNATS(t)
+	n0 := startGoNode(t, ns, "n0", nil)
+	n1 := startGoNode(t, ns, "n1", nil)
+	waitServerCount(t, 2, n0.io, n1.io)
+	a := dial(t, n0.hs.URL, "a", nil)
+	b := dial(t, n1.hs.URL, "b", nil)
+	b.join("r")
+	stopTraffic := make(chan struct{})
+	traffic := make(chan struct{})
+	go func() { // broadcasts all along, which nobody checks
+		defer close(traffic)
+		for i := 0; ; i++ {
+			select {
+			case <-stopTraffic:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			_ = n0.io.To("nobody").Emit("noise", i)
+		}
+	}()
+	defer func() {
+		select {
+		case <-stopTraffic:
+		default:
+			close(stopTraffic)
+		}
+		<-traffic
+	}()
+	if err := n0.io.Emit("before"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("before")
+	b.expect("before")
+
+	ns.stop()
+	if err := n0.io.Emit("during"); err != nil {
+		t.Errorf("a broadcast while NATS is down: %v (nats.go buffers it)", err)
+	}
+	a.expect("during")
+	// Without heartbeats, the nodes forget each other.
+	waitServerCount(t, 1, n0.io, n1.io)
+	if s, err := n0.io.FetchSockets(context.Background()); err != nil || len(s) != 1 {
+		t.Fatalf("fetch while NATS is down: %d sockets, %v", len(s), err)
+	}
+
+	ns.start()
+	// Both reconnect and say hello: each counts the other again.
+	waitServerCount(t, 2, n0.io, n1.io)
+	close(stopTraffic)
+	<-traffic
+	// "during" may or may not have reached b, depending on which node
+	// reconnected first; it is skipped.
+	next := func(c *client) string {
+		t.Helper()
+		for {
+			e := c.expect2("after", "room-after", "during")
+			if e.name != "during" {
+				return e.name
+			}
+		}
+	}
+	if err := n1.io.Emit("after"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("after")
+	if got := next(b); got != "after" {
+		t.Fatalf("b got %q", got)
+	}
+	// The room's subject is subscribed again.
+	if err := n0.io.To("r").Emit("room-after"); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(b); got != "room-after" {
+		t.Fatalf("b got %q", got)
+	}
+	sockets, err := n0.io.FetchSockets(context.Background())
+	if err != nil || len(sockets) != 2 {
+		t.Fatalf("fetch after the restart: %d, %v", len(sockets), err)
+	}
+}
+
+// The Go emitter reaches the sockets of every node.
+func TestEmitter(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	ns := startNATS(t)
+	n0 := startGoNode(t, ns, "n0", nil)
+	n1 := startGoNode(t, ns, "n1", nil)
+	n0.io.Of("/chat")
+	n1.io.Of("/chat")
+	waitServerCount(t, 2, n0.io, n1.io)
+	a := dial(t, n0.hs.URL, "a", nil)
+	b := dial(t, n1.hs.URL, "b", nil)
+	c := dial(t, n1.hs.URL, "c", nil)
+	chat := dialNamespace(t, n0.hs.URL, "/chat", "chat", nil)
+	a.join("r")
+	b.join("r")
+	all := []*client{a, b, c, chat}
+	exactly := func(name string, want ...*client) []event {
+		t.Helper()
+		var got []event
+		for _, c := range want {
+			got = append(got, c.expect(name))
+		}
+		for _, c := range all {
+			c.expectNone(quiet / 3)
+		}
+		return got
+	}
+	em := natsadapter.NewEmitter(ns.conn("emitter"), nil)
+	ctx := context.Background()
+	if err := em.Emit(ctx, "all", 1, "two"); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range exactly("all", a, b, c) {
+		if got := string(mustJSON(t, e.args)); got != `[1,"two"]` {
+			t.Errorf("args %s", got)
+		}
+	}
+	if err := em.To("r").Except(b.sid).Emit(ctx, "room"); err != nil {
+		t.Fatal(err)
+	}
+	exactly("room", a)
+	if err := em.To("r", "r").Emit(ctx, "room-twice"); err != nil {
+		t.Fatal(err)
+	}
+	exactly("room-twice", a, b)
+	if err := em.Volatile().Compress(false).To("r").Emit(ctx, "vol"); err != nil {
+		t.Fatal(err)
+	}
+	exactly("vol", a, b)
+	if err := em.To(c.sid).Emit(ctx, "private"); err != nil {
+		t.Fatal(err)
+	}
+	exactly("private", c)
+	if err := em.Of("chat").Emit(ctx, "in-chat"); err != nil {
+		t.Fatal(err)
+	}
+	exactly("in-chat", chat)
+	if err := em.To("r").Emit(ctx, "bin", []byte{1, 2, 3}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range exactly("bin", a, b) {
+		if len(e.bins) != 1 || string(e.bins[0]) != "\x01\x02\x03" {
+			t.Errorf("attachments %q", e.bins)
+		}
+	}
+	if err := em.Emit(ctx, "connect"); !errors.Is(err, natsadapter.ErrReservedEvent) {
+		t.Errorf("reserved event: %v", err)
+	}
+	if err := em.Emit(ctx, "huge", strings.Repeat("h", 2<<20)); !errors.Is(err, nats.ErrMaxPayload) {
+		t.Errorf("a message over max_payload: %v, want nats.ErrMaxPayload", err)
+	}
+	if err := em.ServerSideEmit(ctx, "hello", "from-emitter"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []*goNode{n0, n1} {
+		eventually(t, n.name+" got hello", func() bool {
+			got := n.received()
+			return len(got) == 1 && got[0] == "hello:from-emitter"
+		})
+	}
+	if err := em.In("r").SocketsJoin(ctx, "v"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "r in v", func() bool {
+		s, err := n1.io.In("v").FetchSockets(ctx)
+		return err == nil && len(s) == 2
+	})
+	// A room joined through the emitter has its subject subscribed.
+	if err := em.To("v").Emit(ctx, "in-v"); err != nil {
+		t.Fatal(err)
+	}
+	exactly("in-v", a, b)
+	if err := em.In("v").Except(a.sid).SocketsLeave(ctx, "v"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b out of v", func() bool {
+		s, err := n0.io.In("v").FetchSockets(ctx)
+		return err == nil && len(s) == 1 && s[0].ID == a.sid
+	})
+	if err := em.In(c.sid).DisconnectSockets(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	c.expectDisconnect()
+	// The emitter is no node.
+	for _, s := range []*socketio.Server{n0.io, n1.io} {
+		if n, _ := s.Of("/").Adapter().ServerCount(ctx); n != 2 {
+			t.Errorf("server count %d with an emitter", n)
+		}
+	}
+	if err := natsadapter.NewEmitter(ns.conn("bad"), &natsadapter.EmitterOptions{Prefix: "a..b"}).Emit(ctx, "x"); !errors.Is(err, natsadapter.ErrInvalidPrefix) {
+		t.Errorf("emitter with an invalid prefix: %v", err)
+	}
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Malformed messages on the namespace's subject are dropped; the nodes
+// go on.
+func TestMalformedMessages(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	ns := startNATS(t)
+	n0 := startGoNode(t, ns, "n0", nil)
+	n1 := startGoNode(t, ns, "n1", nil)
+	waitServerCount(t, 2, n0.io, n1.io)
+	a := dial(t, n0.hs.URL, "a", nil)
+	nc := ns.conn("garbage")
+	for _, m := range []string{"", "\xc1", "\x93\x01\x02\x03", "\x81\xa4type\x03", "\x83\xa4type\x03\xa3nsp\xa1/\xa4data\xc0",
+		"\x83\xa4type\x07\xa3nsp\xa1/\xa3uid\xa1x", "\x84\xa4type\x03\xa3nsp\xa1/\xa3uid\xa1x\xa4data\x81\xa6packet\x81\xa4data\x90", "\xdd\xff\xff\xff\xff"} {
+		for _, s := range []string{"socketio./.all", "socketio./.room.r", "socketio./.node.x"} {
+			if err := nc.Publish(s, []byte(m)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n1.io.Emit("still"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("still")
+	if s, err := n1.io.FetchSockets(context.Background()); err != nil || len(s) != 1 {
+		t.Fatalf("fetch: %d, %v", len(s), err)
+	}
+}
+
+// An invalid prefix makes what reaches other nodes fail with
+// ErrInvalidPrefix; local sockets still get broadcasts.
+func TestInvalidPrefix(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	ns := startNATS(t)
+	n0 := startGoNode(t, ns, "n0", &natsadapter.Options{Prefix: "bad.>"})
+	a := dial(t, n0.hs.URL, "a", nil)
+	a.join("r")
+	if err := n0.io.Emit("x"); !errors.Is(err, natsadapter.ErrInvalidPrefix) {
+		t.Errorf("emit: %v, want ErrInvalidPrefix", err)
+	}
+	a.expect("x")
+}
