@@ -80,6 +80,14 @@ for target in $(cd adapter/postgres && go test -list '^Fuzz' . | grep '^Fuzz' ||
   fuzz adapter/postgres . "$target"
 done
 
+step "adapter/nats: go vet, go test -race (a real nats-server)"
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need nats-server nats-server
+(cd adapter/nats && go vet ./... && go test -race -count=1 ./...)
+for target in $(cd adapter/nats && go test -list '^Fuzz' . | grep '^Fuzz' || true); do
+  echo "adapter/nats $target"
+  fuzz adapter/nats . "$target"
+done
+
 step "metrics/prometheus: go vet, go test -race (the Prometheus collector and its example)"
 (cd metrics/prometheus && go vet ./... && go test -race -count=1 ./...)
 
