@@ -1,6 +1,7 @@
 package natsadapter
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -165,6 +166,22 @@ func (a *natsAdapter) track(id string, rooms []string, delta int) {
 			a.rooms[r] = sub
 		}
 	}
+}
+
+// Flush implements adapter.Flusher: it returns once the NATS server has
+// received everything this node published before (nats.go buffers
+// publications, also while it reconnects), or with ctx's error; without
+// a deadline in ctx, it waits up to RequestsTimeout.
+func (a *natsAdapter) Flush(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, a.hub.opts.RequestsTimeout)
+		defer cancel()
+	}
+	if err := a.hub.nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("natsadapter: flush: %w", err)
+	}
+	return nil
 }
 
 // transport is the adapter as its cluster.Node sees it. It counts no

@@ -14,7 +14,9 @@
 //
 // A node subscribes to a room's subject while it has at least one socket
 // in the room, so the NATS server does not send it broadcasts to rooms it
-// has no member of. Namespace and room names are escaped into subject
+// has no member of. Subscribing does not wait for the server: a
+// broadcast to a room sent at the moment its first member on a node
+// joins may miss that member. Namespace and room names are escaped into subject
 // tokens (Token). Socket ids (20 characters) are rooms too, but those
 // rooms get no subject: a broadcast to a 20-character room goes to every
 // node.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplexio/duplex/adapter"
 	natsadapter "github.com/duplexio/duplex/adapter/nats"
 	"github.com/duplexio/duplex/internal/leakcheck"
 	"github.com/duplexio/duplex/socketio"
@@ -388,4 +389,26 @@ func TestInvalidPrefix(t *testing.T) {
 		t.Errorf("emit: %v, want ErrInvalidPrefix", err)
 	}
 	a.expect("x")
+}
+
+// Flush waits for what the node published; a closed connection makes it
+// fail.
+func TestFlush(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	ns := startNATS(t)
+	n0 := startGoNode(t, ns, "n0", nil)
+	f, ok := n0.io.Of("/").Adapter().(adapter.Flusher)
+	if !ok {
+		t.Fatal("the adapter is no adapter.Flusher")
+	}
+	if err := n0.io.Emit("x"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n0.nc.Close()
+	if err := f.Flush(context.Background()); !errors.Is(err, nats.ErrConnectionClosed) {
+		t.Errorf("flush on a closed connection: %v", err)
+	}
 }
