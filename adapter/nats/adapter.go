@@ -31,6 +31,7 @@ type natsAdapter struct {
 	done chan struct{} // closed when readLoop has returned
 
 	mu      sync.Mutex
+	closing bool // Close has begun: no more hellos
 	closed  bool
 	fixed   []*nats.Subscription          // the namespace's and the node's subjects
 	members map[string]int                // room → local members, for rooms with a subject
@@ -75,6 +76,26 @@ func newAdapter(h *hub, nsp adapter.Namespace, uid string) *natsAdapter {
 	// Messages wait in msgs until the node has its transport.
 	go a.readLoop()
 	return a
+}
+
+// hello says hello to the other nodes again, unless the adapter is
+// closing: a hello after the goodbye would make them count this node
+// until its heartbeat times out.
+func (a *natsAdapter) hello() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.closing {
+		a.Hello()
+	}
+}
+
+// Close implements adapter.Adapter: the node says goodbye to the others
+// and unsubscribes; requests waiting for answers fail.
+func (a *natsAdapter) Close() error {
+	a.mu.Lock()
+	a.closing = true
+	a.mu.Unlock()
+	return a.Node.Close()
 }
 
 // readLoop hands the received messages to the node until Close.

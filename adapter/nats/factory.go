@@ -89,7 +89,7 @@ func (h *hub) watch(status chan nats.Status, done chan struct{}) {
 		}
 		h.mu.Unlock()
 		for _, a := range list {
-			a.Hello()
+			a.hello()
 		}
 	}
 }
