@@ -412,3 +412,57 @@ func TestFlush(t *testing.T) {
 		t.Errorf("flush on a closed connection: %v", err)
 	}
 }
+
+// Namespaces whose names are no valid tokens as they are, or whose
+// escaped names look alike, or are too long for a token, stay apart.
+func TestNamespaceSubjects(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	ns := startNATS(t)
+	long := "/" + strings.Repeat("n", 300)
+	names := []string{"/v1.0", "/v1%2E0", "/a b*>", long, long + "x"}
+	n0 := startGoNode(t, ns, "n0", nil)
+	n1 := startGoNode(t, ns, "n1", nil)
+	for _, name := range names {
+		n0.io.Of(name)
+		n1.io.Of(name)
+	}
+	for _, s := range []*socketio.Server{n0.io, n1.io} {
+		for _, name := range names {
+			eventually(t, "server count 2 in "+name, func() bool {
+				c, err := s.Of(name).Adapter().ServerCount(context.Background())
+				return err == nil && c == 2
+			})
+		}
+	}
+	clients := make([]*client, len(names))
+	for i, name := range names {
+		clients[i] = dialNamespace(t, n1.hs.URL, name, "c", nil)
+		if err := n1.io.Of(name).In(clients[i].sid).SocketsJoin("r"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n1.nc.Flush(); err != nil { // the rooms' subscriptions
+		t.Fatal(err)
+	}
+	for i, name := range names {
+		if err := n0.io.Of(name).Emit("all", i); err != nil {
+			t.Fatal(err)
+		}
+		if err := n0.io.Of(name).To("r").Emit("room", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, c := range clients {
+		for _, ev := range []string{"all", "room"} {
+			var got int
+			if err := c.expect(ev).arg(0, &got); err != nil || got != i {
+				t.Errorf("%s in %s: %d, %v", ev, names[i], got, err)
+			}
+		}
+		c.expectNone(quiet / 3)
+	}
+	sockets, err := n0.io.Of(long).FetchSockets(context.Background())
+	if err != nil || len(sockets) != 1 || sockets[0].ID != clients[3].sid {
+		t.Fatalf("fetch in the long namespace: %d, %v", len(sockets), err)
+	}
+}
