@@ -71,10 +71,11 @@ func newAdapter(h *hub, nsp adapter.Namespace, uid string) *natsAdapter {
 			a.log.Warn("natsadapter: subscriptions not confirmed by the server", "err", err)
 		}
 	}
-	h.add(a)
 	a.Node.Start(transport{a})
-	// Messages wait in msgs until the node has its transport.
+	// Messages wait in msgs, and reconnections are not watched, until the
+	// node has its transport.
 	go a.readLoop()
+	h.add(a)
 	return a
 }
 
