@@ -25,6 +25,7 @@ type natsAdapter struct {
 	uid  string
 	log  *slog.Logger
 	subj subjects
+	rec  *recovery // nil without recovery across nodes
 
 	msgs chan *nats.Msg
 	stop chan struct{} // closed by Close: readLoop returns
@@ -48,9 +49,14 @@ func newAdapter(h *hub, nsp adapter.Namespace, uid string) *natsAdapter {
 		members: make(map[string]int),
 		rooms:   make(map[string]*nats.Subscription),
 	}
+	js := h.jetStream()
+	window := h.opts.RecoveryWindow
+	if js != nil {
+		window = 0 // sessions and missed packets are in JetStream
+	}
 	a.Node = cluster.NewNode(nsp, cluster.Config{
-		UID: uid, Name: "natsadapter", Logger: h.opts.Logger,
-		RequestsTimeout: h.opts.RequestsTimeout, RecoveryWindow: h.opts.RecoveryWindow,
+		UID: uid, Name: "natsadapter", Logger: h.opts.Logger, AppendOffsets: js != nil,
+		RequestsTimeout: h.opts.RequestsTimeout, RecoveryWindow: window,
 		HeartbeatInterval: h.opts.HeartbeatInterval, HeartbeatTimeout: h.opts.HeartbeatTimeout,
 		ErrTimeout: ErrTimeout, ErrClosed: ErrClosed,
 	})
@@ -65,6 +71,11 @@ func newAdapter(h *hub, nsp adapter.Namespace, uid string) *natsAdapter {
 				continue
 			}
 			a.fixed = append(a.fixed, sub)
+		}
+		if js != nil {
+			if err := a.startRecovery(js); err != nil {
+				a.log.Error("natsadapter: no connection state recovery", "err", err)
+			}
 		}
 		// Subscribe before saying hello, so that no answer is missed.
 		if err := h.nc.FlushTimeout(h.opts.RequestsTimeout); err != nil {
@@ -249,6 +260,7 @@ func (t transport) Close() {
 			a.log.Debug("natsadapter: cannot unsubscribe", "subject", sub.Subject, "err", err)
 		}
 	}
+	a.stopRecovery()
 	close(a.stop)
 	<-a.done
 }

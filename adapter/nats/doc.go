@@ -29,8 +29,14 @@
 // max_payload (1 MiB by default) cannot be sent: the operation returns an
 // error wrapping nats.ErrMaxPayload.
 //
-// Connection state recovery (Options.RecoveryWindow) works on one node
-// only, as with the in-memory adapter.
+// With Options.RecoveryWindow, connection state recovery works across
+// nodes on JetStream: broadcasts without acks go through a stream
+// (subject <prefix>.<nsp>.js) that every node reads back, the sender
+// too, delivering each with its sequence as the offset, and sessions are
+// kept in a key-value bucket; a client that comes back to any node
+// within the window gets its id, rooms, data and the broadcasts it
+// missed. Such broadcasts cost a round trip to the NATS server before
+// Broadcast returns, and reach local sockets only once read back.
 //
 // Emitter publishes on the same subjects from a process serving no
 // clients.

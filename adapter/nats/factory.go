@@ -32,6 +32,9 @@ type hub struct {
 	opts Options
 	err  error // a configuration error: every send fails with it
 
+	jsOnce sync.Once
+	js     *jetStream // nil without recovery, or when it cannot be set up
+
 	mu       sync.Mutex
 	adapters map[*natsAdapter]bool
 	status   chan nats.Status // reconnections, while adapters is not empty
@@ -45,6 +48,23 @@ func newHub(nc *nats.Conn, opts *Options) *hub {
 	}
 	o, err := o.withDefaults()
 	return &hub{nc: nc, opts: o, err: err, adapters: make(map[*natsAdapter]bool)}
+}
+
+// jetStream sets up the stream and the session bucket once, with the
+// first adapter; nil without recovery or when that failed (logged).
+func (h *hub) jetStream() *jetStream {
+	h.jsOnce.Do(func() {
+		if h.opts.RecoveryWindow <= 0 || h.err != nil {
+			return
+		}
+		js, err := setupJetStream(h)
+		if err != nil {
+			h.opts.Logger.Error("natsadapter: no connection state recovery across nodes", "err", err)
+			return
+		}
+		h.js = js
+	})
+	return h.js
 }
 
 // add registers a; the first adapter starts the watch of reconnections.

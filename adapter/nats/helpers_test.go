@@ -171,7 +171,11 @@ type goNode struct {
 func startGoNode(t testing.TB, ns *natsServer, name string, opts *natsadapter.Options) *goNode {
 	t.Helper()
 	nc := ns.conn(name)
-	n := &goNode{name: name, nc: nc, io: socketio.NewServer(&socketio.Options{Adapter: ns.factory(nc, opts)})}
+	sopts := &socketio.Options{Adapter: ns.factory(nc, opts)}
+	if opts != nil && opts.RecoveryWindow > 0 {
+		sopts.ConnectionStateRecovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: opts.RecoveryWindow, SkipMiddlewares: true}
+	}
+	n := &goNode{name: name, nc: nc, io: socketio.NewServer(sopts)}
 	n.io.OnConnection(func(s *socketio.Socket) {
 		auth, _ := s.Handshake().Auth.(map[string]any)
 		s.SetData(map[string]any{"node": name, "name": auth["name"]})

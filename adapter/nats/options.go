@@ -27,9 +27,23 @@ type Options struct {
 	// namespace's subscriptions; default 5s.
 	RequestsTimeout time.Duration
 	// RecoveryWindow, when above zero, enables connection state recovery
-	// on the same node (sessions and missed packets are kept in memory,
-	// as the in-memory adapter does).
+	// across nodes on JetStream, which the NATS server must have enabled:
+	// broadcasts without acks go through the stream StreamName (entries
+	// kept for the window, MaxLen at most), which every node reads back
+	// and delivers with the entry's sequence as the offset, and sessions
+	// are kept in the key-value bucket SessionBucket (entries expire after
+	// the window). The factory creates both, or updates them to these
+	// options. When JetStream cannot be set up, the error is logged and
+	// sessions are kept in memory, for the same node only.
 	RecoveryWindow time.Duration
+	// StreamName is the stream of recovery; default "SOCKETIO".
+	StreamName string
+	// SessionBucket is the key-value bucket of sessions; default
+	// "socketio-sessions".
+	SessionBucket string
+	// MaxLen bounds the entries of the stream; default 10000. A session
+	// whose offset fell out of the stream cannot be recovered.
+	MaxLen int
 	// Logger receives reconnections and the messages that could not be
 	// handled; default none.
 	Logger *slog.Logger
@@ -41,6 +55,9 @@ const (
 	defaultHeartbeatInterval = 5 * time.Second
 	defaultHeartbeatTimeout  = 10 * time.Second
 	defaultRequestsTimeout   = 5 * time.Second
+	defaultStreamName        = "SOCKETIO"
+	defaultSessionBucket     = "socketio-sessions"
+	defaultMaxLen            = 10000
 	// msgBuffer is how many messages a namespace's adapter holds before
 	// it handles them; more are dropped (nats.ErrSlowConsumer, reported
 	// to the connection's error handler).
@@ -71,6 +88,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.RequestsTimeout <= 0 {
 		o.RequestsTimeout = defaultRequestsTimeout
+	}
+	if o.StreamName == "" {
+		o.StreamName = defaultStreamName
+	}
+	if o.SessionBucket == "" {
+		o.SessionBucket = defaultSessionBucket
+	}
+	if o.MaxLen <= 0 {
+		o.MaxLen = defaultMaxLen
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

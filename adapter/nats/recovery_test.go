@@ -1,0 +1,138 @@
+package natsadapter_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	natsadapter "github.com/duplexio/duplex/adapter/nats"
+	"github.com/duplexio/duplex/internal/leakcheck"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// With RecoveryWindow, a client that loses its connection to one node
+// and comes back to another gets its id, its rooms and the broadcasts it
+// missed, from the stream; a session is restored once only.
+func TestRecoveryAcrossNodes(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	ns := startNATS(t)
+	opts := &natsadapter.Options{RecoveryWindow: time.Minute}
+	n0 := startGoNode(t, ns, "n0", opts)
+	n1 := startGoNode(t, ns, "n1", opts)
+	waitServerCount(t, 2, n0.io, n1.io)
+	a := dial(t, n0.hs.URL, "a", nil)
+	b := dial(t, n1.hs.URL, "b", nil)
+	a.join("r")
+	if err := n1.io.To("r").Emit("e1"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("e1")
+	if a.lastOffset() == "" || a.pid == "" {
+		t.Fatalf("no offset (%q) or pid (%q)", a.lastOffset(), a.pid)
+	}
+	// The sending node reads its broadcasts back too: they carry offsets.
+	if err := n1.io.Emit("all"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("all")
+	b.expect("all")
+	if b.lastOffset() == "" {
+		t.Error("no offset on the sending node's own broadcast")
+	}
+	offset := a.lastOffset()
+	a.drop()
+	eventually(t, "a gone", func() bool { return n0.io.Of("/").LocalSocket(a.sid) == nil })
+	for _, emit := range []func() error{
+		func() error { return n1.io.To("r").Emit("e2", 2) },
+		func() error { return n0.io.Emit("e3", 3) },
+		func() error { return n1.io.To("s").Emit("other-room") },
+		func() error { return n0.io.Except("r").Emit("except-r") },
+		func() error { return n1.io.Volatile().Emit("vol") },
+	} {
+		if err := emit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b.expect("e3")
+	b.expect("except-r")
+	b.expect("vol") // n1 has read all of them back
+
+	a2 := dial(t, n1.hs.URL, "a2", map[string]any{"pid": a.pid, "offset": offset})
+	if a2.sid != a.sid {
+		t.Fatalf("not recovered: sid %q, was %q", a2.sid, a.sid)
+	}
+	for i, name := range []string{"e2", "e3"} {
+		var n int
+		if err := a2.expect(name).arg(0, &n); err != nil || n != i+2 {
+			t.Errorf("%s: %d, %v", name, n, err)
+		}
+	}
+	a2.expectNone(quiet)
+	// Back in its rooms, on its new node.
+	if err := n0.io.To("r").Emit("e4"); err != nil {
+		t.Fatal(err)
+	}
+	a2.expect("e4")
+
+	// The session was taken from the bucket.
+	js, err := jetstream.New(n0.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.KeyValue(context.Background(), "socketio-sessions")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Get(context.Background(), a.pid); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("the session is still in the bucket: %v", err)
+	}
+
+	// An offset that is not in the stream recovers nothing.
+	b.drop()
+	eventually(t, "b's session kept", func() bool {
+		_, err := kv.Get(context.Background(), b.pid)
+		return err == nil
+	})
+	c := dial(t, n0.hs.URL, "c", map[string]any{"pid": b.pid, "offset": "999999"})
+	if c.sid == b.sid {
+		t.Error("restored with an offset not in the stream")
+	}
+}
+
+// The stream and the bucket are created with the options.
+func TestRecoverySetup(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	ns := startNATS(t)
+	opts := &natsadapter.Options{RecoveryWindow: time.Minute, StreamName: "S1", SessionBucket: "b1", MaxLen: 50, Prefix: "app.io"}
+	n0 := startGoNode(t, ns, "n0", opts)
+	a := dial(t, n0.hs.URL, "a", nil)
+	for range 60 {
+		if err := n0.io.Emit("x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 60 {
+		a.expect("x")
+	}
+	js, err := jetstream.New(n0.nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s, err := js.Stream(ctx, "S1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Config.MaxAge != time.Minute || info.Config.MaxMsgs != 50 || info.State.Msgs != 50 ||
+		len(info.Config.Subjects) != 1 || info.Config.Subjects[0] != "app.io.*.js" {
+		t.Errorf("stream %+v, state %+v", info.Config, info.State)
+	}
+	if _, err := js.KeyValue(ctx, "b1"); err != nil {
+		t.Errorf("bucket: %v", err)
+	}
+}
