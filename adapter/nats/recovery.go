@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/duplexio/duplex/adapter"
 	"github.com/duplexio/duplex/adapter/cluster"
@@ -256,25 +257,41 @@ func (a *natsAdapter) RestoreSessionAttach(ctx context.Context, pid, offset stri
 		return nil, fmt.Errorf("natsadapter: restore session: %w", err)
 	}
 	r := a.rec
-	r.deliverMu.Lock()
-	defer r.deliverMu.Unlock()
-	if r.liveAt > seq && r.liveAt-seq > uint64(a.hub.opts.MaxLen) {
-		return nil, adapter.ErrSessionNotFound
+	// A node that has not read the offset's entry yet would deliver the
+	// entries up to it again, live: wait for it.
+	for {
+		r.deliverMu.Lock()
+		if r.liveAt >= seq {
+			break
+		}
+		r.deliverMu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("natsadapter: restore session: the stream was not read up to the offset: %w", ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
 	}
-	for n := seq + 1; n <= r.liveAt; n++ {
-		m, err := js.stream.GetMsg(ctx, n)
+	defer r.deliverMu.Unlock()
+	// The entries of the namespace after the offset, up to the last one
+	// delivered here, one request each, MaxLen at most.
+	for n, reads := seq+1, 0; n <= r.liveAt; reads++ {
+		if reads >= a.hub.opts.MaxLen {
+			return nil, adapter.ErrSessionNotFound
+		}
+		m, err := js.stream.GetMsg(ctx, n, jetstream.WithGetMsgSubject(r.subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
+			break
 		}
 		if err != nil {
 			return nil, fmt.Errorf("natsadapter: restore session: %w", err)
 		}
-		if m.Subject != r.subject {
-			continue
+		if m.Sequence > r.liveAt {
+			break // delivered live once attached
 		}
 		if data, ok := a.missed(m.Data, s.Rooms); ok {
-			s.MissedPackets = append(s.MissedPackets, append(data, strconv.FormatUint(n, 10)))
+			s.MissedPackets = append(s.MissedPackets, append(data, strconv.FormatUint(m.Sequence, 10)))
 		}
+		n = m.Sequence + 1
 	}
 	if attach != nil {
 		attach(s)

@@ -45,6 +45,7 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 	eventually(t, "a gone", func() bool { return n0.io.Of("/").LocalSocket(a.sid) == nil })
 	for _, emit := range []func() error{
 		func() error { return n1.io.To("r").Emit("e2", 2) },
+		func() error { return n0.io.Of("/chat").Emit("other-namespace") },
 		func() error { return n0.io.Emit("e3", 3) },
 		func() error { return n1.io.To("s").Emit("other-room") },
 		func() error { return n0.io.Except("r").Emit("except-r") },
@@ -134,5 +135,48 @@ func TestRecoverySetup(t *testing.T) {
 	}
 	if _, err := js.KeyValue(ctx, "b1"); err != nil {
 		t.Errorf("bucket: %v", err)
+	}
+}
+
+// The NATS server restarts: broadcasts fail while it is down (the local
+// sockets still get them), and once it is back the nodes read the stream
+// again.
+func TestRecoveryNATSRestart(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	ns := startNATS(t)
+	opts := &natsadapter.Options{RecoveryWindow: time.Minute}
+	n0 := startGoNode(t, ns, "n0", opts)
+	n1 := startGoNode(t, ns, "n1", opts)
+	waitServerCount(t, 2, n0.io, n1.io)
+	a := dial(t, n0.hs.URL, "a", nil)
+	b := dial(t, n1.hs.URL, "b", nil)
+	if err := n1.io.Emit("before"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("before")
+	b.expect("before")
+
+	ns.stop()
+	if err := n1.io.Emit("during"); err == nil {
+		t.Error("a broadcast while NATS is down: no error")
+	}
+	b.expect("during")
+	ns.start()
+	waitServerCount(t, 2, n0.io, n1.io)
+	start := time.Now()
+	eventually(t, "broadcasts through the stream again", func() bool {
+		if err := n1.io.Emit("after"); err != nil {
+			return false
+		}
+		select {
+		case e := <-a.events:
+			return e.name == "after"
+		case <-time.After(quiet):
+			return false
+		}
+	})
+	t.Logf("the stream is read again %v after the nodes reconnected", time.Since(start))
+	if a.lastOffset() == "" {
+		t.Error("no offset after the restart")
 	}
 }
