@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	natsadapter "github.com/duplexio/duplex/adapter/nats"
 	"github.com/gorilla/websocket"
 )
 
@@ -56,8 +57,10 @@ func dialCounter(b *testing.B, baseURL string, n *atomic.Int64) *counter {
 // across a cluster of three Go nodes on one nats-server, with ten
 // clients on each node: one node emits to everyone, in windows of 500
 // broadcasts, each window waited for (the scenario of adapter/redis's
-// and adapter/postgres's benchmarks). deliveries/s counts packets
-// received by clients.
+// and adapter/postgres's benchmarks). The "core" run is on core NATS;
+// the "jetstream" run has RecoveryWindow, so each broadcast is a
+// JetStream publish, read back by every node. deliveries/s counts
+// packets received by clients.
 //
 //	go test -run '^$' -bench ClusterBroadcast -benchtime 20000x
 func BenchmarkClusterBroadcast(b *testing.B) {
@@ -65,10 +68,22 @@ func BenchmarkClusterBroadcast(b *testing.B) {
 		clientsPerNode = 10
 		window         = 500
 	)
+	for _, mode := range []string{"core", "jetstream"} {
+		b.Run(mode, func(b *testing.B) {
+			var opts *natsadapter.Options
+			if mode == "jetstream" {
+				opts = &natsadapter.Options{RecoveryWindow: time.Minute}
+			}
+			benchmarkClusterBroadcast(b, opts, clientsPerNode, window)
+		})
+	}
+}
+
+func benchmarkClusterBroadcast(b *testing.B, opts *natsadapter.Options, clientsPerNode, window int) {
 	ns := startNATS(b)
 	var nodes []*goNode
 	for i := range 3 {
-		nodes = append(nodes, startGoNode(b, ns, fmt.Sprintf("n%d", i), nil))
+		nodes = append(nodes, startGoNode(b, ns, fmt.Sprintf("n%d", i), opts))
 	}
 	waitServerCount(b, 3, nodes[0].io, nodes[1].io, nodes[2].io)
 	var received atomic.Int64
