@@ -227,6 +227,9 @@ func (t transport) Send(o *cluster.Op) error {
 	if a.hub.err != nil {
 		return a.hub.err
 	}
+	if a.rec != nil && streamed(o.Kind) {
+		return a.publishStream(context.Background(), o)
+	}
 	return publish(a.hub.nc, a.subj.subject(o), o, a.uid, a.nsp.Name())
 }
 

@@ -3,11 +3,13 @@ package natsadapter
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/duplexio/duplex/adapter"
 	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/parser"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // ErrReservedEvent is returned when emitting an event name that the
@@ -19,17 +21,25 @@ var ErrReservedEvent = errors.New("natsadapter: reserved event name")
 type EmitterOptions struct {
 	// Prefix, as Options.Prefix; default "socketio".
 	Prefix string
+	// JetStream sends broadcasts and room and disconnection commands
+	// through the namespace's stream subject, for servers with
+	// Options.RecoveryWindow: their clients can then recover what the
+	// emitter sent. The servers' stream must exist.
+	JetStream bool
 }
 
 // Emitter sends events and commands into a cluster of servers using this
 // adapter (NewFactory) from a process that serves no clients. Its
 // methods publish at once and return the publication's error, if any
 // (nats.go buffers publications while it reconnects; core NATS delivers
-// them to the servers connected at that moment, at most once). An
+// them to the servers connected at that moment, at most once). With
+// EmitterOptions.JetStream, what goes through the stream waits for the
+// server's acknowledgement, within ctx; otherwise ctx is not used. An
 // Emitter is immutable and safe for concurrent use; it starts no
-// goroutine. Its ctx arguments are not used: publishing does not wait.
+// goroutine.
 type Emitter struct {
 	nc     *nats.Conn
+	js     jetstream.JetStream // nil without EmitterOptions.JetStream
 	prefix string
 	err    error // a configuration error: every method returns it
 	nsp    string
@@ -45,6 +55,11 @@ func NewEmitter(nc *nats.Conn, opts *EmitterOptions) *Emitter {
 	}
 	o, err := o.withDefaults()
 	e := &Emitter{nc: nc, prefix: o.Prefix, err: err}
+	if opts != nil && opts.JetStream && err == nil {
+		if e.js, err = jetstream.New(nc); err != nil {
+			e.err = fmt.Errorf("natsadapter: %w", err)
+		}
+	}
 	return e.Of("/")
 }
 
@@ -101,7 +116,7 @@ func (e *Emitter) DisconnectSockets(ctx context.Context, close bool) error {
 
 // ServerSideEmit sends an event to the server-side handlers of the
 // namespace on every server. Acknowledgements are not supported.
-func (e *Emitter) ServerSideEmit(_ context.Context, event string, args ...any) error {
+func (e *Emitter) ServerSideEmit(ctx context.Context, event string, args ...any) error {
 	if parser.IsReservedEvent(event) {
 		return ErrReservedEvent
 	}
@@ -109,13 +124,23 @@ func (e *Emitter) ServerSideEmit(_ context.Context, event string, args ...any) e
 	if err != nil {
 		return err
 	}
-	return e.send(&cluster.Op{Kind: cluster.OpServerSideEmit, Data: data})
+	return e.send(ctx, &cluster.Op{Kind: cluster.OpServerSideEmit, Data: data})
 }
 
 // send publishes an op on its subject.
-func (e *Emitter) send(o *cluster.Op) error {
+func (e *Emitter) send(ctx context.Context, o *cluster.Op) error {
 	if e.err != nil {
 		return e.err
+	}
+	if e.js != nil && (o.Kind == cluster.OpBroadcast || streamed(o.Kind)) {
+		b, err := encode(o, cluster.EmitterUID, e.nsp)
+		if err != nil {
+			return err
+		}
+		if _, err := e.js.Publish(ctx, e.subj.base+"js", b); err != nil {
+			return fmt.Errorf("natsadapter: publish on the stream: %w", err)
+		}
+		return nil
 	}
 	return publish(e.nc, e.subj.subject(o), o, cluster.EmitterUID, e.nsp)
 }
@@ -172,7 +197,7 @@ func (o *EmitterOperator) opts() *adapter.BroadcastOptions {
 }
 
 // Emit sends an event to the selected sockets.
-func (o *EmitterOperator) Emit(_ context.Context, event string, args ...any) error {
+func (o *EmitterOperator) Emit(ctx context.Context, event string, args ...any) error {
 	if parser.IsReservedEvent(event) {
 		return ErrReservedEvent
 	}
@@ -181,21 +206,21 @@ func (o *EmitterOperator) Emit(_ context.Context, event string, args ...any) err
 		return err
 	}
 	packet := map[string]any{"type": int64(parser.SocketPacketEvent), "data": data, "nsp": o.e.nsp}
-	return o.e.send(&cluster.Op{Kind: cluster.OpBroadcast, Packet: packet, Opts: o.opts()})
+	return o.e.send(ctx, &cluster.Op{Kind: cluster.OpBroadcast, Packet: packet, Opts: o.opts()})
 }
 
 // SocketsJoin makes the selected sockets join rooms.
-func (o *EmitterOperator) SocketsJoin(_ context.Context, rooms ...string) error {
-	return o.e.send(&cluster.Op{Kind: cluster.OpJoin, Opts: o.opts(), Rooms: rooms})
+func (o *EmitterOperator) SocketsJoin(ctx context.Context, rooms ...string) error {
+	return o.e.send(ctx, &cluster.Op{Kind: cluster.OpJoin, Opts: o.opts(), Rooms: rooms})
 }
 
 // SocketsLeave makes the selected sockets leave rooms.
-func (o *EmitterOperator) SocketsLeave(_ context.Context, rooms ...string) error {
-	return o.e.send(&cluster.Op{Kind: cluster.OpLeave, Opts: o.opts(), Rooms: rooms})
+func (o *EmitterOperator) SocketsLeave(ctx context.Context, rooms ...string) error {
+	return o.e.send(ctx, &cluster.Op{Kind: cluster.OpLeave, Opts: o.opts(), Rooms: rooms})
 }
 
 // DisconnectSockets disconnects the selected sockets; with close, their
 // whole connections.
-func (o *EmitterOperator) DisconnectSockets(_ context.Context, close bool) error {
-	return o.e.send(&cluster.Op{Kind: cluster.OpDisconnect, Opts: o.opts(), Close: close})
+func (o *EmitterOperator) DisconnectSockets(ctx context.Context, close bool) error {
+	return o.e.send(ctx, &cluster.Op{Kind: cluster.OpDisconnect, Opts: o.opts(), Close: close})
 }

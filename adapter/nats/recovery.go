@@ -113,8 +113,32 @@ func (a *natsAdapter) stopRecovery() {
 	<-a.rec.cc.Closed()
 }
 
-// onEntry delivers a broadcast read back from the stream, with its
-// sequence as the offset.
+// streamed reports whether ops of kind k go through the stream with
+// recovery: broadcasts without acks (Broadcast) and what changes rooms
+// or connections, so that every node sees them in the order they were
+// made.
+func streamed(k cluster.Kind) bool {
+	return k == cluster.OpJoin || k == cluster.OpLeave || k == cluster.OpDisconnect
+}
+
+// publishStream publishes o on the namespace's stream subject and waits
+// for the server to have it.
+func (a *natsAdapter) publishStream(ctx context.Context, o *cluster.Op) error {
+	b, err := encode(o, a.uid, a.nsp.Name())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.hub.opts.RequestsTimeout)
+	defer cancel()
+	if _, err := a.rec.js.js.Publish(ctx, a.rec.subject, b); err != nil {
+		return fmt.Errorf("natsadapter: publish on the stream: %w", err)
+	}
+	return nil
+}
+
+// onEntry handles an entry read back from the stream: a broadcast is
+// delivered (this node's too) with its sequence as the offset; the
+// other ops of other nodes are carried out.
 func (a *natsAdapter) onEntry(m jetstream.Msg) {
 	meta, err := m.Metadata()
 	if err != nil {
@@ -129,7 +153,11 @@ func (a *natsAdapter) onEntry(m jetstream.Msg) {
 		a.log.Warn("natsadapter: dropped a stream entry", "err", err)
 		return
 	}
-	if nsp != a.nsp.Name() || o.Kind != cluster.OpBroadcast {
+	if nsp != a.nsp.Name() {
+		return
+	}
+	if o.Kind != cluster.OpBroadcast {
+		a.Handle(o) // this node's own were carried out when made
 		return
 	}
 	o.Offset = strconv.FormatUint(meta.Sequence.Stream, 10)
@@ -151,15 +179,9 @@ func (a *natsAdapter) Broadcast(ctx context.Context, p *parser.SocketPacket, opt
 	if err != nil {
 		return err
 	}
-	b, err := encode(&cluster.Op{Kind: cluster.OpBroadcast, Packet: pkt, Opts: opts}, a.uid, a.nsp.Name())
-	if err == nil {
-		ctx, cancel := context.WithTimeout(ctx, a.hub.opts.RequestsTimeout)
-		_, err = a.rec.js.js.Publish(ctx, a.rec.subject, b)
-		cancel()
-	}
-	if err != nil {
+	if err := a.publishStream(ctx, &cluster.Op{Kind: cluster.OpBroadcast, Packet: pkt, Opts: opts}); err != nil {
 		_ = a.Node.Memory.Broadcast(ctx, p, opts)
-		return fmt.Errorf("natsadapter: publish on the stream: %w", err)
+		return err
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package natsadapter_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -40,13 +41,27 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 	if b.lastOffset() == "" {
 		t.Error("no offset on the sending node's own broadcast")
 	}
+	// Joins go through the stream too: a broadcast made after a join
+	// reaches the socket that joined, whatever its node.
+	for i := range 20 {
+		room := fmt.Sprintf("j%d", i)
+		if err := n0.io.In(b.sid).SocketsJoin(room); err != nil {
+			t.Fatal(err)
+		}
+		if err := n0.io.To(room).Emit("in-j", i); err != nil {
+			t.Fatal(err)
+		}
+		b.expect("in-j")
+	}
 	offset := a.lastOffset()
+	em := natsadapter.NewEmitter(ns.conn("emitter"), &natsadapter.EmitterOptions{JetStream: true})
 	a.drop()
 	eventually(t, "a gone", func() bool { return n0.io.Of("/").LocalSocket(a.sid) == nil })
 	for _, emit := range []func() error{
 		func() error { return n1.io.To("r").Emit("e2", 2) },
 		func() error { return n0.io.Of("/chat").Emit("other-namespace") },
 		func() error { return n0.io.Emit("e3", 3) },
+		func() error { return em.To("r").Emit(context.Background(), "e4", 4) },
 		func() error { return n1.io.To("s").Emit("other-room") },
 		func() error { return n0.io.Except("r").Emit("except-r") },
 		func() error { return n1.io.Volatile().Emit("vol") },
@@ -63,7 +78,7 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 	if a2.sid != a.sid {
 		t.Fatalf("not recovered: sid %q, was %q", a2.sid, a.sid)
 	}
-	for i, name := range []string{"e2", "e3"} {
+	for i, name := range []string{"e2", "e3", "e4"} {
 		var n int
 		if err := a2.expect(name).arg(0, &n); err != nil || n != i+2 {
 			t.Errorf("%s: %d, %v", name, n, err)
@@ -71,10 +86,10 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 	}
 	a2.expectNone(quiet)
 	// Back in its rooms, on its new node.
-	if err := n0.io.To("r").Emit("e4"); err != nil {
+	if err := n0.io.To("r").Emit("e5"); err != nil {
 		t.Fatal(err)
 	}
-	a2.expect("e4")
+	a2.expect("e5")
 
 	// The session was taken from the bucket.
 	js, err := jetstream.New(n0.nc)
