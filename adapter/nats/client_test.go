@@ -241,9 +241,10 @@ func (c *client) onPacket(s string) {
 		e := event{name: name, args: arr[1:], id: id}
 		if n := len(e.args); n > 0 {
 			var off string
-			// Offsets are stream sequences here; tests emit no other
-			// string of digits last.
-			if json.Unmarshal(e.args[n-1], &off) == nil && off != "" && strings.Trim(off, "0123456789") == "" {
+			// Offsets are stream sequences, or the in-memory adapter's
+			// "<prefix>-<n>"; tests emit no other such string last.
+			if json.Unmarshal(e.args[n-1], &off) == nil && off != "" &&
+				(strings.Trim(off, "0123456789") == "" || strings.Contains(off, "-")) {
 				c.mu.Lock()
 				c.offset = off
 				c.mu.Unlock()

@@ -30,9 +30,11 @@
 // error wrapping nats.ErrMaxPayload.
 //
 // With Options.RecoveryWindow, connection state recovery works across
-// nodes on JetStream: broadcasts without acks go through a stream
-// (subject <prefix>.<nsp>.js) that every node reads back, the sender
-// too, delivering each with its sequence as the offset, and sessions are
+// nodes on JetStream: broadcasts without acks, and joins, leaves and
+// disconnections (so that every node sees them in order), go through a
+// stream (subject <prefix>.<nsp>.js) that every node reads back, the
+// sender too, delivering each broadcast with its sequence as the offset
+// (an Emitter does so with EmitterOptions.JetStream), and sessions are
 // kept in a key-value bucket; a client that comes back to any node
 // within the window gets its id, rooms, data and the broadcasts it
 // missed. Such broadcasts cost a round trip to the NATS server before

@@ -195,3 +195,39 @@ func TestRecoveryNATSRestart(t *testing.T) {
 		t.Error("no offset after the restart")
 	}
 }
+
+// When JetStream cannot be set up (here, a stream name the server
+// refuses), sessions are kept in memory: recovery works on the same node.
+func TestRecoveryFallback(t *testing.T) {
+	t.Cleanup(leakcheck.Check(t))
+	ns := startNATS(t)
+	opts := &natsadapter.Options{RecoveryWindow: time.Minute, StreamName: "bad.name"}
+	n0 := startGoNode(t, ns, "n0", opts)
+	n1 := startGoNode(t, ns, "n1", opts)
+	waitServerCount(t, 2, n0.io, n1.io)
+	a := dial(t, n0.hs.URL, "a", nil)
+	b := dial(t, n0.hs.URL, "b", nil)
+	if err := n1.io.Emit("e1"); err != nil {
+		t.Fatal(err)
+	}
+	a.expect("e1")
+	b.expect("e1")
+	offset := a.lastOffset()
+	if offset == "" {
+		t.Fatal("no offset")
+	}
+	a.drop()
+	eventually(t, "a gone", func() bool { return n0.io.Of("/").LocalSocket(a.sid) == nil })
+	if err := n1.io.Emit("e2", 2); err != nil {
+		t.Fatal(err)
+	}
+	b.expect("e2") // n0 has delivered, and kept, e2
+	a2 := dial(t, n0.hs.URL, "a2", map[string]any{"pid": a.pid, "offset": offset})
+	if a2.sid != a.sid {
+		t.Fatalf("not recovered: sid %q, was %q", a2.sid, a.sid)
+	}
+	var n int
+	if err := a2.expect("e2").arg(0, &n); err != nil || n != 2 {
+		t.Errorf("e2: %d, %v", n, err)
+	}
+}
