@@ -43,25 +43,25 @@ func TestRoomSubjects(t *testing.T) {
 	n1 := startGoNode(t, ns, "n1", opts)
 	n2 := startGoNode(t, ns, "n2", opts)
 	waitServerCount(t, 3, n0.io, n1.io, n2.io)
-	a := dial(t, n0.hs.URL, "a", nil)
-	c := dial(t, n1.hs.URL, "c", nil)
-	e := dial(t, n2.hs.URL, "e", nil)
-	a.join("r")
-	c.join("r")
+	a := Dial(t, n0.hs.URL, "a", nil)
+	c := Dial(t, n1.hs.URL, "c", nil)
+	e := Dial(t, n2.hs.URL, "e", nil)
+	a.Join("r")
+	c.Join("r")
 	const odd = "a.b *>%é" // a name that is no valid token as it is
-	c.join(odd)
+	c.Join(odd)
 	flushAll(t, n0, n1, n2)
 
 	// mark broadcasts to everyone and waits for it on every node: each
 	// node has then handled all that n0 sent before it.
-	connected := []*client{a, c, e}
+	connected := []*Client{a, c, e}
 	mark := func() {
 		t.Helper()
 		if err := n0.io.Emit("mark"); err != nil {
 			t.Fatal(err)
 		}
 		for _, cl := range connected {
-			cl.expect("mark")
+			cl.Expect("mark")
 		}
 		flushAll(t, n0, n1, n2)
 	}
@@ -74,8 +74,8 @@ func TestRoomSubjects(t *testing.T) {
 		}
 	}
 	for range count {
-		a.expect("room")
-		c.expect("room")
+		a.Expect("room")
+		c.Expect("room")
 	}
 	mark()
 	if d := inMsgs(n2) - b2; d != 1 {
@@ -92,12 +92,12 @@ func TestRoomSubjects(t *testing.T) {
 	if err := n2.io.To(odd).Emit("odd"); err != nil {
 		t.Fatal(err)
 	}
-	c.expect("odd")
-	a.expectNone(quiet)
-	e.expectNone(0)
+	c.Expect("odd")
+	a.ExpectNone(quiet)
+	e.ExpectNone(0)
 
 	// The last member leaves: n1 no longer receives r's broadcasts.
-	c.emitAck("leave", "r")
+	c.EmitAck("leave", "r")
 	flushAll(t, n1)
 	b1 = inMsgs(n1)
 	for i := range count {
@@ -106,17 +106,17 @@ func TestRoomSubjects(t *testing.T) {
 		}
 	}
 	for range count {
-		a.expect("room")
+		a.Expect("room")
 	}
 	mark()
 	if d := inMsgs(n1) - b1; d != 1 {
 		t.Errorf("n1, whose last member of r left, received %d messages, want 1 (the mark)", d)
 	}
-	c.expectNone(0)
+	c.ExpectNone(0)
 	// A member that disconnects counts as leaving too.
 	b0 = inMsgs(n0)
-	a.close()
-	connected = []*client{c, e}
+	a.Close()
+	connected = []*Client{c, e}
 	eventually(t, "a gone", func() bool { return len(n0.io.Of("/").Adapter().Rooms()) == 0 })
 	flushAll(t, n0)
 	if err := n1.io.To("r").Emit("room", -1); err != nil {
@@ -128,7 +128,7 @@ func TestRoomSubjects(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, cl := range connected {
-		cl.expect("mark")
+		cl.Expect("mark")
 	}
 	flushAll(t, n0, n1, n2)
 	if d := inMsgs(n0) - b0; d != 1 {
@@ -147,9 +147,9 @@ func TestNATSRestart(t *testing.T) {
 	n0 := startGoNode(t, ns, "n0", nil)
 	n1 := startGoNode(t, ns, "n1", nil)
 	waitServerCount(t, 2, n0.io, n1.io)
-	a := dial(t, n0.hs.URL, "a", nil)
-	b := dial(t, n1.hs.URL, "b", nil)
-	b.join("r")
+	a := Dial(t, n0.hs.URL, "a", nil)
+	b := Dial(t, n1.hs.URL, "b", nil)
+	b.Join("r")
 	stopTraffic := make(chan struct{})
 	traffic := make(chan struct{})
 	go func() { // broadcasts all along, which nobody checks
@@ -174,14 +174,14 @@ func TestNATSRestart(t *testing.T) {
 	if err := n0.io.Emit("before"); err != nil {
 		t.Fatal(err)
 	}
-	a.expect("before")
-	b.expect("before")
+	a.Expect("before")
+	b.Expect("before")
 
 	ns.stop()
 	if err := n0.io.Emit("during"); err != nil {
 		t.Errorf("a broadcast while NATS is down: %v (nats.go buffers it)", err)
 	}
-	a.expect("during")
+	a.Expect("during")
 	// Without heartbeats, the nodes forget each other.
 	waitServerCount(t, 1, n0.io, n1.io)
 	if s, err := n0.io.FetchSockets(context.Background()); err != nil || len(s) != 1 {
@@ -195,19 +195,19 @@ func TestNATSRestart(t *testing.T) {
 	<-traffic
 	// "during" may or may not have reached b, depending on which node
 	// reconnected first; it is skipped.
-	next := func(c *client) string {
+	next := func(c *Client) string {
 		t.Helper()
 		for {
-			e := c.expect2("after", "room-after", "during")
-			if e.name != "during" {
-				return e.name
+			e := c.Expect2("after", "room-after", "during")
+			if e.Name != "during" {
+				return e.Name
 			}
 		}
 	}
 	if err := n1.io.Emit("after"); err != nil {
 		t.Fatal(err)
 	}
-	a.expect("after")
+	a.Expect("after")
 	if got := next(b); got != "after" {
 		t.Fatalf("b got %q", got)
 	}
@@ -233,21 +233,21 @@ func TestEmitter(t *testing.T) {
 	n0.io.Of("/chat")
 	n1.io.Of("/chat")
 	waitServerCount(t, 2, n0.io, n1.io)
-	a := dial(t, n0.hs.URL, "a", nil)
-	b := dial(t, n1.hs.URL, "b", nil)
-	c := dial(t, n1.hs.URL, "c", nil)
-	chat := dialNamespace(t, n0.hs.URL, "/chat", "chat", nil)
-	a.join("r")
-	b.join("r")
-	all := []*client{a, b, c, chat}
-	exactly := func(name string, want ...*client) []event {
+	a := Dial(t, n0.hs.URL, "a", nil)
+	b := Dial(t, n1.hs.URL, "b", nil)
+	c := Dial(t, n1.hs.URL, "c", nil)
+	chat := DialNamespace(t, n0.hs.URL, "/chat", "chat", nil)
+	a.Join("r")
+	b.Join("r")
+	all := []*Client{a, b, c, chat}
+	exactly := func(name string, want ...*Client) []Event {
 		t.Helper()
-		var got []event
+		var got []Event
 		for _, c := range want {
-			got = append(got, c.expect(name))
+			got = append(got, c.Expect(name))
 		}
 		for _, c := range all {
-			c.expectNone(quiet / 3)
+			c.ExpectNone(quiet / 3)
 		}
 		return got
 	}
@@ -257,11 +257,11 @@ func TestEmitter(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range exactly("all", a, b, c) {
-		if got := string(mustJSON(t, e.args)); got != `[1,"two"]` {
+		if got := string(mustJSON(t, e.Args)); got != `[1,"two"]` {
 			t.Errorf("args %s", got)
 		}
 	}
-	if err := em.To("r").Except(b.sid).Emit(ctx, "room"); err != nil {
+	if err := em.To("r").Except(b.SID).Emit(ctx, "room"); err != nil {
 		t.Fatal(err)
 	}
 	exactly("room", a)
@@ -273,7 +273,7 @@ func TestEmitter(t *testing.T) {
 		t.Fatal(err)
 	}
 	exactly("vol", a, b)
-	if err := em.To(c.sid).Emit(ctx, "private"); err != nil {
+	if err := em.To(c.SID).Emit(ctx, "private"); err != nil {
 		t.Fatal(err)
 	}
 	exactly("private", c)
@@ -285,8 +285,8 @@ func TestEmitter(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range exactly("bin", a, b) {
-		if len(e.bins) != 1 || string(e.bins[0]) != "\x01\x02\x03" {
-			t.Errorf("attachments %q", e.bins)
+		if len(e.Bins) != 1 || string(e.Bins[0]) != "\x01\x02\x03" {
+			t.Errorf("attachments %q", e.Bins)
 		}
 	}
 	if err := em.Emit(ctx, "connect"); !errors.Is(err, natsadapter.ErrReservedEvent) {
@@ -316,17 +316,17 @@ func TestEmitter(t *testing.T) {
 		t.Fatal(err)
 	}
 	exactly("in-v", a, b)
-	if err := em.In("v").Except(a.sid).SocketsLeave(ctx, "v"); err != nil {
+	if err := em.In("v").Except(a.SID).SocketsLeave(ctx, "v"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "b out of v", func() bool {
 		s, err := n0.io.In("v").FetchSockets(ctx)
-		return err == nil && len(s) == 1 && s[0].ID == a.sid
+		return err == nil && len(s) == 1 && s[0].ID == a.SID
 	})
-	if err := em.In(c.sid).DisconnectSockets(ctx, false); err != nil {
+	if err := em.In(c.SID).DisconnectSockets(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	c.expectDisconnect()
+	c.ExpectDisconnect()
 	// The emitter is no node.
 	for _, s := range []*socketio.Server{n0.io, n1.io} {
 		if n, _ := s.Of("/").Adapter().ServerCount(ctx); n != 2 {
@@ -355,7 +355,7 @@ func TestMalformedMessages(t *testing.T) {
 	n0 := startGoNode(t, ns, "n0", nil)
 	n1 := startGoNode(t, ns, "n1", nil)
 	waitServerCount(t, 2, n0.io, n1.io)
-	a := dial(t, n0.hs.URL, "a", nil)
+	a := Dial(t, n0.hs.URL, "a", nil)
 	nc := ns.conn("garbage")
 	for _, m := range []string{"", "\xc1", "\x93\x01\x02\x03", "\x81\xa4type\x03", "\x83\xa4type\x03\xa3nsp\xa1/\xa4data\xc0",
 		"\x83\xa4type\x07\xa3nsp\xa1/\xa3uid\xa1x", "\x84\xa4type\x03\xa3nsp\xa1/\xa3uid\xa1x\xa4data\x81\xa6packet\x81\xa4data\x90", "\xdd\xff\xff\xff\xff"} {
@@ -371,7 +371,7 @@ func TestMalformedMessages(t *testing.T) {
 	if err := n1.io.Emit("still"); err != nil {
 		t.Fatal(err)
 	}
-	a.expect("still")
+	a.Expect("still")
 	if s, err := n1.io.FetchSockets(context.Background()); err != nil || len(s) != 1 {
 		t.Fatalf("fetch: %d, %v", len(s), err)
 	}
@@ -383,12 +383,12 @@ func TestInvalidPrefix(t *testing.T) {
 	t.Cleanup(leakcheck.Check(t))
 	ns := startNATS(t)
 	n0 := startGoNode(t, ns, "n0", &natsadapter.Options{Prefix: "bad.>"})
-	a := dial(t, n0.hs.URL, "a", nil)
-	a.join("r")
+	a := Dial(t, n0.hs.URL, "a", nil)
+	a.Join("r")
 	if err := n0.io.Emit("x"); !errors.Is(err, natsadapter.ErrInvalidPrefix) {
 		t.Errorf("emit: %v, want ErrInvalidPrefix", err)
 	}
-	a.expect("x")
+	a.Expect("x")
 }
 
 // Flush waits for what the node published; a closed connection makes it
@@ -434,10 +434,10 @@ func TestNamespaceSubjects(t *testing.T) {
 			})
 		}
 	}
-	clients := make([]*client, len(names))
+	clients := make([]*Client, len(names))
 	for i, name := range names {
-		clients[i] = dialNamespace(t, n1.hs.URL, name, "c", nil)
-		if err := n1.io.Of(name).In(clients[i].sid).SocketsJoin("r"); err != nil {
+		clients[i] = DialNamespace(t, n1.hs.URL, name, "c", nil)
+		if err := n1.io.Of(name).In(clients[i].SID).SocketsJoin("r"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -455,14 +455,14 @@ func TestNamespaceSubjects(t *testing.T) {
 	for i, c := range clients {
 		for _, ev := range []string{"all", "room"} {
 			var got int
-			if err := c.expect(ev).arg(0, &got); err != nil || got != i {
+			if err := c.Expect(ev).Arg(0, &got); err != nil || got != i {
 				t.Errorf("%s in %s: %d, %v", ev, names[i], got, err)
 			}
 		}
-		c.expectNone(quiet / 3)
+		c.ExpectNone(quiet / 3)
 	}
 	sockets, err := n0.io.Of(long).FetchSockets(context.Background())
-	if err != nil || len(sockets) != 1 || sockets[0].ID != clients[3].sid {
+	if err != nil || len(sockets) != 1 || sockets[0].ID != clients[3].SID {
 		t.Fatalf("fetch in the long namespace: %d, %v", len(sockets), err)
 	}
 }

@@ -22,41 +22,41 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 	n0 := startGoNode(t, ns, "n0", opts)
 	n1 := startGoNode(t, ns, "n1", opts)
 	waitServerCount(t, 2, n0.io, n1.io)
-	a := dial(t, n0.hs.URL, "a", nil)
-	b := dial(t, n1.hs.URL, "b", nil)
-	a.join("r")
+	a := Dial(t, n0.hs.URL, "a", nil)
+	b := Dial(t, n1.hs.URL, "b", nil)
+	a.Join("r")
 	if err := n1.io.To("r").Emit("e1"); err != nil {
 		t.Fatal(err)
 	}
-	a.expect("e1")
-	if a.lastOffset() == "" || a.pid == "" {
-		t.Fatalf("no offset (%q) or pid (%q)", a.lastOffset(), a.pid)
+	a.Expect("e1")
+	if a.LastOffset() == "" || a.PID == "" {
+		t.Fatalf("no offset (%q) or pid (%q)", a.LastOffset(), a.PID)
 	}
 	// The sending node reads its broadcasts back too: they carry offsets.
 	if err := n1.io.Emit("all"); err != nil {
 		t.Fatal(err)
 	}
-	a.expect("all")
-	b.expect("all")
-	if b.lastOffset() == "" {
+	a.Expect("all")
+	b.Expect("all")
+	if b.LastOffset() == "" {
 		t.Error("no offset on the sending node's own broadcast")
 	}
 	// Joins go through the stream too: a broadcast made after a join
 	// reaches the socket that joined, whatever its node.
 	for i := range 20 {
 		room := fmt.Sprintf("j%d", i)
-		if err := n0.io.In(b.sid).SocketsJoin(room); err != nil {
+		if err := n0.io.In(b.SID).SocketsJoin(room); err != nil {
 			t.Fatal(err)
 		}
 		if err := n0.io.To(room).Emit("in-j", i); err != nil {
 			t.Fatal(err)
 		}
-		b.expect("in-j")
+		b.Expect("in-j")
 	}
-	offset := a.lastOffset()
+	offset := a.LastOffset()
 	em := natsadapter.NewEmitter(ns.conn("emitter"), &natsadapter.EmitterOptions{JetStream: true})
-	a.drop()
-	eventually(t, "a gone", func() bool { return n0.io.Of("/").LocalSocket(a.sid) == nil })
+	a.Drop()
+	eventually(t, "a gone", func() bool { return n0.io.Of("/").LocalSocket(a.SID) == nil })
 	for _, emit := range []func() error{
 		func() error { return n1.io.To("r").Emit("e2", 2) },
 		func() error { return n0.io.Of("/chat").Emit("other-namespace") },
@@ -70,26 +70,26 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b.expect("e3")
-	b.expect("except-r")
-	b.expect("vol") // n1 has read all of them back
+	b.Expect("e3")
+	b.Expect("except-r")
+	b.Expect("vol") // n1 has read all of them back
 
-	a2 := dial(t, n1.hs.URL, "a2", map[string]any{"pid": a.pid, "offset": offset})
-	if a2.sid != a.sid {
-		t.Fatalf("not recovered: sid %q, was %q", a2.sid, a.sid)
+	a2 := Dial(t, n1.hs.URL, "a2", map[string]any{"pid": a.PID, "offset": offset})
+	if a2.SID != a.SID {
+		t.Fatalf("not recovered: sid %q, was %q", a2.SID, a.SID)
 	}
 	for i, name := range []string{"e2", "e3", "e4"} {
 		var n int
-		if err := a2.expect(name).arg(0, &n); err != nil || n != i+2 {
+		if err := a2.Expect(name).Arg(0, &n); err != nil || n != i+2 {
 			t.Errorf("%s: %d, %v", name, n, err)
 		}
 	}
-	a2.expectNone(quiet)
+	a2.ExpectNone(quiet)
 	// Back in its rooms, on its new node.
 	if err := n0.io.To("r").Emit("e5"); err != nil {
 		t.Fatal(err)
 	}
-	a2.expect("e5")
+	a2.Expect("e5")
 
 	// The session was taken from the bucket.
 	js, err := jetstream.New(n0.nc)
@@ -100,18 +100,18 @@ func TestRecoveryAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kv.Get(context.Background(), a.pid); !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if _, err := kv.Get(context.Background(), a.PID); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("the session is still in the bucket: %v", err)
 	}
 
 	// An offset that is not in the stream recovers nothing.
-	b.drop()
+	b.Drop()
 	eventually(t, "b's session kept", func() bool {
-		_, err := kv.Get(context.Background(), b.pid)
+		_, err := kv.Get(context.Background(), b.PID)
 		return err == nil
 	})
-	c := dial(t, n0.hs.URL, "c", map[string]any{"pid": b.pid, "offset": "999999"})
-	if c.sid == b.sid {
+	c := Dial(t, n0.hs.URL, "c", map[string]any{"pid": b.PID, "offset": "999999"})
+	if c.SID == b.SID {
 		t.Error("restored with an offset not in the stream")
 	}
 }
@@ -122,14 +122,14 @@ func TestRecoverySetup(t *testing.T) {
 	ns := startNATS(t)
 	opts := &natsadapter.Options{RecoveryWindow: time.Minute, StreamName: "S1", SessionBucket: "b1", MaxLen: 50, Prefix: "app.io"}
 	n0 := startGoNode(t, ns, "n0", opts)
-	a := dial(t, n0.hs.URL, "a", nil)
+	a := Dial(t, n0.hs.URL, "a", nil)
 	for range 60 {
 		if err := n0.io.Emit("x"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for range 60 {
-		a.expect("x")
+		a.Expect("x")
 	}
 	js, err := jetstream.New(n0.nc)
 	if err != nil {
@@ -163,19 +163,19 @@ func TestRecoveryNATSRestart(t *testing.T) {
 	n0 := startGoNode(t, ns, "n0", opts)
 	n1 := startGoNode(t, ns, "n1", opts)
 	waitServerCount(t, 2, n0.io, n1.io)
-	a := dial(t, n0.hs.URL, "a", nil)
-	b := dial(t, n1.hs.URL, "b", nil)
+	a := Dial(t, n0.hs.URL, "a", nil)
+	b := Dial(t, n1.hs.URL, "b", nil)
 	if err := n1.io.Emit("before"); err != nil {
 		t.Fatal(err)
 	}
-	a.expect("before")
-	b.expect("before")
+	a.Expect("before")
+	b.Expect("before")
 
 	ns.stop()
 	if err := n1.io.Emit("during"); err == nil {
 		t.Error("a broadcast while NATS is down: no error")
 	}
-	b.expect("during")
+	b.Expect("during")
 	ns.start()
 	waitServerCount(t, 2, n0.io, n1.io)
 	start := time.Now()
@@ -184,14 +184,14 @@ func TestRecoveryNATSRestart(t *testing.T) {
 			return false
 		}
 		select {
-		case e := <-a.events:
-			return e.name == "after"
+		case e := <-a.Events:
+			return e.Name == "after"
 		case <-time.After(quiet):
 			return false
 		}
 	})
 	t.Logf("the stream is read again %v after the nodes reconnected", time.Since(start))
-	if a.lastOffset() == "" {
+	if a.LastOffset() == "" {
 		t.Error("no offset after the restart")
 	}
 }
@@ -205,29 +205,29 @@ func TestRecoveryFallback(t *testing.T) {
 	n0 := startGoNode(t, ns, "n0", opts)
 	n1 := startGoNode(t, ns, "n1", opts)
 	waitServerCount(t, 2, n0.io, n1.io)
-	a := dial(t, n0.hs.URL, "a", nil)
-	b := dial(t, n0.hs.URL, "b", nil)
+	a := Dial(t, n0.hs.URL, "a", nil)
+	b := Dial(t, n0.hs.URL, "b", nil)
 	if err := n1.io.Emit("e1"); err != nil {
 		t.Fatal(err)
 	}
-	a.expect("e1")
-	b.expect("e1")
-	offset := a.lastOffset()
+	a.Expect("e1")
+	b.Expect("e1")
+	offset := a.LastOffset()
 	if offset == "" {
 		t.Fatal("no offset")
 	}
-	a.drop()
-	eventually(t, "a gone", func() bool { return n0.io.Of("/").LocalSocket(a.sid) == nil })
+	a.Drop()
+	eventually(t, "a gone", func() bool { return n0.io.Of("/").LocalSocket(a.SID) == nil })
 	if err := n1.io.Emit("e2", 2); err != nil {
 		t.Fatal(err)
 	}
-	b.expect("e2") // n0 has delivered, and kept, e2
-	a2 := dial(t, n0.hs.URL, "a2", map[string]any{"pid": a.pid, "offset": offset})
-	if a2.sid != a.sid {
-		t.Fatalf("not recovered: sid %q, was %q", a2.sid, a.sid)
+	b.Expect("e2") // n0 has delivered, and kept, e2
+	a2 := Dial(t, n0.hs.URL, "a2", map[string]any{"pid": a.PID, "offset": offset})
+	if a2.SID != a.SID {
+		t.Fatalf("not recovered: sid %q, was %q", a2.SID, a.SID)
 	}
 	var n int
-	if err := a2.expect("e2").arg(0, &n); err != nil || n != 2 {
+	if err := a2.Expect("e2").Arg(0, &n); err != nil || n != 2 {
 		t.Errorf("e2: %d, %v", n, err)
 	}
 }

@@ -26,7 +26,7 @@ const quiet = 300 * time.Millisecond
 type cluster struct {
 	pg            *pgServer
 	nodes         []*goNode
-	a, b, c, d, e *client
+	a, b, c, d, e *Client
 }
 
 func startCluster(t *testing.T) *cluster {
@@ -37,15 +37,15 @@ func startCluster(t *testing.T) *cluster {
 		cl.nodes = append(cl.nodes, startGoNode(t, name, pg.factory(nil)))
 	}
 	waitServerCount(t, 3, cl.servers()...)
-	cl.a = dial(t, cl.nodes[0].hs.URL, "a", nil)
-	cl.b = dial(t, cl.nodes[0].hs.URL, "b", nil)
-	cl.c = dial(t, cl.nodes[1].hs.URL, "c", nil)
-	cl.d = dial(t, cl.nodes[1].hs.URL, "d", nil)
-	cl.e = dial(t, cl.nodes[2].hs.URL, "e", nil)
-	cl.a.join("r")
-	cl.c.join("r")
-	cl.d.join("r")
-	cl.d.join("x")
+	cl.a = Dial(t, cl.nodes[0].hs.URL, "a", nil)
+	cl.b = Dial(t, cl.nodes[0].hs.URL, "b", nil)
+	cl.c = Dial(t, cl.nodes[1].hs.URL, "c", nil)
+	cl.d = Dial(t, cl.nodes[1].hs.URL, "d", nil)
+	cl.e = Dial(t, cl.nodes[2].hs.URL, "e", nil)
+	cl.a.Join("r")
+	cl.c.Join("r")
+	cl.d.Join("r")
+	cl.d.Join("x")
 	return cl
 }
 
@@ -57,17 +57,17 @@ func (cl *cluster) servers() []*socketio.Server {
 	return out
 }
 
-func (cl *cluster) clients() []*client { return []*client{cl.a, cl.b, cl.c, cl.d, cl.e} }
+func (cl *cluster) clients() []*Client { return []*Client{cl.a, cl.b, cl.c, cl.d, cl.e} }
 
 // expectExactly checks that the given clients get the event once and the
 // others none.
-func expectExactly(t *testing.T, cl *cluster, name string, want ...*client) {
+func expectExactly(t *testing.T, cl *cluster, name string, want ...*Client) {
 	t.Helper()
 	for _, c := range want {
-		c.expect(name)
+		c.Expect(name)
 	}
 	for _, c := range cl.clients() {
-		c.expectNone(quiet / 5)
+		c.ExpectNone(quiet / 5)
 	}
 }
 
@@ -89,10 +89,10 @@ func TestClusterBroadcast(t *testing.T) {
 		if err := n2.To("r").Emit("room", "r"); err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range []*client{cl.a, cl.c, cl.d} {
+		for _, c := range []*Client{cl.a, cl.c, cl.d} {
 			var s string
-			if err := c.expect("room").arg(0, &s); err != nil || s != "r" {
-				t.Fatalf("%s: got %q, %v", c.name, s, err)
+			if err := c.Expect("room").Arg(0, &s); err != nil || s != "r" {
+				t.Fatalf("%s: got %q, %v", c.Name, s, err)
 			}
 		}
 		expectExactly(t, cl, "room")
@@ -114,7 +114,7 @@ func TestClusterBroadcast(t *testing.T) {
 		expectExactly(t, cl, "except-all", cl.b, cl.e)
 
 		// A socket's own room, on another node.
-		if err := n2.To(cl.c.sid).Emit("private"); err != nil {
+		if err := n2.To(cl.c.SID).Emit("private"); err != nil {
 			t.Fatal(err)
 		}
 		expectExactly(t, cl, "private", cl.c)
@@ -132,7 +132,7 @@ func TestClusterBroadcast(t *testing.T) {
 		expectExactly(t, cl, "local", cl.c, cl.d)
 
 		// From a socket: everyone else in the room.
-		if err := n1.Of("/").LocalSocket(cl.c.sid).To("r").Emit("from-c"); err != nil {
+		if err := n1.Of("/").LocalSocket(cl.c.SID).To("r").Emit("from-c"); err != nil {
 			t.Fatal(err)
 		}
 		expectExactly(t, cl, "from-c", cl.a, cl.d)
@@ -146,11 +146,11 @@ func TestClusterBroadcast(t *testing.T) {
 }
 
 // expectBinary reads a binary event: its packet, then its attachment.
-func expectBinary(t *testing.T, c *client) {
+func expectBinary(t *testing.T, c *Client) {
 	t.Helper()
-	e := c.expect("bin")
-	if len(e.bins) != 1 || string(e.bins[0]) != "\x01\x02\x03" {
-		t.Fatalf("%s: attachments %q", c.name, e.bins)
+	e := c.Expect("bin")
+	if len(e.Bins) != 1 || string(e.Bins[0]) != "\x01\x02\x03" {
+		t.Fatalf("%s: attachments %q", c.Name, e.Bins)
 	}
 }
 
@@ -159,7 +159,7 @@ func TestClusterBroadcastWithAck(t *testing.T) {
 	{
 		cl := startCluster(t)
 		for _, c := range cl.clients() {
-			c.setAnswer(func(e event) []any { return []any{"ok-" + c.name} })
+			c.SetAnswer(func(e Event) []any { return []any{"ok-" + c.Name} })
 		}
 		answers, err := cl.nodes[2].io.To("r").Timeout(5*time.Second).EmitWithAck(context.Background(), "ask", 1)
 		if err != nil {
@@ -177,8 +177,8 @@ func TestClusterBroadcastWithAck(t *testing.T) {
 		if want := []string{"ok-a", "ok-c", "ok-d"}; !slices.Equal(got, want) {
 			t.Fatalf("answers %v, want %v", got, want)
 		}
-		for _, c := range []*client{cl.a, cl.c, cl.d} {
-			c.expect("ask")
+		for _, c := range []*Client{cl.a, cl.c, cl.d} {
+			c.Expect("ask")
 		}
 
 		// Everyone, from a node with clients.
@@ -207,27 +207,27 @@ func TestClusterFetchSockets(t *testing.T) {
 		if len(sockets) != 3 || len(byID) != 3 {
 			t.Fatalf("got %d sockets, want a, c and d", len(sockets))
 		}
-		for _, c := range []*client{cl.a, cl.c, cl.d} {
-			s := byID[c.sid]
+		for _, c := range []*Client{cl.a, cl.c, cl.d} {
+			s := byID[c.SID]
 			if s == nil {
-				t.Fatalf("%s missing", c.name)
+				t.Fatalf("%s missing", c.Name)
 			}
 			data, _ := s.Data.(map[string]any)
-			if data["name"] != c.name {
-				t.Errorf("%s: data %v", c.name, s.Data)
+			if data["name"] != c.Name {
+				t.Errorf("%s: data %v", c.Name, s.Data)
 			}
-			if !slices.Contains(s.Rooms, "r") || !slices.Contains(s.Rooms, c.sid) {
-				t.Errorf("%s: rooms %v", c.name, s.Rooms)
+			if !slices.Contains(s.Rooms, "r") || !slices.Contains(s.Rooms, c.SID) {
+				t.Errorf("%s: rooms %v", c.Name, s.Rooms)
 			}
 			auth, _ := s.Handshake.Auth.(map[string]any)
-			if auth["name"] != c.name || s.Handshake.Query().Get("EIO") != "4" {
-				t.Errorf("%s: handshake %+v", c.name, s.Handshake)
+			if auth["name"] != c.Name || s.Handshake.Query().Get("EIO") != "4" {
+				t.Errorf("%s: handshake %+v", c.Name, s.Handshake)
 			}
 		}
-		if d := byID[cl.d.sid]; !slices.Contains(d.Rooms, "x") {
+		if d := byID[cl.d.SID]; !slices.Contains(d.Rooms, "x") {
 			t.Errorf("d: rooms %v", d.Rooms)
 		}
-		if data, _ := byID[cl.c.sid].Data.(map[string]any); data["node"] != "n1" {
+		if data, _ := byID[cl.c.SID].Data.(map[string]any); data["node"] != "n1" {
 			t.Errorf("c: data %v", data)
 		}
 
@@ -241,7 +241,7 @@ func TestClusterFetchSockets(t *testing.T) {
 		}
 
 		// A remote socket acts through the cluster.
-		if err := byID[cl.a.sid].Emit("direct", "hi"); err != nil {
+		if err := byID[cl.a.SID].Emit("direct", "hi"); err != nil {
 			t.Fatal(err)
 		}
 		expectExactly(t, cl, "direct", cl.a)
@@ -279,7 +279,7 @@ func TestClusterSocketsJoinLeaveDisconnect(t *testing.T) {
 		expectExactly(t, cl, "y2", cl.a, cl.c)
 
 		// A remote socket joins through the cluster.
-		remote, err := n2.In(cl.b.sid).FetchSockets(context.Background())
+		remote, err := n2.In(cl.b.SID).FetchSockets(context.Background())
 		if err != nil || len(remote) != 1 {
 			t.Fatalf("b: %d, %v", len(remote), err)
 		}
@@ -287,7 +287,7 @@ func TestClusterSocketsJoinLeaveDisconnect(t *testing.T) {
 			t.Fatal(err)
 		}
 		eventually(t, "b in z", func() bool {
-			return slices.Contains(n0.Of("/").LocalSocket(cl.b.sid).Rooms(), "z")
+			return slices.Contains(n0.Of("/").LocalSocket(cl.b.SID).Rooms(), "z")
 		})
 		if err := n1.To("z").Emit("z"); err != nil {
 			t.Fatal(err)
@@ -297,8 +297,8 @@ func TestClusterSocketsJoinLeaveDisconnect(t *testing.T) {
 		if err := n2.In("y").DisconnectSockets(false); err != nil {
 			t.Fatal(err)
 		}
-		cl.a.expectDisconnect()
-		cl.c.expectDisconnect()
+		cl.a.ExpectDisconnect()
+		cl.c.ExpectDisconnect()
 		eventually(t, "3 sockets left", func() bool {
 			s, err := n2.FetchSockets(context.Background())
 			return err == nil && len(s) == 3
@@ -306,15 +306,15 @@ func TestClusterSocketsJoinLeaveDisconnect(t *testing.T) {
 		if err := n0.Emit("after"); err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range []*client{cl.b, cl.d, cl.e} {
-			c.expect("after")
+		for _, c := range []*Client{cl.b, cl.d, cl.e} {
+			c.Expect("after")
 		}
 		// Closing the connection.
-		if err := n0.In(cl.e.sid).DisconnectSockets(true); err != nil {
+		if err := n0.In(cl.e.SID).DisconnectSockets(true); err != nil {
 			t.Fatal(err)
 		}
 		select {
-		case <-cl.e.done:
+		case <-cl.e.Done():
 		case <-time.After(waitTimeout):
 			t.Fatal("e: connection not closed")
 		}

@@ -34,18 +34,18 @@ func TestAttachments(t *testing.T) {
 	n0 := startGoNode(t, "n0", pg.factory(opts))
 	n1 := startGoNode(t, "n1", pg.factory(opts))
 	waitServerCount(t, 2, n0.io, n1.io)
-	a := dial(t, n0.hs.URL, "a", nil)
-	b := dial(t, n1.hs.URL, "b", nil)
+	a := Dial(t, n0.hs.URL, "a", nil)
+	b := Dial(t, n1.hs.URL, "b", nil)
 
 	// 7900 bytes of JSON fit in a notification; 9000 do not.
 	small := strings.Repeat("s", 7800)
 	if err := n0.io.Emit("small", small); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*client{a, b} {
+	for _, c := range []*Client{a, b} {
 		var s string
-		if err := c.expect("small").arg(0, &s); err != nil || s != small {
-			t.Fatalf("%s: small: %d bytes, %v", c.name, len(s), err)
+		if err := c.Expect("small").Arg(0, &s); err != nil || s != small {
+			t.Fatalf("%s: small: %d bytes, %v", c.Name, len(s), err)
 		}
 	}
 	if n := rows(t, pg); n != 0 {
@@ -55,31 +55,31 @@ func TestAttachments(t *testing.T) {
 	if err := n1.io.Emit("big", big, map[string]any{"k": []any{1, 2.5, "v"}}); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*client{a, b} {
-		e := c.expect("big")
+	for _, c := range []*Client{a, b} {
+		e := c.Expect("big")
 		var s string
-		if err := e.arg(0, &s); err != nil || s != big {
-			t.Fatalf("%s: big: %d bytes, %v", c.name, len(s), err)
+		if err := e.Arg(0, &s); err != nil || s != big {
+			t.Fatalf("%s: big: %d bytes, %v", c.Name, len(s), err)
 		}
-		if got := string(mustJSON(t, e.args[1:])); got != `[{"k":[1,2.5,"v"]}]` {
-			t.Errorf("%s: big: %s", c.name, got)
+		if got := string(mustJSON(t, e.Args[1:])); got != `[{"k":[1,2.5,"v"]}]` {
+			t.Errorf("%s: big: %s", c.Name, got)
 		}
 	}
 	if err := n0.io.Emit("bin", []byte{1, 2, 3}); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*client{a, b} {
-		e := c.expect("bin")
-		if len(e.bins) != 1 || string(e.bins[0]) != "\x01\x02\x03" {
-			t.Fatalf("%s: attachments %q", c.name, e.bins)
+	for _, c := range []*Client{a, b} {
+		e := c.Expect("bin")
+		if len(e.Bins) != 1 || string(e.Bins[0]) != "\x01\x02\x03" {
+			t.Fatalf("%s: attachments %q", c.Name, e.Bins)
 		}
 	}
 	if n := rows(t, pg); n != 2 {
 		t.Fatalf("%d attachments, want 2", n)
 	}
 	// Answers with binary and big answers take the same path.
-	b.setAnswer(func(event) []any { return []any{[]byte{7}} })
-	answers, err := n0.io.To(b.sid).Timeout(5*time.Second).EmitWithAck(context.Background(), "ask")
+	b.SetAnswer(func(Event) []any { return []any{[]byte{7}} })
+	answers, err := n0.io.To(b.SID).Timeout(5*time.Second).EmitWithAck(context.Background(), "ask")
 	if err != nil || len(answers) != 1 {
 		t.Fatalf("answers %d, %v", len(answers), err)
 	}
@@ -87,7 +87,7 @@ func TestAttachments(t *testing.T) {
 	if err := answers[0].Decode(&got); err != nil || string(got) != "\x07" {
 		t.Errorf("answer %q, %v", got, err)
 	}
-	b.expect("ask")
+	b.Expect("ask")
 	sockets, err := n1.io.FetchSockets(context.Background())
 	if err != nil || len(sockets) != 2 {
 		t.Fatalf("fetch: %d, %v", len(sockets), err)
@@ -104,12 +104,12 @@ func TestLongNamespace(t *testing.T) {
 	n0 := startGoNode(t, "n0", pg.factory(nil))
 	long := "/" + strings.Repeat("n", 60)
 	n0.io.Of(long)
-	c := dialNamespace(t, n0.hs.URL, long, "c", nil)
+	c := DialNamespace(t, n0.hs.URL, long, "c", nil)
 	err := n0.io.Of(long).Emit("e")
 	if !errors.Is(err, postgresadapter.ErrChannelTooLong) {
 		t.Fatalf("emit: %v, want ErrChannelTooLong", err)
 	}
-	c.expect("e")
+	c.Expect("e")
 }
 
 // PostgreSQL restarts while nodes talk: what is sent while it is down
@@ -122,21 +122,21 @@ func TestPostgresRestart(t *testing.T) {
 	n0 := startGoNode(t, "n0", pg.factory(nil))
 	n1 := startGoNode(t, "n1", pg.factory(nil))
 	waitServerCount(t, 2, n0.io, n1.io)
-	a := dial(t, n0.hs.URL, "a", nil)
-	b := dial(t, n1.hs.URL, "b", nil)
+	a := Dial(t, n0.hs.URL, "a", nil)
+	b := Dial(t, n1.hs.URL, "b", nil)
 	if err := n0.io.Emit("before"); err != nil {
 		t.Fatal(err)
 	}
-	a.expect("before")
-	b.expect("before")
+	a.Expect("before")
+	b.Expect("before")
 
 	pg.stop()
 	err := n0.io.Emit("during")
 	if err == nil {
 		t.Error("a broadcast while PostgreSQL is down: no error")
 	}
-	a.expect("during")
-	b.expectNone(quiet)
+	a.Expect("during")
+	b.ExpectNone(quiet)
 	// Without heartbeats, the nodes forget each other.
 	waitServerCount(t, 1, n0.io, n1.io)
 
@@ -147,10 +147,10 @@ func TestPostgresRestart(t *testing.T) {
 		if err := n1.io.Emit("after"); err != nil {
 			return false
 		}
-		b.expect("after")
+		b.Expect("after")
 		select {
-		case e := <-a.events:
-			return e.name == "after"
+		case e := <-a.Events:
+			return e.Name == "after"
 		case <-time.After(quiet):
 			return false
 		}
@@ -170,21 +170,21 @@ func TestEmitter(t *testing.T) {
 	n0.io.Of("/chat")
 	n1.io.Of("/chat")
 	waitServerCount(t, 2, n0.io, n1.io)
-	a := dial(t, n0.hs.URL, "a", nil)
-	b := dial(t, n1.hs.URL, "b", nil)
-	c := dial(t, n1.hs.URL, "c", nil)
-	chat := dialNamespace(t, n0.hs.URL, "/chat", "chat", nil)
-	a.join("r")
-	b.join("r")
-	all := []*client{a, b, c, chat}
-	exactly := func(name string, want ...*client) []event {
+	a := Dial(t, n0.hs.URL, "a", nil)
+	b := Dial(t, n1.hs.URL, "b", nil)
+	c := Dial(t, n1.hs.URL, "c", nil)
+	chat := DialNamespace(t, n0.hs.URL, "/chat", "chat", nil)
+	a.Join("r")
+	b.Join("r")
+	all := []*Client{a, b, c, chat}
+	exactly := func(name string, want ...*Client) []Event {
 		t.Helper()
-		var got []event
+		var got []Event
 		for _, c := range want {
-			got = append(got, c.expect(name))
+			got = append(got, c.Expect(name))
 		}
 		for _, c := range all {
-			c.expectNone(quiet / 3)
+			c.ExpectNone(quiet / 3)
 		}
 		return got
 	}
@@ -194,11 +194,11 @@ func TestEmitter(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range exactly("all", a, b, c) {
-		if got := string(mustJSON(t, e.args)); got != `[1,"two"]` {
+		if got := string(mustJSON(t, e.Args)); got != `[1,"two"]` {
 			t.Errorf("args %s", got)
 		}
 	}
-	if err := em.To("r").Except(b.sid).Emit(ctx, "room"); err != nil {
+	if err := em.To("r").Except(b.SID).Emit(ctx, "room"); err != nil {
 		t.Fatal(err)
 	}
 	exactly("room", a)
@@ -214,8 +214,8 @@ func TestEmitter(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range exactly("bin", a, b) {
-		if len(e.bins) != 1 || string(e.bins[0]) != "\x01\x02\x03" {
-			t.Errorf("attachments %q", e.bins)
+		if len(e.Bins) != 1 || string(e.Bins[0]) != "\x01\x02\x03" {
+			t.Errorf("attachments %q", e.Bins)
 		}
 	}
 	big := strings.Repeat("y", 10000)
@@ -224,7 +224,7 @@ func TestEmitter(t *testing.T) {
 	}
 	for _, e := range exactly("big", a, b, c) {
 		var s string
-		if err := e.arg(0, &s); err != nil || s != big {
+		if err := e.Arg(0, &s); err != nil || s != big {
 			t.Errorf("big: %d bytes, %v", len(s), err)
 		}
 	}
@@ -247,17 +247,17 @@ func TestEmitter(t *testing.T) {
 		s, err := n1.io.In("v").FetchSockets(ctx)
 		return err == nil && len(s) == 2
 	})
-	if err := em.In("v").Except(a.sid).SocketsLeave(ctx, "v"); err != nil {
+	if err := em.In("v").Except(a.SID).SocketsLeave(ctx, "v"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "b out of v", func() bool {
 		s, err := n0.io.In("v").FetchSockets(ctx)
-		return err == nil && len(s) == 1 && s[0].ID == a.sid
+		return err == nil && len(s) == 1 && s[0].ID == a.SID
 	})
-	if err := em.In(c.sid).DisconnectSockets(ctx, false); err != nil {
+	if err := em.In(c.SID).DisconnectSockets(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	c.expectDisconnect()
+	c.ExpectDisconnect()
 	// The emitter is no node.
 	for _, s := range []*socketio.Server{n0.io, n1.io} {
 		if n, _ := s.Of("/").Adapter().ServerCount(ctx); n != 2 {
@@ -283,8 +283,8 @@ func TestMalformedNotifications(t *testing.T) {
 	n0 := startGoNode(t, "n0", pg.factory(nil))
 	n1 := startGoNode(t, "n1", pg.factory(nil))
 	waitServerCount(t, 2, n0.io, n1.io)
-	a := dial(t, n0.hs.URL, "a", nil)
-	b := dial(t, n1.hs.URL, "b", nil)
+	a := Dial(t, n0.hs.URL, "a", nil)
+	b := Dial(t, n1.hs.URL, "b", nil)
 	ctx := context.Background()
 	pool := pg.pool()
 	var garbage int64
@@ -314,10 +314,10 @@ func TestMalformedNotifications(t *testing.T) {
 	if err := n0.io.Emit("still"); err != nil {
 		t.Fatal(err)
 	}
-	a.expect("still")
-	b.expect("still")
-	a.expectNone(quiet)
-	b.expectNone(quiet)
+	a.Expect("still")
+	b.Expect("still")
+	a.ExpectNone(quiet)
+	b.ExpectNone(quiet)
 	// "x" counts as a node until its heartbeat timeout.
 	waitServerCount(t, 2, n0.io, n1.io)
 }
@@ -351,28 +351,28 @@ func TestSameNodeRecovery(t *testing.T) {
 	n1 := startGoNode(t, "n1", pg.factory(nil))
 	waitServerCount(t, 2, n0, n1.io)
 
-	a := dial(t, hs.URL, "a", nil)
-	a.join("r")
+	a := Dial(t, hs.URL, "a", nil)
+	a.Join("r")
 	if err := n1.io.To("r").Emit("e1"); err != nil {
 		t.Fatal(err)
 	}
-	a.expect("e1")
-	offset := a.lastOffset()
-	if offset == "" || a.pid == "" {
-		t.Fatalf("no offset (%q) or pid (%q)", offset, a.pid)
+	a.Expect("e1")
+	offset := a.LastOffset()
+	if offset == "" || a.PID == "" {
+		t.Fatalf("no offset (%q) or pid (%q)", offset, a.PID)
 	}
-	a.drop()
-	eventually(t, "a gone", func() bool { return n0.Of("/").LocalSocket(a.sid) == nil })
+	a.Drop()
+	eventually(t, "a gone", func() bool { return n0.Of("/").LocalSocket(a.SID) == nil })
 	if err := n1.io.To("r").Emit("e2", 2); err != nil {
 		t.Fatal(err)
 	}
-	a2 := dial(t, hs.URL, "a2", map[string]any{"pid": a.pid, "offset": offset})
-	if a2.sid != a.sid {
-		t.Fatalf("not recovered: sid %q, was %q", a2.sid, a.sid)
+	a2 := Dial(t, hs.URL, "a2", map[string]any{"pid": a.PID, "offset": offset})
+	if a2.SID != a.SID {
+		t.Fatalf("not recovered: sid %q, was %q", a2.SID, a.SID)
 	}
 	var n int
-	if err := a2.expect("e2").arg(0, &n); err != nil || n != 2 {
+	if err := a2.Expect("e2").Arg(0, &n); err != nil || n != 2 {
 		t.Errorf("e2: %d, %v", n, err)
 	}
-	a2.expectNone(quiet)
+	a2.ExpectNone(quiet)
 }

@@ -124,21 +124,21 @@ func TestMixedCluster(t *testing.T) {
 	waitServerCount(t, 2, g.io)
 	eventually(t, "the Node server counts 2 nodes", func() bool { return n.count() == 2 })
 
-	ga := dial(t, g.hs.URL, "ga", nil)
-	gb := dial(t, g.hs.URL, "gb", nil)
-	na := dial(t, n.url, "na", nil)
-	nb := dial(t, n.url, "nb", nil)
-	all := []*client{ga, gb, na, nb}
-	ga.join("r")
-	na.join("r")
-	exactly := func(name string, want ...*client) []event {
+	ga := Dial(t, g.hs.URL, "ga", nil)
+	gb := Dial(t, g.hs.URL, "gb", nil)
+	na := Dial(t, n.url, "na", nil)
+	nb := Dial(t, n.url, "nb", nil)
+	all := []*Client{ga, gb, na, nb}
+	ga.Join("r")
+	na.Join("r")
+	exactly := func(name string, want ...*Client) []Event {
 		t.Helper()
-		var got []event
+		var got []Event
 		for _, c := range want {
-			got = append(got, c.expect(name))
+			got = append(got, c.Expect(name))
 		}
 		for _, c := range all {
-			c.expectNone(quiet / 3)
+			c.ExpectNone(quiet / 3)
 		}
 		return got
 	}
@@ -148,7 +148,7 @@ func TestMixedCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range exactly("from-go", ga, na) {
-		if got := string(mustJSON(t, e.args)); got != `[1,"two",{"three":[3.5,true,null]}]` {
+		if got := string(mustJSON(t, e.Args)); got != `[1,"two",{"three":[3.5,true,null]}]` {
 			t.Errorf("from-go args %s", got)
 		}
 	}
@@ -156,7 +156,7 @@ func TestMixedCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	exactly("go-except", gb, nb)
-	if err := g.io.To(nb.sid).Emit("go-private"); err != nil {
+	if err := g.io.To(nb.SID).Emit("go-private"); err != nil {
 		t.Fatal(err)
 	}
 	exactly("go-private", nb)
@@ -168,8 +168,8 @@ func TestMixedCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range exactly("go-bin", ga, na) {
-		if len(e.bins) != 1 || string(e.bins[0]) != "\x01\x02\x03" {
-			t.Errorf("go-bin attachments %q", e.bins)
+		if len(e.Bins) != 1 || string(e.Bins[0]) != "\x01\x02\x03" {
+			t.Errorf("go-bin attachments %q", e.Bins)
 		}
 	}
 	big := strings.Repeat("g", 9000)
@@ -178,7 +178,7 @@ func TestMixedCluster(t *testing.T) {
 	}
 	for _, e := range exactly("go-big", ga, na) {
 		var s string
-		if err := e.arg(0, &s); err != nil || s != big {
+		if err := e.Arg(0, &s); err != nil || s != big {
 			t.Errorf("go-big: %d bytes, %v", len(s), err)
 		}
 	}
@@ -186,7 +186,7 @@ func TestMixedCluster(t *testing.T) {
 	// Node to Go.
 	n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "from-node", "args": []any{1, "two", map[string]any{"three": 3}}}, nil)
 	for _, e := range exactly("from-node", ga, na) {
-		if got := string(mustJSON(t, e.args)); got != `[1,"two",{"three":3}]` {
+		if got := string(mustJSON(t, e.Args)); got != `[1,"two",{"three":3}]` {
 			t.Errorf("from-node args %s", got)
 		}
 	}
@@ -194,19 +194,19 @@ func TestMixedCluster(t *testing.T) {
 	exactly("node-except", gb, nb)
 	n.ctl("emit", map[string]any{"event": "node-all"}, nil)
 	exactly("node-all", all...)
-	n.ctl("emit", map[string]any{"volatile": true, "rooms": []string{gb.sid}, "event": "node-volatile"}, nil)
+	n.ctl("emit", map[string]any{"volatile": true, "rooms": []string{gb.SID}, "event": "node-volatile"}, nil)
 	exactly("node-volatile", gb)
 	n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-bin", "args": []any{map[string]any{"$bin": []int{4, 5}}}}, nil)
 	for _, e := range exactly("node-bin", ga, na) {
-		if len(e.bins) != 1 || string(e.bins[0]) != "\x04\x05" {
-			t.Errorf("node-bin attachments %q", e.bins)
+		if len(e.Bins) != 1 || string(e.Bins[0]) != "\x04\x05" {
+			t.Errorf("node-bin attachments %q", e.Bins)
 		}
 	}
 	bigNode := strings.Repeat("n", 9000)
 	n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-big", "args": []any{bigNode}}, nil)
 	for _, e := range exactly("node-big", ga, na) {
 		var s string
-		if err := e.arg(0, &s); err != nil || s != bigNode {
+		if err := e.Arg(0, &s); err != nil || s != bigNode {
 			t.Errorf("node-big: %d bytes, %v", len(s), err)
 		}
 	}
@@ -218,10 +218,10 @@ func TestMixedCluster(t *testing.T) {
 	}
 	for _, s := range sockets {
 		data, _ := s.Data.(map[string]any)
-		if s.ID == na.sid && (data["node"] != "node" || data["name"] != "na" || !slices.Contains(s.Rooms, "r")) {
+		if s.ID == na.SID && (data["node"] != "node" || data["name"] != "na" || !slices.Contains(s.Rooms, "r")) {
 			t.Errorf("na as Go sees it: %+v", s)
 		}
-		if s.ID == na.sid && s.Handshake.Query().Get("EIO") != "4" {
+		if s.ID == na.SID && s.Handshake.Query().Get("EIO") != "4" {
 			t.Errorf("na's handshake query %v", s.Handshake.Query())
 		}
 	}
@@ -231,7 +231,7 @@ func TestMixedCluster(t *testing.T) {
 		t.Fatalf("Node fetch: %+v", ns)
 	}
 	for _, s := range ns {
-		if s.ID == ga.sid && (s.Data["node"] != "go" || s.Data["name"] != "ga" || !slices.Contains(s.Rooms, "r") || s.Auth["name"] != "ga" || s.Query["EIO"] != "4") {
+		if s.ID == ga.SID && (s.Data["node"] != "go" || s.Data["name"] != "ga" || !slices.Contains(s.Rooms, "r") || s.Auth["name"] != "ga" || s.Query["EIO"] != "4") {
 			t.Errorf("ga as Node sees it: %+v", s)
 		}
 	}
@@ -246,12 +246,12 @@ func TestMixedCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	exactly("y", ga, na)
-	n.ctl("leave", map[string]any{"rooms": []string{ga.sid}, "leave": "y"}, nil)
+	n.ctl("leave", map[string]any{"rooms": []string{ga.SID}, "leave": "y"}, nil)
 	eventually(t, "ga left y", func() bool {
 		s, err := g.io.In("y").FetchSockets(context.Background())
 		return err == nil && len(s) == 1
 	})
-	if err := g.io.In(nb.sid).SocketsJoin("z"); err != nil {
+	if err := g.io.In(nb.SID).SocketsJoin("z"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "nb in z", func() bool {
@@ -298,7 +298,7 @@ func TestMixedCluster(t *testing.T) {
 
 	// Broadcasts with acks both ways.
 	for _, c := range all {
-		c.setAnswer(func(e event) []any { return []any{c.name} })
+		c.SetAnswer(func(e Event) []any { return []any{c.Name} })
 	}
 	acks, err := g.io.To("r").Timeout(5*time.Second).EmitWithAck(context.Background(), "ask-go")
 	if err != nil {
@@ -323,12 +323,12 @@ func TestMixedCluster(t *testing.T) {
 	exactly("ask-node", ga, na)
 
 	// disconnectSockets both ways.
-	n.ctl("disconnect", map[string]any{"rooms": []string{gb.sid}}, nil)
-	gb.expectDisconnect()
-	if err := g.io.In(nb.sid).DisconnectSockets(false); err != nil {
+	n.ctl("disconnect", map[string]any{"rooms": []string{gb.SID}}, nil)
+	gb.ExpectDisconnect()
+	if err := g.io.In(nb.SID).DisconnectSockets(false); err != nil {
 		t.Fatal(err)
 	}
-	nb.expectDisconnect()
+	nb.ExpectDisconnect()
 
 	// A Go node leaving says goodbye: Node stops counting it at once.
 	g.close()
@@ -344,20 +344,20 @@ func TestEmitters(t *testing.T) {
 	n := startNodeNode(t, pg, "node")
 	waitServerCount(t, 2, g.io)
 	eventually(t, "the Node server counts 2 nodes", func() bool { return n.count() == 2 })
-	ga := dial(t, g.hs.URL, "ga", nil)
-	gb := dial(t, g.hs.URL, "gb", nil)
-	na := dial(t, n.url, "na", nil)
-	ga.join("r")
-	na.join("r")
-	all := []*client{ga, gb, na}
-	exactly := func(name string, want ...*client) []event {
+	ga := Dial(t, g.hs.URL, "ga", nil)
+	gb := Dial(t, g.hs.URL, "gb", nil)
+	na := Dial(t, n.url, "na", nil)
+	ga.Join("r")
+	na.Join("r")
+	all := []*Client{ga, gb, na}
+	exactly := func(name string, want ...*Client) []Event {
 		t.Helper()
-		var got []event
+		var got []Event
 		for _, c := range want {
-			got = append(got, c.expect(name))
+			got = append(got, c.Expect(name))
 		}
 		for _, c := range all {
-			c.expectNone(quiet / 3)
+			c.ExpectNone(quiet / 3)
 		}
 		return got
 	}
@@ -368,7 +368,7 @@ func TestEmitters(t *testing.T) {
 	// nothing although it is in r.
 	n.ctl("emitter", map[string]any{"rooms": []string{"r"}, "event": "node-emitter", "args": []any{"x", 2}}, nil)
 	for _, e := range exactly("node-emitter", ga) {
-		if got := string(mustJSON(t, e.args)); got != `["x",2]` {
+		if got := string(mustJSON(t, e.Args)); got != `["x",2]` {
 			t.Errorf("args %s", got)
 		}
 	}
@@ -376,17 +376,17 @@ func TestEmitters(t *testing.T) {
 	exactly("node-emitter-except", gb)
 	n.ctl("emitter", map[string]any{"event": "node-emitter-bin", "args": []any{map[string]any{"$bin": []int{9}}}}, nil)
 	for _, e := range exactly("node-emitter-bin", ga, gb) {
-		if len(e.bins) != 1 || string(e.bins[0]) != "\x09" {
-			t.Errorf("attachments %q", e.bins)
+		if len(e.Bins) != 1 || string(e.Bins[0]) != "\x09" {
+			t.Errorf("attachments %q", e.Bins)
 		}
 	}
-	n.ctl("emitterJoin", map[string]any{"rooms": []string{gb.sid}, "join": "w"}, nil)
+	n.ctl("emitterJoin", map[string]any{"rooms": []string{gb.SID}, "join": "w"}, nil)
 	eventually(t, "gb in w", func() bool {
-		return slices.Contains(g.io.Of("/").LocalSocket(gb.sid).Rooms(), "w")
+		return slices.Contains(g.io.Of("/").LocalSocket(gb.SID).Rooms(), "w")
 	})
-	n.ctl("emitterLeave", map[string]any{"rooms": []string{gb.sid}, "leave": "w"}, nil)
+	n.ctl("emitterLeave", map[string]any{"rooms": []string{gb.SID}, "leave": "w"}, nil)
 	eventually(t, "gb out of w", func() bool {
-		return !slices.Contains(g.io.Of("/").LocalSocket(gb.sid).Rooms(), "w")
+		return !slices.Contains(g.io.Of("/").LocalSocket(gb.SID).Rooms(), "w")
 	})
 	n.ctl("emitterSse", map[string]any{"event": "hello", "args": []any{"from-node-emitter"}}, nil)
 	eventually(t, "Go got hello", func() bool { return slices.Contains(g.received(), "hello:from-node-emitter") })
@@ -406,8 +406,8 @@ func TestEmitters(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range exactly("go-emitter-bin", ga, na) {
-		if len(e.bins) != 1 || string(e.bins[0]) != "\x07" {
-			t.Errorf("attachments %q", e.bins)
+		if len(e.Bins) != 1 || string(e.Bins[0]) != "\x07" {
+			t.Errorf("attachments %q", e.Bins)
 		}
 	}
 	if err := em.ServerSideEmit(ctx, "hello", "from-go-emitter"); err != nil {
@@ -429,12 +429,12 @@ func TestEmitters(t *testing.T) {
 		s, err := g.io.In("v").FetchSockets(ctx)
 		return err == nil && len(s) == 0
 	})
-	if err := em.In(na.sid).DisconnectSockets(ctx, false); err != nil {
+	if err := em.In(na.SID).DisconnectSockets(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	na.expectDisconnect()
-	n.ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.sid}}, nil)
-	ga.expectDisconnect()
+	na.ExpectDisconnect()
+	n.ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.SID}}, nil)
+	ga.ExpectDisconnect()
 }
 
 // TestMixedThreeNodes runs one Go node and two Node nodes, a client on
@@ -451,21 +451,21 @@ func TestMixedThreeNodes(t *testing.T) {
 	for _, n := range []*nodeNode{n1, n2} {
 		eventually(t, "a Node server counts 3 nodes", func() bool { return n.count() == 3 })
 	}
-	gc := dial(t, g.hs.URL, "gc", nil)
-	c1 := dial(t, n1.url, "c1", nil)
-	c2 := dial(t, n2.url, "c2", nil)
-	all := []*client{gc, c1, c2}
+	gc := Dial(t, g.hs.URL, "gc", nil)
+	c1 := Dial(t, n1.url, "c1", nil)
+	c2 := Dial(t, n2.url, "c2", nil)
+	all := []*Client{gc, c1, c2}
 	for _, c := range all {
-		c.join("r")
-		c.setAnswer(func(e event) []any { return []any{c.name} })
+		c.Join("r")
+		c.SetAnswer(func(e Event) []any { return []any{c.Name} })
 	}
 	everyone := func(name string) {
 		t.Helper()
 		for _, c := range all {
-			c.expect(name)
+			c.Expect(name)
 		}
 		for _, c := range all {
-			c.expectNone(quiet / 3)
+			c.ExpectNone(quiet / 3)
 		}
 	}
 	ctx := context.Background()

@@ -92,10 +92,13 @@ func (c *core) start(p protocol) {
 // nodes.
 type transport struct{ p protocol }
 
+// Send implements cluster.Transport.
 func (t transport) Send(o *op) error { return t.p.send(o) }
 
+// Close implements cluster.Transport.
 func (t transport) Close() { t.p.close() }
 
+// ServerCount implements cluster.Counter: Redis counts the nodes.
 func (t transport) ServerCount(ctx context.Context) (int, error) { return t.p.serverCount(ctx) }
 
 // handle carries out an op from another node.

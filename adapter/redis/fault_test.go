@@ -29,18 +29,18 @@ func TestRedisRestart(t *testing.T) {
 			n0 := startGoNode(t, "n0", r.factory(k, 0), 0)
 			n1 := startGoNode(t, "n1", r.factory(k, 0), 0)
 			waitServerCount(t, 2, n0.io, n1.io)
-			a := dial(t, n0.hs.URL, "a", nil)
-			c := dial(t, n1.hs.URL, "c", nil)
-			a.join("r")
-			c.join("r")
+			a := Dial(t, n0.hs.URL, "a", nil)
+			c := Dial(t, n1.hs.URL, "c", nil)
+			a.Join("r")
+			c.Join("r")
 			if k == shardedKind {
 				waitShardSubscribers(t, r.client(), "r", 2)
 			}
 			if err := n0.io.To("r").Emit("before"); err != nil {
 				t.Fatal(err)
 			}
-			a.expect("before")
-			c.expect("before")
+			a.Expect("before")
+			c.Expect("before")
 
 			r.kill()
 			if _, err := n0.io.Of("/").Adapter().ServerCount(context.Background()); err == nil {
@@ -50,7 +50,7 @@ func TestRedisRestart(t *testing.T) {
 			if err := n0.io.To("r").Emit("during"); err != nil {
 				t.Fatal(err)
 			}
-			a.expect("during")
+			a.Expect("during")
 			// Requests fail fast and clearly.
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			if _, err := n0.io.FetchSockets(ctx); err == nil {
@@ -69,24 +69,24 @@ func TestRedisRestart(t *testing.T) {
 			}
 			if k == streamsKind {
 				// Nothing broadcast during the outage is lost.
-				c.expect("during")
+				c.Expect("during")
 			}
 			if err := n1.io.To("r").Emit("after"); err != nil {
 				t.Fatal(err)
 			}
-			a.expect("after")
+			a.Expect("after")
 			if k != streamsKind {
 				// Pub/sub may deliver the queued broadcast, if the other
 				// node subscribed again before it went out.
-				e := c.expect2("during", "after")
-				if e.name == "during" {
-					c.expect("after")
+				e := c.Expect2("during", "after")
+				if e.Name == "during" {
+					c.Expect("after")
 				}
 			} else {
-				c.expect("after")
+				c.Expect("after")
 			}
-			a.expectNone(quiet)
-			c.expectNone(quiet)
+			a.ExpectNone(quiet)
+			c.ExpectNone(quiet)
 		})
 	}
 }
@@ -101,25 +101,25 @@ func TestStreamsRecoveryAcrossNodes(t *testing.T) {
 	n0 := startGoNode(t, "n0", r.factory(streamsKind, window), window)
 	n1 := startGoNode(t, "n1", r.factory(streamsKind, window), window)
 	waitServerCount(t, 2, n0.io, n1.io)
-	a := dial(t, n0.hs.URL, "a", nil)
-	b := dial(t, n1.hs.URL, "b", nil)
-	a.join("r")
-	if a.pid == "" {
+	a := Dial(t, n0.hs.URL, "a", nil)
+	b := Dial(t, n1.hs.URL, "b", nil)
+	a.Join("r")
+	if a.PID == "" {
 		t.Fatal("no pid: recovery is off")
 	}
 	if err := n1.io.To("r").Emit("e1", 1); err != nil {
 		t.Fatal(err)
 	}
-	e1 := a.expect("e1")
-	offset := a.lastOffset()
-	if len(e1.args) != 2 || offset == "" {
-		t.Fatalf("e1 %s: no offset", e1.args)
+	e1 := a.Expect("e1")
+	offset := a.LastOffset()
+	if len(e1.Args) != 2 || offset == "" {
+		t.Fatalf("e1 %s: no offset", e1.Args)
 	}
 
-	a.drop()
+	a.Drop()
 	rdb := r.client()
 	eventually(t, "the session in Redis", func() bool {
-		n, err := rdb.Exists(context.Background(), "sio:session:"+a.pid).Result()
+		n, err := rdb.Exists(context.Background(), "sio:session:"+a.PID).Result()
 		return err == nil && n == 1
 	})
 	if err := n1.io.To("r").Emit("e2", 2); err != nil { // missed: to its room
@@ -131,8 +131,8 @@ func TestStreamsRecoveryAcrossNodes(t *testing.T) {
 	if err := n0.io.Except("r").Emit("not-for-a"); err != nil {
 		t.Fatal(err)
 	}
-	b.expect("e3")
-	b.expect("not-for-a")
+	b.Expect("e3")
+	b.Expect("not-for-a")
 
 	// Redis restarts before the client is back: the stream and the
 	// session survive (append-only file).
@@ -140,27 +140,27 @@ func TestStreamsRecoveryAcrossNodes(t *testing.T) {
 	r.start()
 	waitServerCount(t, 2, n0.io, n1.io)
 
-	back := dial(t, n1.hs.URL, "a2", map[string]any{"pid": a.pid, "offset": offset})
-	if back.sid != a.sid {
-		t.Fatalf("not recovered: sid %q, was %q", back.sid, a.sid)
+	back := Dial(t, n1.hs.URL, "a2", map[string]any{"pid": a.PID, "offset": offset})
+	if back.SID != a.SID {
+		t.Fatalf("not recovered: sid %q, was %q", back.SID, a.SID)
 	}
 	// Two nodes added them to the stream: in either order.
-	got := map[string]event{}
+	got := map[string]Event{}
 	for range 2 {
-		e := back.expect2("e2", "e3")
-		got[e.name] = e
+		e := back.Expect2("e2", "e3")
+		got[e.Name] = e
 	}
 	var n int
-	if err := got["e2"].arg(0, &n); err != nil || n != 2 || len(got) != 2 {
+	if err := got["e2"].Arg(0, &n); err != nil || n != 2 || len(got) != 2 {
 		t.Fatalf("missed events %v", got)
 	}
-	back.expectNone(quiet)
+	back.ExpectNone(quiet)
 
 	// Its room and data came back with it.
 	if err := n0.io.To("r").Emit("e4"); err != nil {
 		t.Fatal(err)
 	}
-	back.expect("e4")
+	back.Expect("e4")
 	sockets, err := n0.io.In("r").FetchSockets(context.Background())
 	if err != nil || len(sockets) != 1 {
 		t.Fatalf("fetch: %d, %v", len(sockets), err)
@@ -173,13 +173,13 @@ func TestStreamsRecoveryAcrossNodes(t *testing.T) {
 	// while the restored socket is connected takes it over (that one is
 	// let go as a lost connection, its session kept and restored here),
 	// and the cluster still has one socket of that id.
-	again := dial(t, n0.hs.URL, "a3", map[string]any{"pid": a.pid, "offset": offset})
-	if again.sid != a.sid {
-		t.Fatalf("not taken over: sid %q, was %q", again.sid, a.sid)
+	again := Dial(t, n0.hs.URL, "a3", map[string]any{"pid": a.PID, "offset": offset})
+	if again.SID != a.SID {
+		t.Fatalf("not taken over: sid %q, was %q", again.SID, a.SID)
 	}
 	eventually(t, "one socket of that id", func() bool {
-		sockets, err := n0.io.In(a.sid).FetchSockets(context.Background())
-		return err == nil && len(sockets) == 1 && n1.io.Of("/").LocalSocket(a.sid) == nil
+		sockets, err := n0.io.In(a.SID).FetchSockets(context.Background())
+		return err == nil && len(sockets) == 1 && n1.io.Of("/").LocalSocket(a.SID) == nil
 	})
 }
 
@@ -191,12 +191,12 @@ func TestQueueFull(t *testing.T) {
 	f := redisadapter.NewFactory(r.client(), &redisadapter.Options{QueueSize: 4, RequestsTimeout: time.Second})
 	n0 := startGoNode(t, "n0", f, 0)
 	waitServerCount(t, 1, n0.io)
-	a := dial(t, n0.hs.URL, "a", nil)
+	a := Dial(t, n0.hs.URL, "a", nil)
 	r.kill()
 	var full error
 	for i := 0; i < 50 && full == nil; i++ {
 		full = n0.io.Emit("e", i)
-		a.expect("e")
+		a.Expect("e")
 	}
 	if !errors.Is(full, redisadapter.ErrQueueFull) {
 		t.Fatalf("50 broadcasts without Redis: %v, want ErrQueueFull", full)
@@ -214,7 +214,7 @@ func TestSpecificResponseChannel(t *testing.T) {
 	}
 	waitServerCount(t, 3, nodes[0].io, nodes[1].io, nodes[2].io)
 	for _, n := range nodes {
-		dial(t, n.hs.URL, "c-"+n.name, nil).setAnswer(func(event) []any { return []any{"ok"} })
+		Dial(t, n.hs.URL, "c-"+n.name, nil).SetAnswer(func(Event) []any { return []any{"ok"} })
 	}
 	sockets, err := nodes[0].io.FetchSockets(context.Background())
 	if err != nil || len(sockets) != 3 {
@@ -276,19 +276,19 @@ func TestStreamsKeepWhileConnected(t *testing.T) {
 		}
 		return m
 	}
-	c := dial(t, hs.URL, "a", nil)
-	eventually(t, "the session kept on CONNECT", func() bool { return kept(c.pid) != nil })
-	c.join("r")
-	c.emitAck("name", "ann")
+	c := Dial(t, hs.URL, "a", nil)
+	eventually(t, "the session kept on CONNECT", func() bool { return kept(c.PID) != nil })
+	c.Join("r")
+	c.EmitAck("name", "ann")
 	eventually(t, "the room and data kept", func() bool {
-		m := kept(c.pid)
+		m := kept(c.PID)
 		rooms := fmt.Sprint(m["rooms"])
 		data, _ := m["data"].(map[string]any)
 		return m != nil && strings.Contains(rooms, "r") && data["name"] == "ann"
 	})
 	// Leaving the namespace for good: nothing to recover.
-	c.write("41")
-	eventually(t, "the session dropped", func() bool { return kept(c.pid) == nil })
+	c.Write("41")
+	eventually(t, "the session dropped", func() bool { return kept(c.PID) == nil })
 }
 
 // TestFlush: once Flush returns, a broadcast made before it is in the

@@ -75,10 +75,10 @@ func (r *mxRun) checkEvents(ws ...*mxWant) {
 			}
 			switch {
 			case len(got) != want:
-				r.failf(c.srv, "%s got %q %d times, want %d", c.name, w.event, len(got), want)
+				r.failf(c.srv, "%s got %q %d times, want %d", c.Name, w.event, len(got), want)
 			case want == 1 && w.args != "":
 				if a := argsJSON(got[0]); a != w.args {
-					r.failf(c.srv, "%s got %q with %s, want %s", c.name, w.event, a, w.args)
+					r.failf(c.srv, "%s got %q with %s, want %s", c.Name, w.event, a, w.args)
 				}
 			}
 		}
@@ -127,7 +127,7 @@ func (cl *mxCluster) serverOf(name string) *mxServer {
 		}
 	}
 	for _, c := range cl.clients {
-		if c.name == name {
+		if c.Name == name {
 			return c.srv
 		}
 	}
@@ -150,7 +150,7 @@ func (cl *mxCluster) localRooms() (map[*mxClient][]string, error) {
 	}
 	out := make(map[*mxClient][]string)
 	for _, c := range cl.clients {
-		out[c] = rooms[c.nsp+" "+c.sid]
+		out[c] = rooms[c.NSP+" "+c.SID]
 	}
 	return out, nil
 }
@@ -175,7 +175,7 @@ func (r *mxRun) checkRoom(room string, want map[*mxClient]bool) {
 			if in := slices.Contains(rooms[c], room); in != want[c] {
 				ok = false
 				if report {
-					r.failf(c.srv, "%s in room %s: %v, want %v", c.name, room, in, want[c])
+					r.failf(c.srv, "%s in room %s: %v, want %v", c.Name, room, in, want[c])
 				}
 			}
 		}
@@ -193,7 +193,7 @@ func (r *mxRun) checkSockets(sockets []ctlSocket, want map[*mxClient]bool, detai
 	for _, s := range sockets {
 		var c *mxClient
 		for _, o := range r.cl.clients {
-			if o.sid == s.ID && (c == nil || o.nsp == r.nsp) {
+			if o.SID == s.ID && (c == nil || o.NSP == r.nsp) {
 				c = o
 			}
 		}
@@ -202,29 +202,29 @@ func (r *mxRun) checkSockets(sockets []ctlSocket, want map[*mxClient]bool, detai
 			r.failAllf("fetched %s, no client's", s.ID)
 			continue
 		case !want[c]:
-			r.failf(c.srv, "fetched %s (%s), not selected", c.name, c.sid)
+			r.failf(c.srv, "fetched %s (%s), not selected", c.Name, c.SID)
 			continue
 		}
 		seen[c]++
 		if !details {
 			continue
 		}
-		if s.Data["node"] != c.srv.name || s.Data["name"] != c.name || s.Auth["name"] != c.name {
-			r.failf(c.srv, "%s fetched with data %v, auth %v", c.name, s.Data, s.Auth)
+		if s.Data["node"] != c.srv.name || s.Data["name"] != c.Name || s.Auth["name"] != c.Name {
+			r.failf(c.srv, "%s fetched with data %v, auth %v", c.Name, s.Data, s.Auth)
 		}
-		rooms := []string{c.sid}
+		rooms := []string{c.SID}
 		for room := range c.rooms {
 			rooms = append(rooms, room)
 		}
 		for _, room := range rooms {
 			if !slices.Contains(s.Rooms, room) {
-				r.failf(c.srv, "%s fetched with rooms %v, not in %s", c.name, s.Rooms, room)
+				r.failf(c.srv, "%s fetched with rooms %v, not in %s", c.Name, s.Rooms, room)
 			}
 		}
 	}
 	for c := range want {
 		if seen[c] != 1 {
-			r.failf(c.srv, "%s fetched %d times, want once", c.name, seen[c])
+			r.failf(c.srv, "%s fetched %d times, want once", c.Name, seen[c])
 		}
 	}
 }

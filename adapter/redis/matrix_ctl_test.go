@@ -419,7 +419,7 @@ func renderArgs(args []any) string {
 // sorted), each binary placeholder replaced by binText of its attachment,
 // so that arguments compare as strings whatever order a sender gave the
 // attachments.
-func argsJSON(e event) string {
+func argsJSON(e Event) string {
 	var walk func(v any) any
 	walk = func(v any) any {
 		switch t := v.(type) {
@@ -431,10 +431,10 @@ func argsJSON(e event) string {
 			if t["_placeholder"] == true {
 				num, _ := t["num"].(json.Number)
 				n, err := num.Int64()
-				if err != nil || n < 0 || int(n) >= len(e.bins) {
+				if err != nil || n < 0 || int(n) >= len(e.Bins) {
 					return fmt.Sprintf("bad placeholder %v", t["num"])
 				}
-				return binText(e.bins[n])
+				return binText(e.Bins[n])
 			}
 			for k, x := range t {
 				t[k] = walk(x)
@@ -442,8 +442,8 @@ func argsJSON(e event) string {
 		}
 		return v
 	}
-	out := make([]any, 0, len(e.args))
-	for _, raw := range e.args {
+	out := make([]any, 0, len(e.Args))
+	for _, raw := range e.Args {
 		d := json.NewDecoder(bytes.NewReader(raw))
 		d.UseNumber()
 		var v any

@@ -145,7 +145,7 @@ func (r *mxRun) room(tag string) string { return fmt.Sprintf("%s-%d", tag, r.cl.
 func (r *mxRun) selected(rooms, except []string) map[*mxClient]bool {
 	out := make(map[*mxClient]bool)
 	for _, c := range r.cl.clients {
-		if c.nsp == r.nsp && !c.gone() && (len(rooms) == 0 || c.in(rooms)) && !c.in(except) {
+		if c.NSP == r.nsp && !c.gone() && (len(rooms) == 0 || c.in(rooms)) && !c.in(except) {
 			out[c] = true
 		}
 	}
@@ -157,7 +157,7 @@ func (r *mxRun) selected(rooms, except []string) map[*mxClient]bool {
 func (r *mxRun) tagged(tag string) []*mxClient {
 	var out []*mxClient
 	for _, c := range r.cl.clients {
-		if c.nsp == r.nsp && c.tag == tag && !c.gone() {
+		if c.NSP == r.nsp && c.tag == tag && !c.gone() {
 			out = append(out, c)
 		}
 	}
@@ -168,7 +168,7 @@ func (r *mxRun) tagged(tag string) []*mxClient {
 func ids(cs []*mxClient) []string {
 	var out []string
 	for _, c := range cs {
-		out = append(out, c.sid)
+		out = append(out, c.SID)
 	}
 	return out
 }
@@ -255,7 +255,7 @@ func opEmitWithAck(r *mxRun) {
 	}
 	want := make(map[string]*mxServer)
 	for c := range to {
-		want[c.name] = c.srv
+		want[c.Name] = c.srv
 	}
 	r.checkAnswers(out, want)
 	r.checkEvents(r.want(ev, to, `["q"]`))
@@ -368,13 +368,13 @@ func (r *mxRun) checkDisconnect(victims []*mxClient, do func() bool) {
 	})
 	for _, v := range victims {
 		if !v.gone() {
-			r.failf(v.srv, "%s still connected", v.name)
+			r.failf(v.srv, "%s still connected", v.Name)
 		}
 	}
 	time.Sleep(mxQuiet)
 	for _, c := range others {
 		if c.gone() {
-			r.failf(c.srv, "%s disconnected too", c.name)
+			r.failf(c.srv, "%s disconnected too", c.Name)
 		}
 	}
 }

@@ -26,12 +26,12 @@ func (cl *mxCluster) runRecovery() {
 }
 
 // nextEvent returns the next event of a client, if one comes within d.
-func nextEvent(c *client, d time.Duration) (event, bool) {
+func nextEvent(c *Client, d time.Duration) (Event, bool) {
 	select {
-	case e := <-c.events:
+	case e := <-c.Events:
 		return e, true
 	case <-time.After(d):
-		return event{}, false
+		return Event{}, false
 	}
 }
 
@@ -44,18 +44,18 @@ func (cl *mxCluster) recover(nsp string, from, to *mxServer) {
 	ctx := context.Background()
 	room := r.room("rec")
 	name := fmt.Sprintf("%s-%s%s:rec", from.name, to.name, nsp)
-	c := dialNamespace(cl.t, from.url, nsp, name, nil)
-	c.join(room)
+	c := DialNamespace(cl.t, from.url, nsp, name, nil)
+	c.Join(room)
 	before := r.event("before")
 	if !r.ctl("emit", &ctlRequest{Rooms: []string{room}, Event: before}, nil) {
 		return
 	}
-	if e, ok := nextEvent(c, mxWait); !ok || e.name != before {
-		r.failAllf("%s did not get %q before it dropped (got %q)", name, before, e.name)
+	if e, ok := nextEvent(c, mxWait); !ok || e.Name != before {
+		r.failAllf("%s did not get %q before it dropped (got %q)", name, before, e.Name)
 		return
 	}
-	offset, pid, sid := c.lastOffset(), c.pid, c.sid
-	c.drop()
+	offset, pid, sid := c.LastOffset(), c.PID, c.SID
+	c.Drop()
 
 	// The sender let the socket go and, with Streams, keeps its session
 	// in Redis.
@@ -91,22 +91,22 @@ func (cl *mxCluster) recover(nsp string, from, to *mxServer) {
 		r.failAllf("the events are not in the stream")
 	}
 
-	c2 := dialNamespace(cl.t, to.url, nsp, name, map[string]any{"pid": pid, "offset": offset})
-	defer c2.close()
-	if c2.sid != sid {
-		r.failf(to, "not recovered (pid %q, offset %q): id %s, was %s", pid, offset, c2.sid, sid)
+	c2 := DialNamespace(cl.t, to.url, nsp, name, map[string]any{"pid": pid, "offset": offset})
+	defer c2.Close()
+	if c2.SID != sid {
+		r.failf(to, "not recovered (pid %q, offset %q): id %s, was %s", pid, offset, c2.SID, sid)
 		return
 	}
 	switch e, ok := nextEvent(c2, mxWait); {
 	case !ok:
 		r.failf(to, "%s did not get the missed %q", name, missed)
-	case e.name != missed:
-		r.failf(to, "%s got %q, want the missed %q", name, e.name, missed)
-	case len(e.args) < 2 || argsJSON(event{args: e.args[:2]}) != `["m",1]`:
+	case e.Name != missed:
+		r.failf(to, "%s got %q, want the missed %q", name, e.Name, missed)
+	case len(e.Args) < 2 || argsJSON(Event{Args: e.Args[:2]}) != `["m",1]`:
 		r.failf(to, "%s got %q with %s", name, missed, argsJSON(e))
 	}
 	if e, ok := nextEvent(c2, mxQuiet); ok {
-		r.failf(to, "%s then got %q", name, e.name)
+		r.failf(to, "%s then got %q", name, e.Name)
 	}
 	var sockets []ctlSocket
 	if err := to.ctl("fetch", &ctlRequest{Nsp: nsp, Rooms: []string{room}}, &sockets); err != nil {

@@ -397,13 +397,13 @@ func (cl *mxCluster) populate() {
 
 // mxClient is a client of the matrix: every event it gets is logged.
 type mxClient struct {
-	*client
+	*Client
 	srv   *mxServer
 	tag   string
 	rooms map[string]bool // the rooms it joined, its own aside
 
 	lmu sync.Mutex
-	log []event
+	log []Event
 }
 
 // dial connects a client to a server's namespace, makes it join rooms,
@@ -411,11 +411,11 @@ type mxClient struct {
 func (cl *mxCluster) dial(s *mxServer, nsp, tag string, rooms ...string) *mxClient {
 	cl.t.Helper()
 	name := s.name + nsp + ":" + tag
-	c := &mxClient{client: dialNamespace(cl.t, s.url, nsp, name, nil), srv: s, tag: tag, rooms: make(map[string]bool)}
-	c.setAnswer(func(event) []any { return []any{name} })
+	c := &mxClient{Client: DialNamespace(cl.t, s.url, nsp, name, nil), srv: s, tag: tag, rooms: make(map[string]bool)}
+	c.SetAnswer(func(Event) []any { return []any{name} })
 	go c.pump()
 	for _, room := range rooms {
-		c.join(room)
+		c.Join(room)
 		c.rooms[room] = true
 	}
 	cl.clients = append(cl.clients, c)
@@ -426,12 +426,12 @@ func (cl *mxCluster) dial(s *mxServer, nsp, tag string, rooms ...string) *mxClie
 func (c *mxClient) pump() {
 	for {
 		select {
-		case e := <-c.events:
+		case e := <-c.Events:
 			c.add(e)
-		case <-c.done:
+		case <-c.Done():
 			for {
 				select {
-				case e := <-c.events:
+				case e := <-c.Events:
 					c.add(e)
 				default:
 					return
@@ -442,19 +442,19 @@ func (c *mxClient) pump() {
 }
 
 // add logs an event.
-func (c *mxClient) add(e event) {
+func (c *mxClient) add(e Event) {
 	c.lmu.Lock()
 	c.log = append(c.log, e)
 	c.lmu.Unlock()
 }
 
 // got returns the events called name that the client got.
-func (c *mxClient) got(name string) []event {
+func (c *mxClient) got(name string) []Event {
 	c.lmu.Lock()
 	defer c.lmu.Unlock()
-	var out []event
+	var out []Event
 	for _, e := range c.log {
-		if e.name == name {
+		if e.Name == name {
 			out = append(out, e)
 		}
 	}
@@ -464,7 +464,7 @@ func (c *mxClient) got(name string) []event {
 // gone reports whether the client was disconnected.
 func (c *mxClient) gone() bool {
 	select {
-	case <-c.disconnected:
+	case <-c.Disconnected:
 		return true
 	default:
 		return false
@@ -474,7 +474,7 @@ func (c *mxClient) gone() bool {
 // in reports whether the client is in any of rooms (its own included).
 func (c *mxClient) in(rooms []string) bool {
 	for _, r := range rooms {
-		if r == c.sid || c.rooms[r] {
+		if r == c.SID || c.rooms[r] {
 			return true
 		}
 	}
@@ -490,15 +490,15 @@ func (cl *mxCluster) sweep() {
 		known[w.event] = true
 		for _, c := range cl.clients {
 			if n := len(c.got(w.event)); n != w.seen[c] {
-				w.run.failf(c.srv, "%s got %q %d times in the end, %d at the check", c.name, w.event, n, w.seen[c])
+				w.run.failf(c.srv, "%s got %q %d times in the end, %d at the check", c.Name, w.event, n, w.seen[c])
 			}
 		}
 	}
 	for _, c := range cl.clients {
 		c.lmu.Lock()
 		for _, e := range c.log {
-			if !known[e.name] {
-				cl.t.Errorf("%s got %q, which no operation sent", c.name, e.name)
+			if !known[e.Name] {
+				cl.t.Errorf("%s got %q, which no operation sent", c.Name, e.Name)
 			}
 		}
 		c.lmu.Unlock()

@@ -121,24 +121,24 @@ func TestMixedCluster(t *testing.T) {
 		waitServerCount(t, 2, g.io)
 		eventually(t, "the Node server counts 2 nodes", func() bool { return n.count() == 2 })
 
-		ga := dial(t, g.hs.URL, "ga", nil)
-		gb := dial(t, g.hs.URL, "gb", nil)
-		na := dial(t, n.url, "na", nil)
-		nb := dial(t, n.url, "nb", nil)
-		all := []*client{ga, gb, na, nb}
-		ga.join("r")
-		na.join("r")
+		ga := Dial(t, g.hs.URL, "ga", nil)
+		gb := Dial(t, g.hs.URL, "gb", nil)
+		na := Dial(t, n.url, "na", nil)
+		nb := Dial(t, n.url, "nb", nil)
+		all := []*Client{ga, gb, na, nb}
+		ga.Join("r")
+		na.Join("r")
 		if k == shardedKind {
 			waitShardSubscribers(t, r.client(), "r", 2)
 		}
-		exactly := func(name string, want ...*client) []event {
+		exactly := func(name string, want ...*Client) []Event {
 			t.Helper()
-			var got []event
+			var got []Event
 			for _, c := range want {
-				got = append(got, c.expect(name))
+				got = append(got, c.Expect(name))
 			}
 			for _, c := range all {
-				c.expectNone(quiet / 3)
+				c.ExpectNone(quiet / 3)
 			}
 			return got
 		}
@@ -148,7 +148,7 @@ func TestMixedCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range exactly("from-go", ga, na) {
-			if got := string(mustJSON(t, e.args)); got != `[1,"two",{"three":[3.5,true,null]}]` {
+			if got := string(mustJSON(t, e.Args)); got != `[1,"two",{"three":[3.5,true,null]}]` {
 				t.Errorf("from-go args %s", got)
 			}
 		}
@@ -156,7 +156,7 @@ func TestMixedCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		exactly("go-except", gb, nb)
-		if err := g.io.To(nb.sid).Emit("go-private"); err != nil {
+		if err := g.io.To(nb.SID).Emit("go-private"); err != nil {
 			t.Fatal(err)
 		}
 		exactly("go-private", nb)
@@ -164,15 +164,15 @@ func TestMixedCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range exactly("go-bin", ga, na) {
-			if len(e.bins) != 1 || string(e.bins[0]) != "\x01\x02\x03" {
-				t.Errorf("go-bin attachments %q", e.bins)
+			if len(e.Bins) != 1 || string(e.Bins[0]) != "\x01\x02\x03" {
+				t.Errorf("go-bin attachments %q", e.Bins)
 			}
 		}
 
 		// Node to Go.
 		n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "from-node", "args": []any{1, "two", map[string]any{"three": 3}}}, nil)
 		for _, e := range exactly("from-node", ga, na) {
-			if got := string(mustJSON(t, e.args)); got != `[1,"two",{"three":3}]` {
+			if got := string(mustJSON(t, e.Args)); got != `[1,"two",{"three":3}]` {
 				t.Errorf("from-node args %s", got)
 			}
 		}
@@ -182,8 +182,8 @@ func TestMixedCluster(t *testing.T) {
 		exactly("node-all", all...)
 		n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-bin", "args": []any{map[string]any{"$bin": []int{4, 5}}}}, nil)
 		for _, e := range exactly("node-bin", ga, na) {
-			if len(e.bins) != 1 || string(e.bins[0]) != "\x04\x05" {
-				t.Errorf("node-bin attachments %q", e.bins)
+			if len(e.Bins) != 1 || string(e.Bins[0]) != "\x04\x05" {
+				t.Errorf("node-bin attachments %q", e.Bins)
 			}
 		}
 
@@ -194,10 +194,10 @@ func TestMixedCluster(t *testing.T) {
 		}
 		for _, s := range sockets {
 			data, _ := s.Data.(map[string]any)
-			if s.ID == na.sid && (data["node"] != "node" || data["name"] != "na" || !slices.Contains(s.Rooms, "r")) {
+			if s.ID == na.SID && (data["node"] != "node" || data["name"] != "na" || !slices.Contains(s.Rooms, "r")) {
 				t.Errorf("na as Go sees it: %+v", s)
 			}
-			if s.ID == na.sid && s.Handshake.Query().Get("EIO") != "4" {
+			if s.ID == na.SID && s.Handshake.Query().Get("EIO") != "4" {
 				t.Errorf("na's handshake query %v", s.Handshake.Query())
 			}
 		}
@@ -207,7 +207,7 @@ func TestMixedCluster(t *testing.T) {
 			t.Fatalf("Node fetch: %+v", ns)
 		}
 		for _, s := range ns {
-			if s.ID == ga.sid && (s.Data["node"] != "go" || s.Data["name"] != "ga" || !slices.Contains(s.Rooms, "r") || s.Auth["name"] != "ga" || s.Query["EIO"] != "4") {
+			if s.ID == ga.SID && (s.Data["node"] != "go" || s.Data["name"] != "ga" || !slices.Contains(s.Rooms, "r") || s.Auth["name"] != "ga" || s.Query["EIO"] != "4") {
 				t.Errorf("ga as Node sees it: %+v", s)
 			}
 		}
@@ -216,7 +216,7 @@ func TestMixedCluster(t *testing.T) {
 			// The pub/sub adapter's allRooms request, from Node.
 			var out struct{ Rooms []string }
 			n.ctl("allRooms", nil, &out)
-			if !slices.Contains(out.Rooms, ga.sid) || !slices.Contains(out.Rooms, nb.sid) || !slices.Contains(out.Rooms, "r") {
+			if !slices.Contains(out.Rooms, ga.SID) || !slices.Contains(out.Rooms, nb.SID) || !slices.Contains(out.Rooms, "r") {
 				t.Errorf("allRooms %v", out.Rooms)
 			}
 		}
@@ -234,7 +234,7 @@ func TestMixedCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 		exactly("y", ga, na)
-		if err := g.io.In(nb.sid).SocketsJoin("z"); err != nil {
+		if err := g.io.In(nb.SID).SocketsJoin("z"); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, "nb in z", func() bool {
@@ -270,7 +270,7 @@ func TestMixedCluster(t *testing.T) {
 
 		// Broadcasts with acks both ways.
 		for _, c := range all {
-			c.setAnswer(func(e event) []any { return []any{c.name} })
+			c.SetAnswer(func(e Event) []any { return []any{c.Name} })
 		}
 		acks, err := g.io.To("r").Timeout(5*time.Second).EmitWithAck(context.Background(), "ask-go")
 		if err != nil {
@@ -295,12 +295,12 @@ func TestMixedCluster(t *testing.T) {
 		exactly("ask-node", ga, na)
 
 		// disconnectSockets both ways.
-		n.ctl("disconnect", map[string]any{"rooms": []string{gb.sid}}, nil)
-		gb.expectDisconnect()
-		if err := g.io.In(nb.sid).DisconnectSockets(false); err != nil {
+		n.ctl("disconnect", map[string]any{"rooms": []string{gb.SID}}, nil)
+		gb.ExpectDisconnect()
+		if err := g.io.In(nb.SID).DisconnectSockets(false); err != nil {
 			t.Fatal(err)
 		}
-		nb.expectDisconnect()
+		nb.ExpectDisconnect()
 	})
 }
 
@@ -321,20 +321,20 @@ func TestEmitters(t *testing.T) {
 	g := startGoNode(t, "go", r.factory(pubsubKind, 0), 0)
 	n := startNodeNode(t, r, pubsubKind, "node")
 	waitServerCount(t, 2, g.io)
-	ga := dial(t, g.hs.URL, "ga", nil)
-	gb := dial(t, g.hs.URL, "gb", nil)
-	na := dial(t, n.url, "na", nil)
-	ga.join("r")
-	na.join("r")
-	all := []*client{ga, gb, na}
-	exactly := func(name string, want ...*client) []event {
+	ga := Dial(t, g.hs.URL, "ga", nil)
+	gb := Dial(t, g.hs.URL, "gb", nil)
+	na := Dial(t, n.url, "na", nil)
+	ga.Join("r")
+	na.Join("r")
+	all := []*Client{ga, gb, na}
+	exactly := func(name string, want ...*Client) []Event {
 		t.Helper()
-		var got []event
+		var got []Event
 		for _, c := range want {
-			got = append(got, c.expect(name))
+			got = append(got, c.Expect(name))
 		}
 		for _, c := range all {
-			c.expectNone(quiet / 3)
+			c.ExpectNone(quiet / 3)
 		}
 		return got
 	}
@@ -342,7 +342,7 @@ func TestEmitters(t *testing.T) {
 	// The Node emitter.
 	n.ctl("emitter", map[string]any{"rooms": []string{"r"}, "event": "node-emitter", "args": []any{"x", 2}}, nil)
 	for _, e := range exactly("node-emitter", ga, na) {
-		if got := string(mustJSON(t, e.args)); got != `["x",2]` {
+		if got := string(mustJSON(t, e.Args)); got != `["x",2]` {
 			t.Errorf("args %s", got)
 		}
 	}
@@ -350,13 +350,13 @@ func TestEmitters(t *testing.T) {
 	exactly("node-emitter-except", gb)
 	n.ctl("emitter", map[string]any{"event": "node-emitter-bin", "args": []any{map[string]any{"$bin": []int{9}}}}, nil)
 	for _, e := range exactly("node-emitter-bin", all...) {
-		if len(e.bins) != 1 || string(e.bins[0]) != "\x09" {
-			t.Errorf("attachments %q", e.bins)
+		if len(e.Bins) != 1 || string(e.Bins[0]) != "\x09" {
+			t.Errorf("attachments %q", e.Bins)
 		}
 	}
-	n.ctl("emitterJoin", map[string]any{"rooms": []string{gb.sid}, "join": "w"}, nil)
+	n.ctl("emitterJoin", map[string]any{"rooms": []string{gb.SID}, "join": "w"}, nil)
 	eventually(t, "gb in w", func() bool {
-		return slices.Contains(g.io.Of("/").LocalSocket(gb.sid).Rooms(), "w")
+		return slices.Contains(g.io.Of("/").LocalSocket(gb.SID).Rooms(), "w")
 	})
 	n.ctl("emitterSse", map[string]any{"event": "hello", "args": []any{"from-node-emitter"}}, nil)
 	eventually(t, "Go got hello", func() bool { return slices.Contains(g.received(), "hello:from-node-emitter") })
@@ -398,12 +398,12 @@ func TestEmitters(t *testing.T) {
 		s, err := g.io.In("v").FetchSockets(ctx)
 		return err == nil && len(s) == 0
 	})
-	if err := em.In(na.sid).DisconnectSockets(ctx, false); err != nil {
+	if err := em.In(na.SID).DisconnectSockets(ctx, false); err != nil {
 		t.Fatal(err)
 	}
-	na.expectDisconnect()
-	n.ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.sid}}, nil)
-	ga.expectDisconnect()
+	na.ExpectDisconnect()
+	n.ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.SID}}, nil)
+	ga.ExpectDisconnect()
 }
 
 // With the Streams adapter, a client recovers its session on a Node node
@@ -426,53 +426,53 @@ func TestMixedStreamsRecovery(t *testing.T) {
 	}
 
 	// Go to Node.
-	a := dial(t, g.hs.URL, "a", nil)
-	a.join("r")
+	a := Dial(t, g.hs.URL, "a", nil)
+	a.Join("r")
 	if err := g.io.To("r").Emit("e1"); err != nil {
 		t.Fatal(err)
 	}
-	a.expect("e1")
-	offset := a.lastOffset()
-	a.drop()
-	persisted(a.pid)
+	a.Expect("e1")
+	offset := a.LastOffset()
+	a.Drop()
+	persisted(a.PID)
 	n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "e2", "args": []any{2}}, nil)
 	if err := g.io.Except("r").Emit("not-for-a"); err != nil {
 		t.Fatal(err)
 	}
-	a2 := dial(t, n.url, "a2", map[string]any{"pid": a.pid, "offset": offset})
-	if a2.sid != a.sid {
-		t.Fatalf("Node did not recover a Go session: sid %q, was %q", a2.sid, a.sid)
+	a2 := Dial(t, n.url, "a2", map[string]any{"pid": a.PID, "offset": offset})
+	if a2.SID != a.SID {
+		t.Fatalf("Node did not recover a Go session: sid %q, was %q", a2.SID, a.SID)
 	}
-	a2.expect("e2")
-	a2.expectNone(quiet)
+	a2.Expect("e2")
+	a2.ExpectNone(quiet)
 	var ns []nodeSocket
 	n.ctl("fetch", map[string]any{"rooms": []string{"r"}}, &ns)
-	if len(ns) != 1 || ns[0].ID != a.sid || ns[0].Data["node"] != "go" || ns[0].Data["name"] != "a" {
+	if len(ns) != 1 || ns[0].ID != a.SID || ns[0].Data["node"] != "go" || ns[0].Data["name"] != "a" {
 		t.Errorf("recovered on Node: %+v", ns)
 	}
 
 	// Node to Go.
-	b := dial(t, n.url, "b", nil)
-	b.join("s")
-	if b.pid == "" {
+	b := Dial(t, n.url, "b", nil)
+	b.Join("s")
+	if b.PID == "" {
 		t.Fatal("the Node server gave no pid")
 	}
 	n.ctl("emit", map[string]any{"rooms": []string{"s"}, "event": "e3"}, nil)
-	b.expect("e3")
-	offset = b.lastOffset()
-	b.drop()
-	persisted(b.pid)
+	b.Expect("e3")
+	offset = b.LastOffset()
+	b.Drop()
+	persisted(b.PID)
 	if err := g.io.To("s").Emit("e4", map[string]any{"k": "v"}); err != nil {
 		t.Fatal(err)
 	}
-	b2 := dial(t, g.hs.URL, "b2", map[string]any{"pid": b.pid, "offset": offset})
-	if b2.sid != b.sid {
-		t.Fatalf("Go did not recover a Node session: sid %q, was %q", b2.sid, b.sid)
+	b2 := Dial(t, g.hs.URL, "b2", map[string]any{"pid": b.PID, "offset": offset})
+	if b2.SID != b.SID {
+		t.Fatalf("Go did not recover a Node session: sid %q, was %q", b2.SID, b.SID)
 	}
-	if got := string(mustJSON(t, b2.expect("e4").args[:1])); got != `[{"k":"v"}]` {
+	if got := string(mustJSON(t, b2.Expect("e4").Args[:1])); got != `[{"k":"v"}]` {
 		t.Errorf("e4 args %s", got)
 	}
-	s := g.io.Of("/").LocalSocket(b.sid)
+	s := g.io.Of("/").LocalSocket(b.SID)
 	if s == nil || !slices.Contains(s.Rooms(), "s") {
 		t.Fatalf("recovered on Go: %v", s)
 	}
