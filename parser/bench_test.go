@@ -172,6 +172,29 @@ func BenchmarkDecodeEvent(b *testing.B)             { benchDecode[benchMessage](
 func BenchmarkDecodeBinaryEvent(b *testing.B)       { benchDecode[[]byte](b, &benchBinaryEvent) }
 func BenchmarkDecodeStructBinaryEvent(b *testing.B) { benchDecode[benchFile](b, &benchStructEvent) }
 
+// BenchmarkEchoAck decodes an event with an id and a 32-byte string, as
+// bench/run.sh's echo cases send it, and encodes the acknowledgement that
+// returns its arguments as they came: the codec's share of an echo.
+func BenchmarkEchoAck(b *testing.B) {
+	b.ReportAllocs()
+	var jp JSONParser
+	wire := []byte(`2117["echo","` + strings.Repeat("x", 32) + `"]`)
+	d := jp.NewDecoder()
+	for b.Loop() {
+		p, err := d.Add(wire, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		args := make([]any, len(p.Args))
+		for i, a := range p.Args {
+			args[i] = a
+		}
+		if _, err := jp.Encode(&SocketPacket{Type: SocketPacketAck, ID: p.ID, HasID: true, Data: args}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func benchMsgpackEncode(b *testing.B, p *SocketPacket) {
 	b.ReportAllocs()
 	var mp MsgpackParser

@@ -34,6 +34,12 @@ type JSONParser struct {
 // Encode returns the text message of p followed by its binary attachments.
 func (jp *JSONParser) Encode(p *SocketPacket) ([]Message, error) {
 	typ, data := p.Type, p.Data
+	b := make([]byte, 0, 64)
+	if data != nil && (typ == SocketPacketEvent || typ == SocketPacketAck) {
+		if out, ok := appendFastJSON(jp.header(b, typ, 0, p), data, 0); ok {
+			return []Message{{Data: out}}, nil
+		}
+	}
 	st := treeWalk{placeholders: true}
 	if data != nil && (typ == SocketPacketEvent || typ == SocketPacketAck) {
 		data = deconstruct(data, &st)
@@ -41,19 +47,7 @@ func (jp *JSONParser) Encode(p *SocketPacket) ([]Message, error) {
 			typ += SocketPacketBinaryEvent - SocketPacketEvent // EVENT→BINARY_EVENT, ACK→BINARY_ACK
 		}
 	}
-	b := make([]byte, 0, 64)
-	b = append(b, '0'+byte(typ))
-	if typ == SocketPacketBinaryEvent || typ == SocketPacketBinaryAck {
-		b = strconv.AppendInt(b, int64(len(st.bufs)), 10)
-		b = append(b, '-')
-	}
-	if p.Namespace != "" && p.Namespace != "/" {
-		b = append(b, p.Namespace...)
-		b = append(b, ',')
-	}
-	if p.HasID {
-		b = strconv.AppendUint(b, p.ID, 10)
-	}
+	b = jp.header(b[:0], typ, len(st.bufs), p)
 	if data != nil {
 		var err error
 		if b, err = appendJSON(b, data); err != nil {
@@ -66,6 +60,23 @@ func (jp *JSONParser) Encode(p *SocketPacket) ([]Message, error) {
 		msgs = append(msgs, Message{Data: buf, Binary: true})
 	}
 	return msgs, nil
+}
+
+// header appends a packet's type, attachment count, namespace and id.
+func (jp *JSONParser) header(b []byte, typ SocketPacketType, attachments int, p *SocketPacket) []byte {
+	b = append(b, '0'+byte(typ))
+	if typ == SocketPacketBinaryEvent || typ == SocketPacketBinaryAck {
+		b = strconv.AppendInt(b, int64(attachments), 10)
+		b = append(b, '-')
+	}
+	if p.Namespace != "" && p.Namespace != "/" {
+		b = append(b, p.Namespace...)
+		b = append(b, ',')
+	}
+	if p.HasID {
+		b = strconv.AppendUint(b, p.ID, 10)
+	}
+	return b
 }
 
 // appendJSON appends v as JSON, without the HTML escaping of json.Marshal
@@ -241,6 +252,9 @@ func (d *jsonDecoder) decodePayload(p *SocketPacket, payload []byte, att *attach
 // eventName reads an event name: a string, or a number, which the
 // reference accepts and names by its decimal text, as JavaScript does.
 func eventName(raw []byte) (string, bool) {
+	if name, ok := fastEventName(raw); ok {
+		return name, true
+	}
 	if raw[0] == '"' {
 		var name string
 		if json.Unmarshal(raw, &name) != nil {
