@@ -35,7 +35,7 @@ func (ws *WebSocket) setupTryWrite(c net.Conn) {
 // for.
 func (ws *WebSocket) writeOnce(fd uintptr) bool {
 	for {
-		n, err := syscall.Write(int(fd), ws.tryBuf)
+		n, err := sysWrite(int(fd), ws.tryBuf)
 		if err == syscall.EINTR {
 			continue
 		}

@@ -37,7 +37,7 @@ func (ws *WebSocket) readOnce(wait bool, fn func(b []byte) int) error {
 			bp = readBufs.Get().(*[]byte)
 		}
 		for {
-			n, rerr = syscall.Read(int(fd), *bp)
+			n, rerr = sysRead(int(fd), *bp)
 			if rerr != syscall.EINTR {
 				break
 			}
