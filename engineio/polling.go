@@ -15,6 +15,14 @@ import (
 // more often than that keep their keep-alive connection.
 var parkAfter = time.Second
 
+// closedTimeC is a channel that is always ready: a GET that is to be
+// parked without waiting.
+var closedTimeC = func() <-chan time.Time {
+	c := make(chan time.Time)
+	close(c)
+	return c
+}()
+
 // servePoll answers a polling GET: it waits until there is something to
 // send, then sends all of it in one payload. One GET may be pending at a
 // time; a second one is a protocol error that closes the session.
@@ -34,7 +42,11 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	}
 	var park *time.Timer
 	var parkC <-chan time.Time
-	if parkAfter > 0 {
+	if s.idlePoll {
+		// The last poll waited for a heartbeat: this one most likely
+		// waits for the next, and is taken out of net/http at once.
+		parkC = closedTimeC
+	} else if parkAfter > 0 {
 		park = time.NewTimer(parkAfter)
 		defer park.Stop()
 		parkC = park.C
@@ -129,6 +141,7 @@ func (s *Session) answerLocked(batch []parser.Packet, closing bool, write func([
 	// the write, since the client may send its next GET as soon as it has
 	// read the answer, before this goroutine runs again.
 	s.polling = false
+	s.idlePoll = len(batch) == 1 && batch[0].Type == parser.PacketPing
 	reason := s.reason
 	// Until it is written, the batch counts against MaxQueueBytes: a client
 	// that leaves its answer unread cannot have more queued behind it.
@@ -323,9 +336,21 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
+	heartbeat := true
 	s.readMu.Lock()
-	err = s.poll.Decode(body, binary, s.onPacket)
+	err = s.poll.Decode(body, binary, func(p parser.Packet) error {
+		heartbeat = heartbeat && p.Type == parser.PacketPong
+		return s.onPacket(p)
+	})
 	s.readMu.Unlock()
+	if heartbeat && err == nil {
+		// A POST of a heartbeat alone comes from a client with nothing
+		// else to say, whose next POST is the next heartbeat: its
+		// connection closes now rather than wait idle in net/http, with a
+		// goroutine and buffers, for a request that comes a ping
+		// interval later, if ever.
+		w.Header().Set("Connection", "close")
+	}
 	if errors.Is(err, parser.ErrInvalidPayload) {
 		s.close(ReasonParseError, closeNow)
 	}

@@ -78,6 +78,7 @@ type Session struct {
 	batches   uint64          // batches the WebSocket writer has started
 	seen      uint64          // batches at the last heartbeat, while one was being written
 	polling   bool            // a GET is pending and has not taken its packets yet
+	idlePoll  bool            // the last poll was answered with a ping alone
 	held      pollHolder      // the pending GET, when not in a net/http handler
 	heldWoken bool            // answerHeld has been started and not run yet
 
