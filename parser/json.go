@@ -301,26 +301,20 @@ func jsonValues(elems [][]byte, att *attachments) []Value {
 func splitJSON(b []byte, maxDepth int) ([][]byte, error) {
 	var elems [][]byte
 	depth, start := 0, -1
-	inString, escaped := false, false
+	var str stringScanner
 	isArray := b[0] == '['
 	for i, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
+		if str.inString {
+			str.skip(c)
 			continue
 		}
 		if isArray && depth == 1 && start < 0 && c != ']' && c != ',' && !isSpace(c) {
 			start = i // an element begins
 		}
+		if str.skip(c) {
+			continue
+		}
 		switch c {
-		case '"':
-			inString = true
 		case '[', '{':
 			depth++
 			if depth > maxDepth {
@@ -340,6 +334,26 @@ func splitJSON(b []byte, maxDepth int) ([][]byte, error) {
 		}
 	}
 	return elems, nil
+}
+
+// stringScanner follows the strings of valid JSON byte by byte.
+type stringScanner struct{ inString, escaped bool }
+
+// skip reports whether c belongs to a string, its quotes included.
+func (s *stringScanner) skip(c byte) bool {
+	if !s.inString {
+		s.inString = c == '"'
+		return s.inString
+	}
+	switch {
+	case s.escaped:
+		s.escaped = false
+	case c == '\\':
+		s.escaped = true
+	case c == '"':
+		s.inString = false
+	}
+	return true
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

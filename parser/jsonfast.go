@@ -165,24 +165,10 @@ func appendJSONString(dst []byte, s string) []byte {
 // appendCompactJSON appends valid JSON without the white space outside
 // its strings, as encoding/json writes a json.Marshaler's output.
 func appendCompactJSON(dst, raw []byte) ([]byte, bool) {
-	inString, escaped := false, false
+	var str stringScanner
 	start := 0
 	for i, c := range raw {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
-		case '"':
-			inString = true
-		case ' ', '\t', '\n', '\r':
+		if !str.skip(c) && isSpace(c) {
 			dst = append(dst, raw[start:i]...)
 			start = i + 1
 		}
