@@ -1,5 +1,6 @@
 // Package cluster holds what the cluster adapters (adapter/redis,
-// adapter/postgres) share to speak the wire formats of the Node adapters.
+// adapter/postgres, adapter/nats) share to speak the wire formats of the
+// Node adapters.
 //
 // Node is the part of an adapter that does not depend on what carries
 // the messages: local rooms and sockets (an adapter.Memory), the requests
@@ -9,6 +10,10 @@
 // node discovery with heartbeats, as socket.io-adapter's ClusterAdapter
 // and ClusterAdapterWithHeartbeat do. An adapter gives it a Transport and
 // hands it the messages it receives, decoded into Ops (Decode).
+//
+// Emitter is the emitter of every cluster adapter: the selection of
+// sockets and the operations, which an adapter's EmitterSend publishes in
+// its own format.
 //
 // Messages are generic trees (maps, arrays, strings, numbers, booleans,
 // nil and binary). Values that go out are first made generic
