@@ -198,6 +198,13 @@ func (n *goNode) close() {
 	n.hs.Close()
 }
 
+// The methods of clustertest.Node.
+func (n *goNode) Server() *socketio.Server { return n.io }
+func (n *goNode) URL() string              { return n.hs.URL }
+func (n *goNode) Name() string             { return n.name }
+func (n *goNode) Received() []string       { return n.received() }
+func (n *goNode) Close()                   { n.close() }
+
 func (n *goNode) received() []string {
 	n.mu.Lock()
 	defer n.mu.Unlock()

@@ -46,6 +46,18 @@ type Node interface {
 type Cluster struct {
 	Nodes         []Node
 	A, B, C, D, E *clusterclient.Client
+	// Joined, when set, is called after a scenario has sockets of nodes
+	// (that many) join room through the cluster, before it broadcasts to
+	// the room: an adapter that subscribes per room waits there for the
+	// subscriptions.
+	Joined func(t *testing.T, room string, nodes int)
+}
+
+// joined calls cl.Joined, if set.
+func (cl *Cluster) joined(t *testing.T, room string, nodes int) {
+	if cl.Joined != nil {
+		cl.Joined(t, room, nodes)
+	}
 }
 
 // Start waits until each of the three nodes counts the three, then
@@ -300,6 +312,7 @@ func SocketsJoinLeaveDisconnect(t *testing.T, cl *Cluster) {
 			s, err := n2.In("y").FetchSockets(context.Background())
 			return err == nil && len(s) == 3
 		})
+		cl.joined(t, "y", 2)
 		if err := n0.To("y").Emit("y"); err != nil {
 			t.Fatal(err)
 		}
@@ -328,6 +341,7 @@ func SocketsJoinLeaveDisconnect(t *testing.T, cl *Cluster) {
 		Eventually(t, "b in z", func() bool {
 			return slices.Contains(n0.Of("/").LocalSocket(cl.B.SID).Rooms(), "z")
 		})
+		cl.joined(t, "z", 1)
 		if err := n1.To("z").Emit("z"); err != nil {
 			t.Fatal(err)
 		}
