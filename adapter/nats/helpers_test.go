@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/duplexio/duplex/adapter"
 	natsadapter "github.com/duplexio/duplex/adapter/nats"
+	"github.com/duplexio/duplex/internal/clustertest"
 	"github.com/duplexio/duplex/socketio"
 	"github.com/nats-io/nats.go"
 )
@@ -153,21 +153,24 @@ func (s *natsServer) factory(nc *nats.Conn, opts *natsadapter.Options) adapter.F
 	return natsadapter.NewFactory(nc, &o)
 }
 
-// goNode is one Go server of a test cluster.
+// goNode is a clustertest.GoNode, its server and HTTP server at hand.
 type goNode struct {
+	*clustertest.GoNode
 	name string
-	nc   *nats.Conn
 	io   *socketio.Server
 	hs   *httptest.Server
-
-	mu  sync.Mutex
-	sse []string // server-side events received, "event:arg"
+	nc   *nats.Conn
 }
 
-// startGoNode starts a server on a connection of its own whose sockets
-// answer "join" and "leave" (then ack) and carry {node, name} as data;
-// its server-side handler of "hello" records the event and answers with
-// the node's name.
+func newGoNode(g *clustertest.GoNode, name string) *goNode {
+	return &goNode{GoNode: g, name: name, io: g.IO, hs: g.HS}
+}
+
+func (n *goNode) close()             { n.Close() }
+func (n *goNode) received() []string { return n.Received() }
+
+// startGoNode starts a node on a NATS connection of its own
+// (clustertest.GoNode).
 func startGoNode(t testing.TB, ns *natsServer, name string, opts *natsadapter.Options) *goNode {
 	t.Helper()
 	nc := ns.conn(name)
@@ -175,56 +178,9 @@ func startGoNode(t testing.TB, ns *natsServer, name string, opts *natsadapter.Op
 	if opts != nil && opts.RecoveryWindow > 0 {
 		sopts.ConnectionStateRecovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: opts.RecoveryWindow, SkipMiddlewares: true}
 	}
-	n := &goNode{name: name, nc: nc, io: socketio.NewServer(sopts)}
-	n.io.OnConnection(func(s *socketio.Socket) {
-		auth, _ := s.Handshake().Auth.(map[string]any)
-		s.SetData(map[string]any{"node": name, "name": auth["name"]})
-		s.On("join", func(room string, ack socketio.Ack) {
-			s.Join(room)
-			if ack != nil {
-				ack()
-			}
-		})
-		s.On("leave", func(room string, ack socketio.Ack) {
-			s.Leave(room)
-			if ack != nil {
-				ack()
-			}
-		})
-	})
-	n.io.Of("/").On("hello", func(arg string, ack socketio.Ack) {
-		n.mu.Lock()
-		n.sse = append(n.sse, "hello:"+arg)
-		n.mu.Unlock()
-		if ack != nil {
-			ack(name)
-		}
-	})
-	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", n.io)
-	n.hs = httptest.NewServer(mux)
-	t.Cleanup(n.close)
+	n := newGoNode(clustertest.StartGoNode(t, name, sopts), name)
+	n.nc = nc
 	return n
-}
-
-func (n *goNode) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	_ = n.io.Shutdown(ctx)
-	n.hs.Close()
-}
-
-// The methods of clustertest.Node.
-func (n *goNode) Server() *socketio.Server { return n.io }
-func (n *goNode) URL() string              { return n.hs.URL }
-func (n *goNode) Name() string             { return n.name }
-func (n *goNode) Received() []string       { return n.received() }
-func (n *goNode) Close()                   { n.close() }
-
-func (n *goNode) received() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]string(nil), n.sse...)
 }
 
 // eventually polls cond until it holds or the wait times out.

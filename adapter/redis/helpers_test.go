@@ -19,6 +19,7 @@ import (
 
 	"github.com/duplexio/duplex/adapter"
 	redisadapter "github.com/duplexio/duplex/adapter/redis"
+	"github.com/duplexio/duplex/internal/clustertest"
 	"github.com/duplexio/duplex/socketio"
 	"github.com/redis/go-redis/v9"
 )
@@ -144,71 +145,30 @@ func (r *redisServer) factory(k kind, recovery time.Duration) adapter.Factory {
 	return redisadapter.NewFactory(c, &redisadapter.Options{RequestsTimeout: 2 * time.Second, RecoveryWindow: recovery})
 }
 
-// goNode is one Go server of a test cluster.
+// goNode is a clustertest.GoNode, its server and HTTP server at hand.
 type goNode struct {
+	*clustertest.GoNode
 	name string
 	io   *socketio.Server
 	hs   *httptest.Server
-
-	mu  sync.Mutex
-	sse []string // server-side events received, "event:arg"
 }
 
-// startGoNode starts a server whose sockets answer "join" (join a room,
-// then ack) and carry {node, name} as data; its server-side handler of
-// "hello" records the event and answers with the node's name.
+func newGoNode(g *clustertest.GoNode, name string) *goNode {
+	return &goNode{GoNode: g, name: name, io: g.IO, hs: g.HS}
+}
+
+func (n *goNode) close()             { n.Close() }
+func (n *goNode) received() []string { return n.Received() }
+
+// startGoNode starts a node on the adapter f, with connection state
+// recovery for recovery when it is not 0 (clustertest.GoNode).
 func startGoNode(t testing.TB, name string, f adapter.Factory, recovery time.Duration) *goNode {
 	t.Helper()
 	opts := &socketio.Options{Adapter: f}
 	if recovery > 0 {
 		opts.ConnectionStateRecovery = &socketio.RecoveryOptions{MaxDisconnectionDuration: recovery, SkipMiddlewares: true}
 	}
-	n := &goNode{name: name, io: socketio.NewServer(opts)}
-	n.io.OnConnection(func(s *socketio.Socket) {
-		if !s.Recovered() {
-			auth, _ := s.Handshake().Auth.(map[string]any)
-			s.SetData(map[string]any{"node": name, "name": auth["name"]})
-		}
-		s.On("join", func(room string, ack socketio.Ack) {
-			s.Join(room)
-			if ack != nil {
-				ack()
-			}
-		})
-	})
-	n.io.Of("/").On("hello", func(arg string, ack socketio.Ack) {
-		n.mu.Lock()
-		n.sse = append(n.sse, "hello:"+arg)
-		n.mu.Unlock()
-		if ack != nil {
-			ack(name)
-		}
-	})
-	mux := http.NewServeMux()
-	mux.Handle("/socket.io/", n.io)
-	n.hs = httptest.NewServer(mux)
-	t.Cleanup(n.close)
-	return n
-}
-
-func (n *goNode) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	_ = n.io.Shutdown(ctx)
-	n.hs.Close()
-}
-
-// The methods of clustertest.Node.
-func (n *goNode) Server() *socketio.Server { return n.io }
-func (n *goNode) URL() string              { return n.hs.URL }
-func (n *goNode) Name() string             { return n.name }
-func (n *goNode) Received() []string       { return n.received() }
-func (n *goNode) Close()                   { n.close() }
-
-func (n *goNode) received() []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]string(nil), n.sse...)
+	return newGoNode(clustertest.StartGoNode(t, name, opts), name)
 }
 
 // eventually polls cond until it holds or the wait times out.
