@@ -2,71 +2,20 @@ package postgresadapter_test
 
 import (
 	"fmt"
-	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	"github.com/gorilla/websocket"
+	"github.com/duplexio/duplex/internal/clustertest"
 )
-
-// counter is a bare client for the benchmark: it counts the EVENT
-// packets it receives.
-type counter struct {
-	conn *websocket.Conn
-	n    *atomic.Int64
-	done chan struct{}
-}
-
-func dialCounter(b *testing.B, baseURL string, n *atomic.Int64) *counter {
-	b.Helper()
-	u := "ws" + strings.TrimPrefix(baseURL, "http") + "/socket.io/?EIO=4&transport=websocket"
-	conn, resp, err := websocket.DefaultDialer.Dial(u, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	resp.Body.Close()
-	if _, _, err := conn.ReadMessage(); err != nil { // open
-		b.Fatal(err)
-	}
-	_ = conn.WriteMessage(websocket.TextMessage, []byte("40"))
-	if _, msg, err := conn.ReadMessage(); err != nil || !strings.HasPrefix(string(msg), "40") {
-		b.Fatalf("connect: %q, %v", msg, err)
-	}
-	c := &counter{conn: conn, n: n, done: make(chan struct{})}
-	go func() {
-		defer close(c.done)
-		for {
-			_, msg, err := conn.ReadMessage()
-			if err != nil {
-				return
-			}
-			switch {
-			case len(msg) > 1 && msg[0] == '4' && msg[1] == '2':
-				n.Add(1)
-			case len(msg) == 1 && msg[0] == '2':
-				_ = conn.WriteMessage(websocket.TextMessage, []byte("3"))
-			}
-		}
-	}()
-	b.Cleanup(func() { conn.Close(); <-c.done })
-	return c
-}
 
 // BenchmarkClusterBroadcast measures broadcasts delivered per second
 // across a cluster of three nodes on one PostgreSQL, with ten clients on
 // each node: one node emits to everyone, in windows of 500 broadcasts,
-// each window waited for (the scenario of adapter/redis's benchmark). The
-// "go" run has Go nodes; the "node" run has Node nodes with
-// @socket.io/postgres-adapter, for comparison. deliveries/s counts
-// packets received by clients.
+// each window waited for (clustertest.BenchBroadcast, the scenario of
+// every adapter's benchmark). The "go" run has Go nodes; the "node" run
+// has Node nodes with @socket.io/postgres-adapter, for comparison.
 //
 //	go test -run '^$' -bench ClusterBroadcast -benchtime 20000x
 func BenchmarkClusterBroadcast(b *testing.B) {
-	const (
-		clientsPerNode = 10
-		window         = 500
-	)
 	for _, impl := range []string{"go", "node"} {
 		b.Run(impl, func(b *testing.B) {
 			pg := startPostgres(b)
@@ -83,13 +32,7 @@ func BenchmarkClusterBroadcast(b *testing.B) {
 						return n
 					})
 					if i == 0 {
-						emit = func(n int) {
-							for j := range n {
-								if err := g.io.Emit("b", j); err != nil {
-									b.Fatal(err)
-								}
-							}
-						}
+						emit = clustertest.GoEmit(b, g.GoNode)
 					}
 					continue
 				}
@@ -103,33 +46,7 @@ func BenchmarkClusterBroadcast(b *testing.B) {
 			for _, count := range counts {
 				eventually(b, "3 nodes", func() bool { return count() == 3 })
 			}
-			var received atomic.Int64
-			for _, u := range urls {
-				for range clientsPerNode {
-					dialCounter(b, u, &received)
-				}
-			}
-			clients := int64(3 * clientsPerNode)
-			b.ResetTimer()
-			start := time.Now()
-			sent := 0
-			for sent < b.N {
-				n := min(window, b.N-sent)
-				emit(n)
-				sent += n
-				want := int64(sent) * clients
-				deadline := time.Now().Add(30 * time.Second)
-				for received.Load() < want {
-					if time.Now().After(deadline) {
-						b.Fatalf("%d of %d packets delivered", received.Load(), want)
-					}
-					time.Sleep(200 * time.Microsecond)
-				}
-			}
-			elapsed := time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "broadcasts/s")
-			b.ReportMetric(float64(int64(b.N)*clients)/elapsed.Seconds(), "deliveries/s")
+			clustertest.BenchBroadcast(b, urls, 10, 500, emit)
 		})
 	}
 }
