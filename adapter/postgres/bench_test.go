@@ -37,10 +37,10 @@ func BenchmarkClusterBroadcast(b *testing.B) {
 					continue
 				}
 				nn := startNodeNode(b, pg, name)
-				urls = append(urls, nn.url)
-				counts = append(counts, nn.count)
+				urls = append(urls, nn.URL)
+				counts = append(counts, nn.Count)
 				if i == 0 {
-					emit = func(n int) { nn.ctl("flood", map[string]any{"n": n, "event": "b"}, nil) }
+					emit = func(n int) { nn.Ctl("flood", map[string]any{"n": n, "event": "b"}, nil) }
 				}
 			}
 			for _, count := range counts {

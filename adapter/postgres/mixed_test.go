@@ -1,21 +1,16 @@
 package postgresadapter_test
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	postgresadapter "github.com/duplexio/duplex/adapter/postgres"
+	"github.com/duplexio/duplex/internal/clustertest"
 	"github.com/duplexio/duplex/internal/leakcheck"
 )
 
@@ -23,87 +18,15 @@ import (
 // @socket.io/postgres-adapter, from interop/node-server.mjs) and Go
 // servers on one PostgreSQL, with clients on each.
 
-var npmOnce sync.Once
-
 // nodeNode is a Node server of a mixed cluster.
-type nodeNode struct {
-	t   testing.TB
-	url string
-}
+type nodeNode = clustertest.NodeServer
 
 // startNodeNode starts interop/node-server.mjs with the test heartbeats.
 func startNodeNode(t testing.TB, pg *pgServer, name string) *nodeNode {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatal("node not found: the mixed-cluster tests need Node.js")
-	}
-	dir, _ := filepath.Abs("interop")
-	npmOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules")); err == nil {
-			return
-		}
-		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	})
-	cmd := exec.Command("node", "node-server.mjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "PG_URL="+pg.url(), "NAME="+name,
+	return clustertest.StartNodeServer(t, "interop", "PG_URL="+pg.url(), "NAME="+name,
 		fmt.Sprintf("HEARTBEAT_MS=%d", testHeartbeat.Milliseconds()),
 		fmt.Sprintf("HEARTBEAT_TIMEOUT_MS=%d", testTimeout.Milliseconds()))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		for sc.Scan() { // keep the pipe drained
-		}
-	}()
-	select {
-	case line, ok := <-lines:
-		var hello struct{ Port int }
-		if !ok || json.Unmarshal([]byte(line), &hello) != nil || hello.Port == 0 {
-			t.Fatalf("node server: first line %q", line)
-		}
-		return &nodeNode{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", hello.Port)}
-	case <-time.After(waitTimeout):
-		t.Fatal("node server did not start")
-	}
-	return nil
-}
-
-// ctl sends a command to the Node server.
-func (n *nodeNode) ctl(cmd string, body map[string]any, out any) {
-	n.t.Helper()
-	postJSON(n.t, n.url+"/ctl/"+cmd, body, out)
-}
-
-func (n *nodeNode) count() int {
-	var out struct{ Count int }
-	n.ctl("count", nil, &out)
-	return out.Count
-}
-
-func (n *nodeNode) received() []string {
-	var out struct{ SSE []string }
-	n.ctl("received", nil, &out)
-	return out.SSE
 }
 
 type nodeSocket struct {
@@ -122,12 +45,12 @@ func TestMixedCluster(t *testing.T) {
 	g := startGoNode(t, "go", pg.factory(nil))
 	n := startNodeNode(t, pg, "node")
 	waitServerCount(t, 2, g.io)
-	eventually(t, "the Node server counts 2 nodes", func() bool { return n.count() == 2 })
+	eventually(t, "the Node server counts 2 nodes", func() bool { return n.Count() == 2 })
 
 	ga := Dial(t, g.hs.URL, "ga", nil)
 	gb := Dial(t, g.hs.URL, "gb", nil)
-	na := Dial(t, n.url, "na", nil)
-	nb := Dial(t, n.url, "nb", nil)
+	na := Dial(t, n.URL, "na", nil)
+	nb := Dial(t, n.URL, "nb", nil)
 	all := []*Client{ga, gb, na, nb}
 	ga.Join("r")
 	na.Join("r")
@@ -184,26 +107,26 @@ func TestMixedCluster(t *testing.T) {
 	}
 
 	// Node to Go.
-	n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "from-node", "args": []any{1, "two", map[string]any{"three": 3}}}, nil)
+	n.Ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "from-node", "args": []any{1, "two", map[string]any{"three": 3}}}, nil)
 	for _, e := range exactly("from-node", ga, na) {
 		if got := string(mustJSON(t, e.Args)); got != `[1,"two",{"three":3}]` {
 			t.Errorf("from-node args %s", got)
 		}
 	}
-	n.ctl("emit", map[string]any{"except": []string{"r"}, "event": "node-except"}, nil)
+	n.Ctl("emit", map[string]any{"except": []string{"r"}, "event": "node-except"}, nil)
 	exactly("node-except", gb, nb)
-	n.ctl("emit", map[string]any{"event": "node-all"}, nil)
+	n.Ctl("emit", map[string]any{"event": "node-all"}, nil)
 	exactly("node-all", all...)
-	n.ctl("emit", map[string]any{"volatile": true, "rooms": []string{gb.SID}, "event": "node-volatile"}, nil)
+	n.Ctl("emit", map[string]any{"volatile": true, "rooms": []string{gb.SID}, "event": "node-volatile"}, nil)
 	exactly("node-volatile", gb)
-	n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-bin", "args": []any{map[string]any{"$bin": []int{4, 5}}}}, nil)
+	n.Ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-bin", "args": []any{map[string]any{"$bin": []int{4, 5}}}}, nil)
 	for _, e := range exactly("node-bin", ga, na) {
 		if len(e.Bins) != 1 || string(e.Bins[0]) != "\x04\x05" {
 			t.Errorf("node-bin attachments %q", e.Bins)
 		}
 	}
 	bigNode := strings.Repeat("n", 9000)
-	n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-big", "args": []any{bigNode}}, nil)
+	n.Ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-big", "args": []any{bigNode}}, nil)
 	for _, e := range exactly("node-big", ga, na) {
 		var s string
 		if err := e.Arg(0, &s); err != nil || s != bigNode {
@@ -226,7 +149,7 @@ func TestMixedCluster(t *testing.T) {
 		}
 	}
 	var ns []nodeSocket
-	n.ctl("fetch", map[string]any{"rooms": []string{"r"}}, &ns)
+	n.Ctl("fetch", map[string]any{"rooms": []string{"r"}}, &ns)
 	if len(ns) != 2 {
 		t.Fatalf("Node fetch: %+v", ns)
 	}
@@ -237,7 +160,7 @@ func TestMixedCluster(t *testing.T) {
 	}
 
 	// socketsJoin and socketsLeave both ways.
-	n.ctl("join", map[string]any{"rooms": []string{"r"}, "join": "y"}, nil)
+	n.Ctl("join", map[string]any{"rooms": []string{"r"}, "join": "y"}, nil)
 	eventually(t, "r joined y", func() bool {
 		s, err := g.io.In("y").FetchSockets(context.Background())
 		return err == nil && len(s) == 2
@@ -246,7 +169,7 @@ func TestMixedCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	exactly("y", ga, na)
-	n.ctl("leave", map[string]any{"rooms": []string{ga.SID}, "leave": "y"}, nil)
+	n.Ctl("leave", map[string]any{"rooms": []string{ga.SID}, "leave": "y"}, nil)
 	eventually(t, "ga left y", func() bool {
 		s, err := g.io.In("y").FetchSockets(context.Background())
 		return err == nil && len(s) == 1
@@ -256,17 +179,17 @@ func TestMixedCluster(t *testing.T) {
 	}
 	eventually(t, "nb in z", func() bool {
 		var ns []nodeSocket
-		n.ctl("fetch", map[string]any{"rooms": []string{"z"}}, &ns)
+		n.Ctl("fetch", map[string]any{"rooms": []string{"z"}}, &ns)
 		return len(ns) == 1
 	})
-	n.ctl("emit", map[string]any{"rooms": []string{"z"}, "event": "z"}, nil)
+	n.Ctl("emit", map[string]any{"rooms": []string{"z"}, "event": "z"}, nil)
 	exactly("z", nb)
 	if err := g.io.In("z").SocketsLeave("z"); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "nb out of z", func() bool {
 		var ns []nodeSocket
-		n.ctl("fetch", map[string]any{"rooms": []string{"z"}}, &ns)
+		n.Ctl("fetch", map[string]any{"rooms": []string{"z"}}, &ns)
 		return len(ns) == 0
 	})
 
@@ -274,9 +197,9 @@ func TestMixedCluster(t *testing.T) {
 	if err := g.io.Of("/").ServerSideEmit(context.Background(), "hello", "plain-go"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Node got hello", func() bool { return slices.Contains(n.received(), "hello:plain-go") })
-	n.ctl("sse", map[string]any{"event": "hello", "args": []any{"plain-node"}}, nil)
-	eventually(t, "Go got hello", func() bool { return slices.Contains(g.received(), "hello:plain-node") })
+	eventually(t, "Node got hello", func() bool { return slices.Contains(n.Received(), "hello:plain-go") })
+	n.Ctl("sse", map[string]any{"event": "hello", "args": []any{"plain-node"}}, nil)
+	eventually(t, "Go got hello", func() bool { return slices.Contains(g.Received(), "hello:plain-node") })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	answers, err := g.io.Of("/").ServerSideEmitWithAck(ctx, "hello", "ack-go")
@@ -291,7 +214,7 @@ func TestMixedCluster(t *testing.T) {
 		Answers []any
 		Err     string
 	}
-	n.ctl("sseAck", map[string]any{"event": "hello", "args": []any{"ack-node"}}, &out)
+	n.Ctl("sseAck", map[string]any{"event": "hello", "args": []any{"ack-node"}}, &out)
 	if len(out.Answers) != 1 || out.Answers[0] != "go" || out.Err != "" {
 		t.Errorf("Node serverSideEmitWithAck: %v, %q", out.Answers, out.Err)
 	}
@@ -315,7 +238,7 @@ func TestMixedCluster(t *testing.T) {
 		t.Errorf("Go emitWithAck answers %v", names)
 	}
 	exactly("ask-go", ga, na)
-	n.ctl("emitWithAck", map[string]any{"rooms": []string{"r"}, "event": "ask-node"}, &out)
+	n.Ctl("emitWithAck", map[string]any{"rooms": []string{"r"}, "event": "ask-node"}, &out)
 	sort.Slice(out.Answers, func(i, j int) bool { return fmt.Sprint(out.Answers[i]) < fmt.Sprint(out.Answers[j]) })
 	if fmt.Sprint(out.Answers) != "[ga na]" || out.Err != "" {
 		t.Errorf("Node emitWithAck answers %v, %q", out.Answers, out.Err)
@@ -323,7 +246,7 @@ func TestMixedCluster(t *testing.T) {
 	exactly("ask-node", ga, na)
 
 	// disconnectSockets both ways.
-	n.ctl("disconnect", map[string]any{"rooms": []string{gb.SID}}, nil)
+	n.Ctl("disconnect", map[string]any{"rooms": []string{gb.SID}}, nil)
 	gb.ExpectDisconnect()
 	if err := g.io.In(nb.SID).DisconnectSockets(false); err != nil {
 		t.Fatal(err)
@@ -332,7 +255,7 @@ func TestMixedCluster(t *testing.T) {
 
 	// A Go node leaving says goodbye: Node stops counting it at once.
 	g.close()
-	eventually(t, "the Node server counts 1 node", func() bool { return n.count() == 1 })
+	eventually(t, "the Node server counts 1 node", func() bool { return n.Count() == 1 })
 }
 
 // TestEmitters checks @socket.io/postgres-emitter against Go and Node
@@ -343,10 +266,10 @@ func TestEmitters(t *testing.T) {
 	g := startGoNode(t, "go", pg.factory(nil))
 	n := startNodeNode(t, pg, "node")
 	waitServerCount(t, 2, g.io)
-	eventually(t, "the Node server counts 2 nodes", func() bool { return n.count() == 2 })
+	eventually(t, "the Node server counts 2 nodes", func() bool { return n.Count() == 2 })
 	ga := Dial(t, g.hs.URL, "ga", nil)
 	gb := Dial(t, g.hs.URL, "gb", nil)
-	na := Dial(t, n.url, "na", nil)
+	na := Dial(t, n.URL, "na", nil)
 	ga.Join("r")
 	na.Join("r")
 	all := []*Client{ga, gb, na}
@@ -366,30 +289,30 @@ func TestEmitters(t *testing.T) {
 	// @socket.io/postgres-adapter 0.5 do not (its messages have no
 	// top-level nsp, by which that adapter routes them), so na gets
 	// nothing although it is in r.
-	n.ctl("emitter", map[string]any{"rooms": []string{"r"}, "event": "node-emitter", "args": []any{"x", 2}}, nil)
+	n.Ctl("emitter", map[string]any{"rooms": []string{"r"}, "event": "node-emitter", "args": []any{"x", 2}}, nil)
 	for _, e := range exactly("node-emitter", ga) {
 		if got := string(mustJSON(t, e.Args)); got != `["x",2]` {
 			t.Errorf("args %s", got)
 		}
 	}
-	n.ctl("emitter", map[string]any{"except": []string{"r"}, "event": "node-emitter-except"}, nil)
+	n.Ctl("emitter", map[string]any{"except": []string{"r"}, "event": "node-emitter-except"}, nil)
 	exactly("node-emitter-except", gb)
-	n.ctl("emitter", map[string]any{"event": "node-emitter-bin", "args": []any{map[string]any{"$bin": []int{9}}}}, nil)
+	n.Ctl("emitter", map[string]any{"event": "node-emitter-bin", "args": []any{map[string]any{"$bin": []int{9}}}}, nil)
 	for _, e := range exactly("node-emitter-bin", ga, gb) {
 		if len(e.Bins) != 1 || string(e.Bins[0]) != "\x09" {
 			t.Errorf("attachments %q", e.Bins)
 		}
 	}
-	n.ctl("emitterJoin", map[string]any{"rooms": []string{gb.SID}, "join": "w"}, nil)
+	n.Ctl("emitterJoin", map[string]any{"rooms": []string{gb.SID}, "join": "w"}, nil)
 	eventually(t, "gb in w", func() bool {
 		return slices.Contains(g.io.Of("/").LocalSocket(gb.SID).Rooms(), "w")
 	})
-	n.ctl("emitterLeave", map[string]any{"rooms": []string{gb.SID}, "leave": "w"}, nil)
+	n.Ctl("emitterLeave", map[string]any{"rooms": []string{gb.SID}, "leave": "w"}, nil)
 	eventually(t, "gb out of w", func() bool {
 		return !slices.Contains(g.io.Of("/").LocalSocket(gb.SID).Rooms(), "w")
 	})
-	n.ctl("emitterSse", map[string]any{"event": "hello", "args": []any{"from-node-emitter"}}, nil)
-	eventually(t, "Go got hello", func() bool { return slices.Contains(g.received(), "hello:from-node-emitter") })
+	n.Ctl("emitterSse", map[string]any{"event": "hello", "args": []any{"from-node-emitter"}}, nil)
+	eventually(t, "Go got hello", func() bool { return slices.Contains(g.Received(), "hello:from-node-emitter") })
 
 	// The Go emitter, to both servers.
 	em := postgresadapter.NewEmitter(pg.pool(), nil)
@@ -413,8 +336,8 @@ func TestEmitters(t *testing.T) {
 	if err := em.ServerSideEmit(ctx, "hello", "from-go-emitter"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Node got hello", func() bool { return slices.Contains(n.received(), "hello:from-go-emitter") })
-	eventually(t, "Go got hello", func() bool { return slices.Contains(g.received(), "hello:from-go-emitter") })
+	eventually(t, "Node got hello", func() bool { return slices.Contains(n.Received(), "hello:from-go-emitter") })
+	eventually(t, "Go got hello", func() bool { return slices.Contains(g.Received(), "hello:from-go-emitter") })
 	if err := em.In("r").SocketsJoin(ctx, "v"); err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +356,7 @@ func TestEmitters(t *testing.T) {
 		t.Fatal(err)
 	}
 	na.ExpectDisconnect()
-	n.ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.SID}}, nil)
+	n.Ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.SID}}, nil)
 	ga.ExpectDisconnect()
 }
 
@@ -449,11 +372,11 @@ func TestMixedThreeNodes(t *testing.T) {
 	n2 := startNodeNode(t, pg, "node2")
 	waitServerCount(t, 3, g.io)
 	for _, n := range []*nodeNode{n1, n2} {
-		eventually(t, "a Node server counts 3 nodes", func() bool { return n.count() == 3 })
+		eventually(t, "a Node server counts 3 nodes", func() bool { return n.Count() == 3 })
 	}
 	gc := Dial(t, g.hs.URL, "gc", nil)
-	c1 := Dial(t, n1.url, "c1", nil)
-	c2 := Dial(t, n2.url, "c2", nil)
+	c1 := Dial(t, n1.URL, "c1", nil)
+	c2 := Dial(t, n2.URL, "c2", nil)
 	all := []*Client{gc, c1, c2}
 	for _, c := range all {
 		c.Join("r")
@@ -498,10 +421,10 @@ func TestMixedThreeNodes(t *testing.T) {
 
 	// From each Node node.
 	for _, n := range []*nodeNode{n1, n2} {
-		n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-r"}, nil)
+		n.Ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-r"}, nil)
 		everyone("node-r")
 		var ns []nodeSocket
-		n.ctl("fetch", map[string]any{"rooms": []string{"r"}}, &ns)
+		n.Ctl("fetch", map[string]any{"rooms": []string{"r"}}, &ns)
 		if len(ns) != 3 {
 			t.Fatalf("Node fetch: %+v", ns)
 		}
@@ -509,11 +432,11 @@ func TestMixedThreeNodes(t *testing.T) {
 			Answers []any
 			Err     string
 		}
-		n.ctl("sseAck", map[string]any{"event": "hello", "args": []any{"node"}}, &out)
+		n.Ctl("sseAck", map[string]any{"event": "hello", "args": []any{"node"}}, &out)
 		if len(out.Answers) != 2 || !slices.Contains(out.Answers, any("go")) || out.Err != "" {
 			t.Fatalf("Node serverSideEmitWithAck: %v, %q", out.Answers, out.Err)
 		}
-		n.ctl("emitWithAck", map[string]any{"rooms": []string{"r"}, "event": "ask-node"}, &out)
+		n.Ctl("emitWithAck", map[string]any{"rooms": []string{"r"}, "event": "ask-node"}, &out)
 		sort.Slice(out.Answers, func(i, j int) bool { return fmt.Sprint(out.Answers[i]) < fmt.Sprint(out.Answers[j]) })
 		if fmt.Sprint(out.Answers) != "[c1 c2 gc]" || out.Err != "" {
 			t.Fatalf("Node emitWithAck: %v, %q", out.Answers, out.Err)

@@ -40,9 +40,9 @@ func BenchmarkClusterBroadcast(b *testing.B) {
 					continue
 				}
 				nn := startNodeNode(b, r, pubsubKind, name)
-				urls = append(urls, nn.url)
+				urls = append(urls, nn.URL)
 				if i == 0 {
-					emit = func(n int) { nn.ctl("flood", map[string]any{"n": n, "event": "b"}, nil) }
+					emit = func(n int) { nn.Ctl("flood", map[string]any{"n": n, "event": "b"}, nil) }
 				}
 			}
 			rdb := r.client()

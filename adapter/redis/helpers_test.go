@@ -1,12 +1,9 @@
 package redisadapter_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -214,27 +211,6 @@ func waitShardSubscribers(t testing.TB, rdb *redis.Client, room string, n int) {
 		m, err := rdb.PubSubShardNumSub(context.Background(), ch).Result()
 		return err == nil && int(m[ch]) == n
 	})
-}
-
-// postJSON posts v to url and decodes the answer into out.
-func postJSON(t testing.TB, url string, v, out any) {
-	t.Helper()
-	b, _ := json.Marshal(v)
-	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var msg bytes.Buffer
-		_, _ = msg.ReadFrom(resp.Body)
-		t.Fatalf("POST %s: %s: %s", url, resp.Status, msg.String())
-	}
-	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			t.Fatalf("POST %s: %v", url, err)
-		}
-	}
 }
 
 // pid is the server's process id.

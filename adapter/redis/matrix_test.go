@@ -342,7 +342,7 @@ func startMxCluster(t *testing.T, res *mxResults, k kind, recovery time.Duration
 	}
 	for _, name := range []string{"N1", "N2"} {
 		n := startNodeNode(t, r, k, name, env...)
-		cl.servers = append(cl.servers, &mxServer{name: name, lang: langNode, url: n.url})
+		cl.servers = append(cl.servers, &mxServer{name: name, lang: langNode, url: n.URL})
 	}
 	for _, name := range []string{"G1", "G2"} {
 		g := startCtlNode(t, r, k, name, recovery)

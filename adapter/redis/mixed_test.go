@@ -1,20 +1,16 @@
 package redisadapter_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
 	redisadapter "github.com/duplexio/duplex/adapter/redis"
+	"github.com/duplexio/duplex/internal/clustertest"
 	"github.com/duplexio/duplex/internal/leakcheck"
 )
 
@@ -22,86 +18,14 @@ import (
 // adapter, from interop/node-server.mjs) and a Go server on one Redis,
 // with clients on both.
 
-var npmOnce sync.Once
-
 // nodeNode is the Node server of a mixed cluster.
-type nodeNode struct {
-	t   testing.TB
-	url string
-}
+type nodeNode = clustertest.NodeServer
 
 // startNodeNode starts interop/node-server.mjs on the adapter kind.
 func startNodeNode(t testing.TB, r *redisServer, k kind, name string, env ...string) *nodeNode {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Fatal("node not found: the mixed-cluster tests need Node.js")
-	}
-	dir, _ := filepath.Abs("interop")
-	npmOnce.Do(func() {
-		if _, err := os.Stat(filepath.Join(dir, "node_modules")); err == nil {
-			return
-		}
-		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	})
-	cmd := exec.Command("node", "node-server.mjs")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "REDIS_URL=redis://"+r.addr(), "ADAPTER="+string(k), "NAME="+name)
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		for sc.Scan() { // keep the pipe drained
-		}
-	}()
-	select {
-	case line, ok := <-lines:
-		var hello struct{ Port int }
-		if !ok || json.Unmarshal([]byte(line), &hello) != nil || hello.Port == 0 {
-			t.Fatalf("node server: first line %q", line)
-		}
-		return &nodeNode{t: t, url: fmt.Sprintf("http://127.0.0.1:%d", hello.Port)}
-	case <-time.After(waitTimeout):
-		t.Fatal("node server did not start")
-	}
-	return nil
-}
-
-// ctl sends a command to the Node server.
-func (n *nodeNode) ctl(cmd string, body map[string]any, out any) {
-	n.t.Helper()
-	postJSON(n.t, n.url+"/ctl/"+cmd, body, out)
-}
-
-func (n *nodeNode) count() int {
-	var out struct{ Count int }
-	n.ctl("count", nil, &out)
-	return out.Count
-}
-
-func (n *nodeNode) received() []string {
-	var out struct{ SSE []string }
-	n.ctl("received", nil, &out)
-	return out.SSE
+	env = append([]string{"REDIS_URL=redis://" + r.addr(), "ADAPTER=" + string(k), "NAME=" + name}, env...)
+	return clustertest.StartNodeServer(t, "interop", env...)
 }
 
 type nodeSocket struct {
@@ -119,12 +43,12 @@ func TestMixedCluster(t *testing.T) {
 		g := startGoNode(t, "go", r.factory(k, 0), 0)
 		n := startNodeNode(t, r, k, "node")
 		waitServerCount(t, 2, g.io)
-		eventually(t, "the Node server counts 2 nodes", func() bool { return n.count() == 2 })
+		eventually(t, "the Node server counts 2 nodes", func() bool { return n.Count() == 2 })
 
 		ga := Dial(t, g.hs.URL, "ga", nil)
 		gb := Dial(t, g.hs.URL, "gb", nil)
-		na := Dial(t, n.url, "na", nil)
-		nb := Dial(t, n.url, "nb", nil)
+		na := Dial(t, n.URL, "na", nil)
+		nb := Dial(t, n.URL, "nb", nil)
 		all := []*Client{ga, gb, na, nb}
 		ga.Join("r")
 		na.Join("r")
@@ -170,17 +94,17 @@ func TestMixedCluster(t *testing.T) {
 		}
 
 		// Node to Go.
-		n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "from-node", "args": []any{1, "two", map[string]any{"three": 3}}}, nil)
+		n.Ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "from-node", "args": []any{1, "two", map[string]any{"three": 3}}}, nil)
 		for _, e := range exactly("from-node", ga, na) {
 			if got := string(mustJSON(t, e.Args)); got != `[1,"two",{"three":3}]` {
 				t.Errorf("from-node args %s", got)
 			}
 		}
-		n.ctl("emit", map[string]any{"except": []string{"r"}, "event": "node-except"}, nil)
+		n.Ctl("emit", map[string]any{"except": []string{"r"}, "event": "node-except"}, nil)
 		exactly("node-except", gb, nb)
-		n.ctl("emit", map[string]any{"event": "node-all"}, nil)
+		n.Ctl("emit", map[string]any{"event": "node-all"}, nil)
 		exactly("node-all", all...)
-		n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-bin", "args": []any{map[string]any{"$bin": []int{4, 5}}}}, nil)
+		n.Ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-bin", "args": []any{map[string]any{"$bin": []int{4, 5}}}}, nil)
 		for _, e := range exactly("node-bin", ga, na) {
 			if len(e.Bins) != 1 || string(e.Bins[0]) != "\x04\x05" {
 				t.Errorf("node-bin attachments %q", e.Bins)
@@ -202,7 +126,7 @@ func TestMixedCluster(t *testing.T) {
 			}
 		}
 		var ns []nodeSocket
-		n.ctl("fetch", map[string]any{"rooms": []string{"r"}}, &ns)
+		n.Ctl("fetch", map[string]any{"rooms": []string{"r"}}, &ns)
 		if len(ns) != 2 {
 			t.Fatalf("Node fetch: %+v", ns)
 		}
@@ -215,14 +139,14 @@ func TestMixedCluster(t *testing.T) {
 		if k == pubsubKind {
 			// The pub/sub adapter's allRooms request, from Node.
 			var out struct{ Rooms []string }
-			n.ctl("allRooms", nil, &out)
+			n.Ctl("allRooms", nil, &out)
 			if !slices.Contains(out.Rooms, ga.SID) || !slices.Contains(out.Rooms, nb.SID) || !slices.Contains(out.Rooms, "r") {
 				t.Errorf("allRooms %v", out.Rooms)
 			}
 		}
 
 		// socketsJoin both ways.
-		n.ctl("join", map[string]any{"rooms": []string{"r"}, "join": "y"}, nil)
+		n.Ctl("join", map[string]any{"rooms": []string{"r"}, "join": "y"}, nil)
 		eventually(t, "r joined y", func() bool {
 			s, err := g.io.In("y").FetchSockets(context.Background())
 			return err == nil && len(s) == 2
@@ -239,19 +163,19 @@ func TestMixedCluster(t *testing.T) {
 		}
 		eventually(t, "nb in z", func() bool {
 			var ns []nodeSocket
-			n.ctl("fetch", map[string]any{"rooms": []string{"z"}}, &ns)
+			n.Ctl("fetch", map[string]any{"rooms": []string{"z"}}, &ns)
 			return len(ns) == 1
 		})
-		n.ctl("emit", map[string]any{"rooms": []string{"z"}, "event": "z"}, nil)
+		n.Ctl("emit", map[string]any{"rooms": []string{"z"}, "event": "z"}, nil)
 		exactly("z", nb)
 
 		// serverSideEmit both ways, with and without acks.
 		if err := g.io.Of("/").ServerSideEmit(context.Background(), "hello", "plain-go"); err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, "Node got hello", func() bool { return slices.Contains(n.received(), "hello:plain-go") })
-		n.ctl("sse", map[string]any{"event": "hello", "args": []any{"plain-node"}}, nil)
-		eventually(t, "Go got hello", func() bool { return slices.Contains(g.received(), "hello:plain-node") })
+		eventually(t, "Node got hello", func() bool { return slices.Contains(n.Received(), "hello:plain-go") })
+		n.Ctl("sse", map[string]any{"event": "hello", "args": []any{"plain-node"}}, nil)
+		eventually(t, "Go got hello", func() bool { return slices.Contains(g.Received(), "hello:plain-node") })
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		answers, err := g.io.Of("/").ServerSideEmitWithAck(ctx, "hello", "ack-go")
@@ -263,7 +187,7 @@ func TestMixedCluster(t *testing.T) {
 			t.Errorf("answer %q, %v", who, err)
 		}
 		var out struct{ Answers []any }
-		n.ctl("sseAck", map[string]any{"event": "hello", "args": []any{"ack-node"}}, &out)
+		n.Ctl("sseAck", map[string]any{"event": "hello", "args": []any{"ack-node"}}, &out)
 		if len(out.Answers) != 1 || out.Answers[0] != "go" {
 			t.Errorf("Node serverSideEmitWithAck: %v", out.Answers)
 		}
@@ -287,7 +211,7 @@ func TestMixedCluster(t *testing.T) {
 			t.Errorf("Go emitWithAck answers %v", names)
 		}
 		exactly("ask-go", ga, na)
-		n.ctl("emitWithAck", map[string]any{"rooms": []string{"r"}, "event": "ask-node"}, &out)
+		n.Ctl("emitWithAck", map[string]any{"rooms": []string{"r"}, "event": "ask-node"}, &out)
 		sort.Slice(out.Answers, func(i, j int) bool { return fmt.Sprint(out.Answers[i]) < fmt.Sprint(out.Answers[j]) })
 		if fmt.Sprint(out.Answers) != "[ga na]" {
 			t.Errorf("Node emitWithAck answers %v", out.Answers)
@@ -295,7 +219,7 @@ func TestMixedCluster(t *testing.T) {
 		exactly("ask-node", ga, na)
 
 		// disconnectSockets both ways.
-		n.ctl("disconnect", map[string]any{"rooms": []string{gb.SID}}, nil)
+		n.Ctl("disconnect", map[string]any{"rooms": []string{gb.SID}}, nil)
 		gb.ExpectDisconnect()
 		if err := g.io.In(nb.SID).DisconnectSockets(false); err != nil {
 			t.Fatal(err)
@@ -323,7 +247,7 @@ func TestEmitters(t *testing.T) {
 	waitServerCount(t, 2, g.io)
 	ga := Dial(t, g.hs.URL, "ga", nil)
 	gb := Dial(t, g.hs.URL, "gb", nil)
-	na := Dial(t, n.url, "na", nil)
+	na := Dial(t, n.URL, "na", nil)
 	ga.Join("r")
 	na.Join("r")
 	all := []*Client{ga, gb, na}
@@ -340,26 +264,26 @@ func TestEmitters(t *testing.T) {
 	}
 
 	// The Node emitter.
-	n.ctl("emitter", map[string]any{"rooms": []string{"r"}, "event": "node-emitter", "args": []any{"x", 2}}, nil)
+	n.Ctl("emitter", map[string]any{"rooms": []string{"r"}, "event": "node-emitter", "args": []any{"x", 2}}, nil)
 	for _, e := range exactly("node-emitter", ga, na) {
 		if got := string(mustJSON(t, e.Args)); got != `["x",2]` {
 			t.Errorf("args %s", got)
 		}
 	}
-	n.ctl("emitter", map[string]any{"except": []string{"r"}, "event": "node-emitter-except"}, nil)
+	n.Ctl("emitter", map[string]any{"except": []string{"r"}, "event": "node-emitter-except"}, nil)
 	exactly("node-emitter-except", gb)
-	n.ctl("emitter", map[string]any{"event": "node-emitter-bin", "args": []any{map[string]any{"$bin": []int{9}}}}, nil)
+	n.Ctl("emitter", map[string]any{"event": "node-emitter-bin", "args": []any{map[string]any{"$bin": []int{9}}}}, nil)
 	for _, e := range exactly("node-emitter-bin", all...) {
 		if len(e.Bins) != 1 || string(e.Bins[0]) != "\x09" {
 			t.Errorf("attachments %q", e.Bins)
 		}
 	}
-	n.ctl("emitterJoin", map[string]any{"rooms": []string{gb.SID}, "join": "w"}, nil)
+	n.Ctl("emitterJoin", map[string]any{"rooms": []string{gb.SID}, "join": "w"}, nil)
 	eventually(t, "gb in w", func() bool {
 		return slices.Contains(g.io.Of("/").LocalSocket(gb.SID).Rooms(), "w")
 	})
-	n.ctl("emitterSse", map[string]any{"event": "hello", "args": []any{"from-node-emitter"}}, nil)
-	eventually(t, "Go got hello", func() bool { return slices.Contains(g.received(), "hello:from-node-emitter") })
+	n.Ctl("emitterSse", map[string]any{"event": "hello", "args": []any{"from-node-emitter"}}, nil)
+	eventually(t, "Go got hello", func() bool { return slices.Contains(g.Received(), "hello:from-node-emitter") })
 
 	// The Go emitter, to both servers.
 	em := redisadapter.NewEmitter(r.client(), nil)
@@ -382,8 +306,8 @@ func TestEmitters(t *testing.T) {
 	if err := em.ServerSideEmit(ctx, "hello", "from-go-emitter"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "Node got hello", func() bool { return slices.Contains(n.received(), "hello:from-go-emitter") })
-	eventually(t, "Go got hello", func() bool { return slices.Contains(g.received(), "hello:from-go-emitter") })
+	eventually(t, "Node got hello", func() bool { return slices.Contains(n.Received(), "hello:from-go-emitter") })
+	eventually(t, "Go got hello", func() bool { return slices.Contains(g.Received(), "hello:from-go-emitter") })
 	if err := em.In("r").SocketsJoin(ctx, "v"); err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +326,7 @@ func TestEmitters(t *testing.T) {
 		t.Fatal(err)
 	}
 	na.ExpectDisconnect()
-	n.ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.SID}}, nil)
+	n.Ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.SID}}, nil)
 	ga.ExpectDisconnect()
 }
 
@@ -435,29 +359,29 @@ func TestMixedStreamsRecovery(t *testing.T) {
 	offset := a.LastOffset()
 	a.Drop()
 	persisted(a.PID)
-	n.ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "e2", "args": []any{2}}, nil)
+	n.Ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "e2", "args": []any{2}}, nil)
 	if err := g.io.Except("r").Emit("not-for-a"); err != nil {
 		t.Fatal(err)
 	}
-	a2 := Dial(t, n.url, "a2", map[string]any{"pid": a.PID, "offset": offset})
+	a2 := Dial(t, n.URL, "a2", map[string]any{"pid": a.PID, "offset": offset})
 	if a2.SID != a.SID {
 		t.Fatalf("Node did not recover a Go session: sid %q, was %q", a2.SID, a.SID)
 	}
 	a2.Expect("e2")
 	a2.ExpectNone(quiet)
 	var ns []nodeSocket
-	n.ctl("fetch", map[string]any{"rooms": []string{"r"}}, &ns)
+	n.Ctl("fetch", map[string]any{"rooms": []string{"r"}}, &ns)
 	if len(ns) != 1 || ns[0].ID != a.SID || ns[0].Data["node"] != "go" || ns[0].Data["name"] != "a" {
 		t.Errorf("recovered on Node: %+v", ns)
 	}
 
 	// Node to Go.
-	b := Dial(t, n.url, "b", nil)
+	b := Dial(t, n.URL, "b", nil)
 	b.Join("s")
 	if b.PID == "" {
 		t.Fatal("the Node server gave no pid")
 	}
-	n.ctl("emit", map[string]any{"rooms": []string{"s"}, "event": "e3"}, nil)
+	n.Ctl("emit", map[string]any{"rooms": []string{"s"}, "event": "e3"}, nil)
 	b.Expect("e3")
 	offset = b.LastOffset()
 	b.Drop()
