@@ -294,25 +294,8 @@ func startGoNode(t testing.TB, name string, f adapter.Factory) *goNode {
 	return newGoNode(clustertest.StartGoNode(t, name, &socketio.Options{Adapter: f}), name)
 }
 
-// eventually polls cond until it holds or the wait times out.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// waitServerCount waits until every node counts n nodes.
-func waitServerCount(t testing.TB, n int, servers ...*socketio.Server) {
-	t.Helper()
-	for _, s := range servers {
-		eventually(t, fmt.Sprintf("server count %d", n), func() bool {
-			c, err := s.Of("/").Adapter().ServerCount(context.Background())
-			return err == nil && c == n
-		})
-	}
-}
+// The waits of clustertest.
+var (
+	eventually      = clustertest.Eventually
+	waitServerCount = clustertest.WaitServerCount
+)

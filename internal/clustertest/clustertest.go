@@ -87,6 +87,22 @@ func (cl *Cluster) Clients() []*clusterclient.Client {
 	return []*clusterclient.Client{cl.A, cl.B, cl.C, cl.D, cl.E}
 }
 
+// sortedStrings decodes acknowledgements whose first argument is a
+// string, sorted.
+func sortedStrings(t *testing.T, answers []socketio.Args) []string {
+	t.Helper()
+	var got []string
+	for _, a := range answers {
+		var s string
+		if err := a.Decode(&s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, s)
+	}
+	sort.Strings(got)
+	return got
+}
+
 // Eventually polls cond until it holds or the wait times out.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
@@ -216,15 +232,7 @@ func BroadcastWithAck(t *testing.T, cl *Cluster) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, a := range answers {
-			var s string
-			if err := a.Decode(&s); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, s)
-		}
-		sort.Strings(got)
+		got := sortedStrings(t, answers)
 		if want := []string{"ok-a", "ok-c", "ok-d"}; !slices.Equal(got, want) {
 			t.Fatalf("answers %v, want %v", got, want)
 		}
@@ -395,15 +403,7 @@ func ServerSideEmit(t *testing.T, cl *Cluster) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, a := range answers {
-			var s string
-			if err := a.Decode(&s); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, s)
-		}
-		sort.Strings(got)
+		got := sortedStrings(t, answers)
 		if !slices.Equal(got, []string{"n1", "n2"}) {
 			t.Fatalf("answers %v", got)
 		}
