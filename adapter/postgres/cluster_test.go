@@ -24,34 +24,12 @@ func startCluster(t *testing.T) (*clustertest.Cluster, *pgServer) {
 	return clustertest.Start(t, nodes...), pg
 }
 
-func TestClusterBroadcast(t *testing.T) {
-	t.Cleanup(leakcheck.Check(t))
-	cl, _ := startCluster(t)
-	clustertest.Broadcast(t, cl)
-}
-
-func TestClusterBroadcastWithAck(t *testing.T) {
-	t.Cleanup(leakcheck.Check(t))
-	cl, _ := startCluster(t)
-	clustertest.BroadcastWithAck(t, cl)
-}
-
-func TestClusterFetchSockets(t *testing.T) {
-	t.Cleanup(leakcheck.Check(t))
-	cl, _ := startCluster(t)
-	clustertest.FetchSockets(t, cl)
-}
-
-func TestClusterSocketsJoinLeaveDisconnect(t *testing.T) {
-	t.Cleanup(leakcheck.Check(t))
-	cl, _ := startCluster(t)
-	clustertest.SocketsJoinLeaveDisconnect(t, cl)
-}
-
-func TestClusterServerSideEmit(t *testing.T) {
-	t.Cleanup(leakcheck.Check(t))
-	cl, _ := startCluster(t)
-	clustertest.ServerSideEmit(t, cl)
+// TestCluster runs the scenarios of clustertest on three Go nodes.
+func TestCluster(t *testing.T) {
+	clustertest.RunScenarios(t, func(t *testing.T) *clustertest.Cluster {
+		cl, _ := startCluster(t)
+		return cl
+	})
 }
 
 // A node that leaves is no longer counted, and requests do not wait for

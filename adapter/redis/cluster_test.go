@@ -57,26 +57,14 @@ func forEachKind(t *testing.T, fn func(t *testing.T, k kind)) {
 	}
 }
 
-func TestClusterBroadcast(t *testing.T) {
-	forEachKind(t, func(t *testing.T, k kind) { clustertest.Broadcast(t, startCluster(t, k).Cluster) })
-}
-
-func TestClusterBroadcastWithAck(t *testing.T) {
-	forEachKind(t, func(t *testing.T, k kind) { clustertest.BroadcastWithAck(t, startCluster(t, k).Cluster) })
-}
-
-func TestClusterFetchSockets(t *testing.T) {
-	forEachKind(t, func(t *testing.T, k kind) { clustertest.FetchSockets(t, startCluster(t, k).Cluster) })
-}
-
-func TestClusterSocketsJoinLeaveDisconnect(t *testing.T) {
-	forEachKind(t, func(t *testing.T, k kind) {
-		clustertest.SocketsJoinLeaveDisconnect(t, startCluster(t, k).Cluster)
-	})
-}
-
-func TestClusterServerSideEmit(t *testing.T) {
-	forEachKind(t, func(t *testing.T, k kind) { clustertest.ServerSideEmit(t, startCluster(t, k).Cluster) })
+// TestCluster runs the scenarios of clustertest on three Go nodes, with
+// each adapter.
+func TestCluster(t *testing.T) {
+	for _, k := range kinds {
+		t.Run(string(k), func(t *testing.T) {
+			clustertest.RunScenarios(t, func(t *testing.T) *clustertest.Cluster { return startCluster(t, k).Cluster })
+		})
+	}
 }
 
 // A node that leaves is no longer counted, and requests do not wait for

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/duplexio/duplex/internal/clusterclient"
+	"github.com/duplexio/duplex/internal/leakcheck"
 	"github.com/duplexio/duplex/socketio"
 )
 
@@ -80,6 +81,27 @@ func Start(t *testing.T, nodes ...Node) *Cluster {
 	cl.D.Join("r")
 	cl.D.Join("x")
 	return cl
+}
+
+// RunScenarios runs Broadcast, BroadcastWithAck, FetchSockets,
+// SocketsJoinLeaveDisconnect and ServerSideEmit as subtests, each on a
+// cluster of its own from start, with a goroutine leak check.
+func RunScenarios(t *testing.T, start func(t *testing.T) *Cluster) {
+	for _, sc := range []struct {
+		name string
+		run  func(*testing.T, *Cluster)
+	}{
+		{"Broadcast", Broadcast},
+		{"BroadcastWithAck", BroadcastWithAck},
+		{"FetchSockets", FetchSockets},
+		{"SocketsJoinLeaveDisconnect", SocketsJoinLeaveDisconnect},
+		{"ServerSideEmit", ServerSideEmit},
+	} {
+		t.Run(sc.name, func(t *testing.T) {
+			t.Cleanup(leakcheck.Check(t)) // after the cluster's cleanups
+			sc.run(t, start(t))
+		})
+	}
 }
 
 // Clients are the cluster's five clients.
