@@ -14,8 +14,8 @@ import (
 // GoNode is a Node: a socketio.Server with the handlers Node describes,
 // served by an httptest.Server.
 type GoNode struct {
-	IO *socketio.Server
-	HS *httptest.Server
+	IO *socketio.Server // the node's Socket.IO server
+	HS *httptest.Server // the HTTP server that serves it
 
 	name string
 	mu   sync.Mutex
