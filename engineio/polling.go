@@ -43,8 +43,9 @@ func (s *Session) servePoll(w http.ResponseWriter, r *http.Request) {
 	var park *time.Timer
 	var parkC <-chan time.Time
 	if s.idlePoll {
-		// The last poll waited for a heartbeat: this one most likely
-		// waits for the next, and is taken out of net/http at once.
+		// The last poll brought the session's first packets or a
+		// heartbeat alone: this one most likely waits for the next
+		// heartbeat, and is taken out of net/http at once.
 		parkC = closedTimeC
 	} else if parkAfter > 0 {
 		park = time.NewTimer(parkAfter)
@@ -141,7 +142,10 @@ func (s *Session) answerLocked(batch []parser.Packet, closing bool, write func([
 	// the write, since the client may send its next GET as soon as it has
 	// read the answer, before this goroutine runs again.
 	s.polling = false
-	s.idlePoll = len(batch) == 1 && batch[0].Type == parser.PacketPing
+	// The first answer (in Socket.IO, the CONNECT's) and a ping alone are
+	// what a session that is about to sit idle receives.
+	s.idlePoll = !s.answered || len(batch) == 1 && batch[0].Type == parser.PacketPing
+	s.answered = true
 	reason := s.reason
 	// Until it is written, the batch counts against MaxQueueBytes: a client
 	// that leaves its answer unread cannot have more queued behind it.
@@ -307,7 +311,7 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	body, binary, err := s.poll.ReadBody(r)
 	s.mu.Lock()
 	s.cutPost = nil
-	if cut && err == nil {
+	if cut && err == nil && r.ProtoMajor == 1 {
 		// The cut came as the body ended: net/http's read past it failed
 		// and ended the connection's context, which later requests on
 		// the connection would inherit. It closes after this one.
@@ -338,17 +342,23 @@ func (s *Session) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	heartbeat := true
 	s.readMu.Lock()
+	first := !s.posted
+	s.posted = true
 	err = s.poll.Decode(body, binary, func(p parser.Packet) error {
 		heartbeat = heartbeat && p.Type == parser.PacketPong
 		return s.onPacket(p)
 	})
 	s.readMu.Unlock()
-	if heartbeat && err == nil {
+	if (heartbeat || first) && err == nil && r.ProtoMajor == 1 && r.TLS == nil {
 		// A POST of a heartbeat alone comes from a client with nothing
-		// else to say, whose next POST is the next heartbeat: its
-		// connection closes now rather than wait idle in net/http, with a
-		// goroutine and buffers, for a request that comes a ping
-		// interval later, if ever.
+		// else to say, whose next POST is the next heartbeat; the first
+		// (in Socket.IO, the CONNECT) from one that may say nothing more
+		// for a long while. The connection closes now rather than wait
+		// idle in net/http, with a goroutine and buffers, for a request
+		// that may come a ping interval later, if ever. Not over TLS,
+		// where a new connection costs a handshake, nor over HTTP/2,
+		// where "Connection: close" would end every stream the client
+		// has on the connection.
 		w.Header().Set("Connection", "close")
 	}
 	if errors.Is(err, parser.ErrInvalidPayload) {

@@ -78,7 +78,8 @@ type Session struct {
 	batches   uint64          // batches the WebSocket writer has started
 	seen      uint64          // batches at the last heartbeat, while one was being written
 	polling   bool            // a GET is pending and has not taken its packets yet
-	idlePoll  bool            // the last poll was answered with a ping alone
+	idlePoll  bool            // the last poll was the first answered, or answered with a ping alone
+	answered  bool            // a poll has been answered
 	held      pollHolder      // the pending GET, when not in a net/http handler
 	heldWoken bool            // answerHeld has been started and not run yet
 
@@ -88,6 +89,7 @@ type Session struct {
 	remoteUpgrade bool
 	relayed       bool
 	posting       bool   // a POST is being read
+	posted        bool   // a POST has been read (guarded by readMu)
 	cutPost       func() // ends the read of the POST being read; nil when none
 	flushing      bool   // a WebSocket writer goroutine runs
 
