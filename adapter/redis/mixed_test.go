@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"testing"
 	"time"
 
@@ -28,15 +27,12 @@ func startNodeNode(t testing.TB, r *redisServer, k kind, name string, env ...str
 	return clustertest.StartNodeServer(t, "interop", env...)
 }
 
-type nodeSocket struct {
-	ID    string
-	Rooms []string
-	Data  map[string]any
-	Auth  map[string]any
-	Query map[string]any
-}
+// nodeSocket is a socket as the Node server's control API reports it.
+type nodeSocket = clustertest.NodeSocket
 
-// TestMixedCluster runs a Go node and a Node node with each adapter.
+// TestMixedCluster runs a Go node and a Node node with each adapter, with
+// two clients on each, and checks every cross-node operation both ways
+// (clustertest.MixedScenario).
 func TestMixedCluster(t *testing.T) {
 	forEachKind(t, func(t *testing.T, k kind) {
 		r := startRedis(t, false)
@@ -44,187 +40,23 @@ func TestMixedCluster(t *testing.T) {
 		n := startNodeNode(t, r, k, "node")
 		waitServerCount(t, 2, g.io)
 		eventually(t, "the Node server counts 2 nodes", func() bool { return n.Count() == 2 })
-
-		ga := Dial(t, g.hs.URL, "ga", nil)
-		gb := Dial(t, g.hs.URL, "gb", nil)
-		na := Dial(t, n.URL, "na", nil)
-		nb := Dial(t, n.URL, "nb", nil)
-		all := []*Client{ga, gb, na, nb}
-		ga.Join("r")
-		na.Join("r")
+		m := clustertest.Mixed{Go: g.GoNode, Node: n}
 		if k == shardedKind {
-			waitShardSubscribers(t, r.client(), "r", 2)
-		}
-		exactly := func(name string, want ...*Client) []Event {
-			t.Helper()
-			var got []Event
-			for _, c := range want {
-				got = append(got, c.Expect(name))
-			}
-			for _, c := range all {
-				c.ExpectNone(quiet / 3)
-			}
-			return got
-		}
-
-		// Go to Node, values intact.
-		if err := g.io.To("r").Emit("from-go", 1, "two", map[string]any{"three": []any{3.5, true, nil}}); err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range exactly("from-go", ga, na) {
-			if got := string(mustJSON(t, e.Args)); got != `[1,"two",{"three":[3.5,true,null]}]` {
-				t.Errorf("from-go args %s", got)
+			m.Joined = func(t *testing.T, room string, nodes int) {
+				waitShardSubscribers(t, r.client(), room, nodes)
 			}
 		}
-		if err := g.io.Except("r").Emit("go-except"); err != nil {
-			t.Fatal(err)
-		}
-		exactly("go-except", gb, nb)
-		if err := g.io.To(nb.SID).Emit("go-private"); err != nil {
-			t.Fatal(err)
-		}
-		exactly("go-private", nb)
-		if err := g.io.To("r").Emit("go-bin", []byte{1, 2, 3}); err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range exactly("go-bin", ga, na) {
-			if len(e.Bins) != 1 || string(e.Bins[0]) != "\x01\x02\x03" {
-				t.Errorf("go-bin attachments %q", e.Bins)
-			}
-		}
-
-		// Node to Go.
-		n.Ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "from-node", "args": []any{1, "two", map[string]any{"three": 3}}}, nil)
-		for _, e := range exactly("from-node", ga, na) {
-			if got := string(mustJSON(t, e.Args)); got != `[1,"two",{"three":3}]` {
-				t.Errorf("from-node args %s", got)
-			}
-		}
-		n.Ctl("emit", map[string]any{"except": []string{"r"}, "event": "node-except"}, nil)
-		exactly("node-except", gb, nb)
-		n.Ctl("emit", map[string]any{"event": "node-all"}, nil)
-		exactly("node-all", all...)
-		n.Ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-bin", "args": []any{map[string]any{"$bin": []int{4, 5}}}}, nil)
-		for _, e := range exactly("node-bin", ga, na) {
-			if len(e.Bins) != 1 || string(e.Bins[0]) != "\x04\x05" {
-				t.Errorf("node-bin attachments %q", e.Bins)
-			}
-		}
-
-		// fetchSockets across.
-		sockets, err := g.io.FetchSockets(context.Background())
-		if err != nil || len(sockets) != 4 {
-			t.Fatalf("Go fetch: %d, %v", len(sockets), err)
-		}
-		for _, s := range sockets {
-			data, _ := s.Data.(map[string]any)
-			if s.ID == na.SID && (data["node"] != "node" || data["name"] != "na" || !slices.Contains(s.Rooms, "r")) {
-				t.Errorf("na as Go sees it: %+v", s)
-			}
-			if s.ID == na.SID && s.Handshake.Query().Get("EIO") != "4" {
-				t.Errorf("na's handshake query %v", s.Handshake.Query())
-			}
-		}
-		var ns []nodeSocket
-		n.Ctl("fetch", map[string]any{"rooms": []string{"r"}}, &ns)
-		if len(ns) != 2 {
-			t.Fatalf("Node fetch: %+v", ns)
-		}
-		for _, s := range ns {
-			if s.ID == ga.SID && (s.Data["node"] != "go" || s.Data["name"] != "ga" || !slices.Contains(s.Rooms, "r") || s.Auth["name"] != "ga" || s.Query["EIO"] != "4") {
-				t.Errorf("ga as Node sees it: %+v", s)
-			}
-		}
-
 		if k == pubsubKind {
 			// The pub/sub adapter's allRooms request, from Node.
-			var out struct{ Rooms []string }
-			n.Ctl("allRooms", nil, &out)
-			if !slices.Contains(out.Rooms, ga.SID) || !slices.Contains(out.Rooms, nb.SID) || !slices.Contains(out.Rooms, "r") {
-				t.Errorf("allRooms %v", out.Rooms)
+			m.AfterFetch = func(t *testing.T, c clustertest.MixedClients) {
+				var out struct{ Rooms []string }
+				n.Ctl("allRooms", nil, &out)
+				if !slices.Contains(out.Rooms, c.GA.SID) || !slices.Contains(out.Rooms, c.NB.SID) || !slices.Contains(out.Rooms, "r") {
+					t.Errorf("allRooms %v", out.Rooms)
+				}
 			}
 		}
-
-		// socketsJoin both ways.
-		n.Ctl("join", map[string]any{"rooms": []string{"r"}, "join": "y"}, nil)
-		eventually(t, "r joined y", func() bool {
-			s, err := g.io.In("y").FetchSockets(context.Background())
-			return err == nil && len(s) == 2
-		})
-		if k == shardedKind {
-			waitShardSubscribers(t, r.client(), "y", 2)
-		}
-		if err := g.io.To("y").Emit("y"); err != nil {
-			t.Fatal(err)
-		}
-		exactly("y", ga, na)
-		if err := g.io.In(nb.SID).SocketsJoin("z"); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, "nb in z", func() bool {
-			var ns []nodeSocket
-			n.Ctl("fetch", map[string]any{"rooms": []string{"z"}}, &ns)
-			return len(ns) == 1
-		})
-		n.Ctl("emit", map[string]any{"rooms": []string{"z"}, "event": "z"}, nil)
-		exactly("z", nb)
-
-		// serverSideEmit both ways, with and without acks.
-		if err := g.io.Of("/").ServerSideEmit(context.Background(), "hello", "plain-go"); err != nil {
-			t.Fatal(err)
-		}
-		eventually(t, "Node got hello", func() bool { return slices.Contains(n.Received(), "hello:plain-go") })
-		n.Ctl("sse", map[string]any{"event": "hello", "args": []any{"plain-node"}}, nil)
-		eventually(t, "Go got hello", func() bool { return slices.Contains(g.Received(), "hello:plain-node") })
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		answers, err := g.io.Of("/").ServerSideEmitWithAck(ctx, "hello", "ack-go")
-		if err != nil || len(answers) != 1 {
-			t.Fatalf("Go serverSideEmitWithAck: %d, %v", len(answers), err)
-		}
-		var who string
-		if err := answers[0].Decode(&who); err != nil || who != "node" {
-			t.Errorf("answer %q, %v", who, err)
-		}
-		var out struct{ Answers []any }
-		n.Ctl("sseAck", map[string]any{"event": "hello", "args": []any{"ack-node"}}, &out)
-		if len(out.Answers) != 1 || out.Answers[0] != "go" {
-			t.Errorf("Node serverSideEmitWithAck: %v", out.Answers)
-		}
-
-		// Broadcasts with acks both ways.
-		for _, c := range all {
-			c.SetAnswer(func(e Event) []any { return []any{c.Name} })
-		}
-		acks, err := g.io.To("r").Timeout(5*time.Second).EmitWithAck(context.Background(), "ask-go")
-		if err != nil {
-			t.Fatalf("Go emitWithAck: %v", err)
-		}
-		var names []string
-		for _, a := range acks {
-			var s string
-			_ = a.Decode(&s)
-			names = append(names, s)
-		}
-		sort.Strings(names)
-		if !slices.Equal(names, []string{"ga", "na"}) {
-			t.Errorf("Go emitWithAck answers %v", names)
-		}
-		exactly("ask-go", ga, na)
-		n.Ctl("emitWithAck", map[string]any{"rooms": []string{"r"}, "event": "ask-node"}, &out)
-		sort.Slice(out.Answers, func(i, j int) bool { return fmt.Sprint(out.Answers[i]) < fmt.Sprint(out.Answers[j]) })
-		if fmt.Sprint(out.Answers) != "[ga na]" {
-			t.Errorf("Node emitWithAck answers %v", out.Answers)
-		}
-		exactly("ask-node", ga, na)
-
-		// disconnectSockets both ways.
-		n.Ctl("disconnect", map[string]any{"rooms": []string{gb.SID}}, nil)
-		gb.ExpectDisconnect()
-		if err := g.io.In(nb.SID).DisconnectSockets(false); err != nil {
-			t.Fatal(err)
-		}
-		nb.ExpectDisconnect()
+		clustertest.MixedScenario(t, m)
 	})
 }
 
