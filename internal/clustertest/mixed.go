@@ -83,9 +83,9 @@ func MixedScenario(t *testing.T, m Mixed) MixedClients {
 		}
 		return string(b)
 	}
-	mixedBroadcasts(t, g, n, exactly, argsJSON, all)
-	mixedFetch(t, g, n, ga, na)
 	c := MixedClients{GA: ga, GB: gb, NA: na, NB: nb}
+	mixedBroadcasts(t, g, n, exactly, argsJSON, c)
+	mixedFetch(t, g, n, ga, na)
 	if m.AfterFetch != nil {
 		m.AfterFetch(t, c)
 	}
@@ -103,13 +103,15 @@ func MixedScenario(t *testing.T, m Mixed) MixedClients {
 	return c
 }
 
+// exactlyFunc checks that the clients want, and no other, get the event
+// name once, and returns what they got.
 type exactlyFunc func(name string, want ...*clusterclient.Client) []clusterclient.Event
 
 // mixedBroadcasts: broadcasts from Go to Node and from Node to Go, values
 // intact.
-func mixedBroadcasts(t *testing.T, g *GoNode, n *NodeServer, exactly exactlyFunc, argsJSON func(clusterclient.Event) string, all []*clusterclient.Client) {
+func mixedBroadcasts(t *testing.T, g *GoNode, n *NodeServer, exactly exactlyFunc, argsJSON func(clusterclient.Event) string, c MixedClients) {
 	t.Helper()
-	ga, gb, na, nb := all[0], all[1], all[2], all[3]
+	ga, gb, na, nb := c.GA, c.GB, c.NA, c.NB
 	if err := g.IO.To("r").Emit("from-go", 1, "two", map[string]any{"three": []any{3.5, true, nil}}); err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +161,7 @@ func mixedBroadcasts(t *testing.T, g *GoNode, n *NodeServer, exactly exactlyFunc
 	n.Ctl("emit", map[string]any{"except": []string{"r"}, "event": "node-except"}, nil)
 	exactly("node-except", gb, nb)
 	n.Ctl("emit", map[string]any{"event": "node-all"}, nil)
-	exactly("node-all", all...)
+	exactly("node-all", ga, gb, na, nb)
 	n.Ctl("emit", map[string]any{"volatile": true, "rooms": []string{gb.SID}, "event": "node-volatile"}, nil)
 	exactly("node-volatile", gb)
 	n.Ctl("emit", map[string]any{"rooms": []string{"r"}, "event": "node-bin", "args": []any{map[string]any{"$bin": []int{4, 5}}}}, nil)
