@@ -109,9 +109,9 @@ func (cl *Cluster) Clients() []*clusterclient.Client {
 	return []*clusterclient.Client{cl.A, cl.B, cl.C, cl.D, cl.E}
 }
 
-// sortedStrings decodes acknowledgements whose first argument is a
+// SortedStrings decodes acknowledgements whose first argument is a
 // string, sorted.
-func sortedStrings(t *testing.T, answers []socketio.Args) []string {
+func SortedStrings(t *testing.T, answers []socketio.Args) []string {
 	t.Helper()
 	var got []string
 	for _, a := range answers {
@@ -254,7 +254,7 @@ func BroadcastWithAck(t *testing.T, cl *Cluster) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := sortedStrings(t, answers)
+		got := SortedStrings(t, answers)
 		if want := []string{"ok-a", "ok-c", "ok-d"}; !slices.Equal(got, want) {
 			t.Fatalf("answers %v, want %v", got, want)
 		}
@@ -425,7 +425,7 @@ func ServerSideEmit(t *testing.T, cl *Cluster) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := sortedStrings(t, answers)
+		got := SortedStrings(t, answers)
 		if !slices.Equal(got, []string{"n1", "n2"}) {
 			t.Fatalf("answers %v", got)
 		}

@@ -288,14 +288,7 @@ func mixedAcks(t *testing.T, g *GoNode, n *NodeServer, exactly exactlyFunc, all 
 	if err != nil {
 		t.Fatalf("Go emitWithAck: %v", err)
 	}
-	var names []string
-	for _, a := range acks {
-		var s string
-		_ = a.Decode(&s)
-		names = append(names, s)
-	}
-	sort.Strings(names)
-	if !slices.Equal(names, []string{"ga", "na"}) {
+	if names := SortedStrings(t, acks); !slices.Equal(names, []string{"ga", "na"}) {
 		t.Errorf("Go emitWithAck answers %v", names)
 	}
 	exactly("ask-go", ga, na)
