@@ -60,7 +60,8 @@ func TestIdleSessionHeartbeatConnections(t *testing.T) {
 	defer leakcheck.Check(t)()
 	holdPollsAt(t, time.Minute) // never reached: only an idle session's GET is held here
 	rec := newRecorder(false)
-	e := newEnv(t, rec, &Options{PingInterval: 300 * time.Millisecond, PingTimeout: 5 * time.Second})
+	// The heartbeat leaves a second for the steps between two pings.
+	e := newEnv(t, rec, &Options{PingInterval: time.Second, PingTimeout: 5 * time.Second})
 	defer e.close()
 	c, _, s := e.handshake()
 
