@@ -123,31 +123,7 @@ func TestEmitters(t *testing.T) {
 			t.Errorf("attachments %q", e.Bins)
 		}
 	}
-	if err := em.ServerSideEmit(ctx, "hello", "from-go-emitter"); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "Node got hello", func() bool { return slices.Contains(n.Received(), "hello:from-go-emitter") })
-	eventually(t, "Go got hello", func() bool { return slices.Contains(g.Received(), "hello:from-go-emitter") })
-	if err := em.In("r").SocketsJoin(ctx, "v"); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "r in v", func() bool {
-		s, err := g.io.In("v").FetchSockets(ctx)
-		return err == nil && len(s) == 2
-	})
-	if err := em.In("v").SocketsLeave(ctx, "v"); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "nobody in v", func() bool {
-		s, err := g.io.In("v").FetchSockets(ctx)
-		return err == nil && len(s) == 0
-	})
-	if err := em.In(na.SID).DisconnectSockets(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	na.ExpectDisconnect()
-	n.Ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.SID}}, nil)
-	ga.ExpectDisconnect()
+	clustertest.EmitterRequests(t, g.GoNode, n, em, ga, na)
 }
 
 // TestMixedThreeNodes runs one Go node and two Node nodes, a client on

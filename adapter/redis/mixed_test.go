@@ -135,31 +135,7 @@ func TestEmitters(t *testing.T) {
 	if err := em.Emit(ctx, "disconnect"); err == nil {
 		t.Error("reserved event emitted")
 	}
-	if err := em.ServerSideEmit(ctx, "hello", "from-go-emitter"); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "Node got hello", func() bool { return slices.Contains(n.Received(), "hello:from-go-emitter") })
-	eventually(t, "Go got hello", func() bool { return slices.Contains(g.Received(), "hello:from-go-emitter") })
-	if err := em.In("r").SocketsJoin(ctx, "v"); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "r in v", func() bool {
-		s, err := g.io.In("v").FetchSockets(ctx)
-		return err == nil && len(s) == 2
-	})
-	if err := em.In("v").SocketsLeave(ctx, "v"); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, "nobody in v", func() bool {
-		s, err := g.io.In("v").FetchSockets(ctx)
-		return err == nil && len(s) == 0
-	})
-	if err := em.In(na.SID).DisconnectSockets(ctx, false); err != nil {
-		t.Fatal(err)
-	}
-	na.ExpectDisconnect()
-	n.Ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.SID}}, nil)
-	ga.ExpectDisconnect()
+	clustertest.EmitterRequests(t, g.GoNode, n, em, ga, na)
 }
 
 // With the Streams adapter, a client recovers its session on a Node node

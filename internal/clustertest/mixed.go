@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/duplexio/duplex/adapter/cluster"
 	"github.com/duplexio/duplex/internal/clusterclient"
 )
 
@@ -299,4 +300,41 @@ func mixedAcks(t *testing.T, g *GoNode, n *NodeServer, exactly exactlyFunc, all 
 		t.Errorf("Node emitWithAck answers %v, %q", out.Answers, out.Err)
 	}
 	exactly("ask-node", ga, na)
+}
+
+// EmitterRequests checks the requests of a Go emitter (an adapter's
+// NewEmitter) to a mixed cluster whose sockets ga and na are in room "r"
+// and in no room "v": a server-side event that both servers get,
+// socketsJoin and socketsLeave, then disconnectSockets of na from the
+// emitter and of ga from the Node server's own emitter ("emitterDisconnect"
+// of the control API). It leaves ga and na disconnected.
+func EmitterRequests(t *testing.T, g *GoNode, n *NodeServer, em *cluster.Emitter, ga, na *clusterclient.Client) {
+	t.Helper()
+	ctx := context.Background()
+	if err := em.ServerSideEmit(ctx, "hello", "from-go-emitter"); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, "Node got hello", func() bool { return slices.Contains(n.Received(), "hello:from-go-emitter") })
+	Eventually(t, "Go got hello", func() bool { return slices.Contains(g.Received(), "hello:from-go-emitter") })
+	inV := func() int {
+		s, err := g.IO.In("v").FetchSockets(ctx)
+		if err != nil {
+			return -1
+		}
+		return len(s)
+	}
+	if err := em.In("r").SocketsJoin(ctx, "v"); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, "r in v", func() bool { return inV() == 2 })
+	if err := em.In("v").SocketsLeave(ctx, "v"); err != nil {
+		t.Fatal(err)
+	}
+	Eventually(t, "nobody in v", func() bool { return inV() == 0 })
+	if err := em.In(na.SID).DisconnectSockets(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	na.ExpectDisconnect()
+	n.Ctl("emitterDisconnect", map[string]any{"rooms": []string{ga.SID}}, nil)
+	ga.ExpectDisconnect()
 }
