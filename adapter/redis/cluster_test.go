@@ -2,16 +2,12 @@ package redisadapter_test
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/duplexio/duplex/adapter"
 	redisadapter "github.com/duplexio/duplex/adapter/redis"
 	"github.com/duplexio/duplex/internal/clustertest"
 	"github.com/duplexio/duplex/internal/leakcheck"
-	"github.com/duplexio/duplex/socketio"
 )
 
 // quiet is how long a test waits to be sure an event does not come.
@@ -105,26 +101,7 @@ func TestClusterNodeLeaves(t *testing.T) {
 		}
 		defer ps.Close()
 		waitServerCount(t, 3, cl.nodes[0].io)
-		start := time.Now()
-		_, err = cl.nodes[0].io.FetchSockets(ctx)
-		if !errors.Is(err, redisadapter.ErrTimeout) {
-			t.Fatalf("fetch with a silent node: %v, want ErrTimeout", err)
-		}
-		if !strings.Contains(err.Error(), "1 of 2") {
-			t.Errorf("error %q does not say how many answered", err)
-		}
-		if d := time.Since(start); d < time.Second || d > 5*time.Second {
-			t.Errorf("gave up after %v, want the requests timeout (2s)", d)
-		}
-		tctx, cancel := context.WithTimeout(ctx, time.Second)
-		defer cancel()
-		answers, err := cl.nodes[0].io.Of("/").ServerSideEmitWithAck(tctx, "hello", "x")
-		if !errors.Is(err, socketio.ErrAckTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("serverSideEmitWithAck with a silent node: %v", err)
-		}
-		if len(answers) != 1 {
-			t.Errorf("%d answers, want n1's", len(answers))
-		}
+		clustertest.SilentNodeTimesOut(t, cl.nodes[0].io, redisadapter.ErrTimeout)
 	})
 }
 

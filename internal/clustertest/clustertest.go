@@ -469,26 +469,7 @@ func NodeLeaves(t *testing.T, cl *Cluster, errTimeout error, beat func()) {
 	}()
 	defer func() { close(stop); <-beats }()
 	WaitServerCount(t, 3, cl.Nodes[0].Server())
-	start := time.Now()
-	_, err = cl.Nodes[0].Server().FetchSockets(ctx)
-	if !errors.Is(err, errTimeout) {
-		t.Fatalf("fetch with a silent node: %v, want ErrTimeout", err)
-	}
-	if !strings.Contains(err.Error(), "1 of 2") {
-		t.Errorf("error %q does not say how many answered", err)
-	}
-	if d := time.Since(start); d < time.Second || d > 5*time.Second {
-		t.Errorf("gave up after %v, want the requests timeout (2s)", d)
-	}
-	tctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	answers, err := cl.Nodes[0].Server().Of("/").ServerSideEmitWithAck(tctx, "hello", "x")
-	if !errors.Is(err, socketio.ErrAckTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("serverSideEmitWithAck with a silent node: %v", err)
-	}
-	if len(answers) != 1 {
-		t.Errorf("%d answers, want n1's", len(answers))
-	}
+	SilentNodeTimesOut(t, cl.Nodes[0].Server(), errTimeout)
 
 	// Once it stops its heartbeats, it no longer counts, and a fetch
 	// waiting for it completes with the answers of the others, before
@@ -522,4 +503,33 @@ func NodeLeaves(t *testing.T, cl *Cluster, errTimeout error, beat func()) {
 		t.Fatal("the fetch never returned")
 	}
 	WaitServerCount(t, 2, cl.Nodes[0].Server())
+}
+
+// SilentNodeTimesOut checks srv's requests in a cluster of srv, one node
+// that answers and one counted node that never answers: a fetch fails
+// after the requests timeout with errTimeout (the adapter's), saying how
+// many answered, and a server-side event with an ack gets the one answer.
+func SilentNodeTimesOut(t *testing.T, srv *socketio.Server, errTimeout error) {
+	t.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	_, err := srv.FetchSockets(ctx)
+	if !errors.Is(err, errTimeout) {
+		t.Fatalf("fetch with a silent node: %v, want ErrTimeout", err)
+	}
+	if !strings.Contains(err.Error(), "1 of 2") {
+		t.Errorf("error %q does not say how many answered", err)
+	}
+	if d := time.Since(start); d < time.Second || d > 5*time.Second {
+		t.Errorf("gave up after %v, want the requests timeout (2s)", d)
+	}
+	tctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	answers, err := srv.Of("/").ServerSideEmitWithAck(tctx, "hello", "x")
+	if !errors.Is(err, socketio.ErrAckTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("serverSideEmitWithAck with a silent node: %v", err)
+	}
+	if len(answers) != 1 {
+		t.Errorf("%d answers, want n1's", len(answers))
+	}
 }
