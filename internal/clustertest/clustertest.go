@@ -3,7 +3,8 @@
 // against three Go nodes of their own: broadcasts, acknowledgements,
 // FetchSockets, remote joins and disconnections, server-side events, and
 // a node that leaves or stops answering. An adapter's test starts the
-// nodes (Node) and hands them to Start.
+// nodes (Node) and hands them to Start. MixedScenario and EmitterRequests
+// run a Go node beside a Node server (NodeServer) on the same engine.
 package clustertest
 
 import (
